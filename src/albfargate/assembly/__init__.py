@@ -1,0 +1,1 @@
+"""Reads a CDK cloud assembly (or a plain CloudFormation template) into a :class:`SystemModel`."""

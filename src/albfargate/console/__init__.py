@@ -1,0 +1,1 @@
+"""The web console: topology, target health, deployments, events, logs."""

@@ -1,0 +1,1 @@
+"""The local ECS / Fargate: task lifecycle, deployment planner, scheduler, autoscaling, task drivers."""

@@ -1,0 +1,1 @@
+"""Task drivers behind one Protocol: process (default) and docker."""
