@@ -1,0 +1,401 @@
+"""The process task driver (the default; needs no Docker): every container of a task is one local process
+in its own process group (``start_new_session``), started in ``dependsOn`` order and stopped in reverse.
+
+- stdout and stderr of a container go to ``<log_dir>/<task_id>-<container>.log``.
+- A pid file per container under ``<state_dir>/pids/`` lets the next supervisor kill what a SIGKILLed one
+  left behind (:meth:`ProcessDriver.cleanup_orphans`); every process also carries
+  ``ALBFARGATE_STATE_DIR`` in its environment, which is checked before anything is killed.
+- Stop = SIGTERM to the process group, wait ``stopTimeout``, SIGKILL (spec §6.2); exit codes of signalled
+  processes are reported as 128 + signal (143 for SIGTERM, 137 for SIGKILL) as Docker does.
+- Container health checks (``CMD`` / ``CMD-SHELL``, run locally with the container's environment and
+  working directory) are run here and fed to the pure tracker in ``ecs/health.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from albfargate.ecs import health as hc
+from albfargate.ecs.runtime.base import (
+    DEFAULT_START_TIMEOUT,
+    ContainerHealthStatus,
+    ContainerSpec,
+    ContainerState,
+    ContainerStatus,
+    RunningTask,
+    TaskSpec,
+    TaskStartError,
+)
+from albfargate.model.ecs import DependencyCondition
+
+STATE_DIR_ENV = "ALBFARGATE_STATE_DIR"
+
+
+def exit_code_of(returncode: int) -> int:
+    """asyncio reports death by signal N as -N; Docker/ECS report 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def start_order(containers: tuple[ContainerSpec, ...]) -> list[ContainerSpec]:
+    """Containers in dependsOn order (dependencies first; otherwise definition order). Unknown
+    dependencies are ignored; a cycle raises :class:`TaskStartError`."""
+    by_name = {c.name: c for c in containers}
+    order: list[ContainerSpec] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(c: ContainerSpec) -> None:
+        mark = state.get(c.name)
+        if mark == 2:
+            return
+        if mark == 1:
+            raise TaskStartError(f"CannotStartContainerError: dependsOn cycle through container {c.name}")
+        state[c.name] = 1
+        for dep in c.depends_on:
+            if dep.container_name in by_name:
+                visit(by_name[dep.container_name])
+        state[c.name] = 2
+        order.append(c)
+
+    for c in containers:
+        visit(c)
+    return order
+
+
+def _pgrp_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # pid (comm) state ppid pgrp ...; comm may contain spaces/parentheses
+    rest = stat[stat.rfind(")") + 2 :].split()
+    return int(rest[2]) if len(rest) > 2 else None
+
+
+def _environ_has(pid: int, marker: bytes) -> bool:
+    try:
+        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live pids whose process group is ``pgid`` (from /proc)."""
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and _pgrp_of(int(entry.name)) == pgid:
+            out.append(int(entry.name))
+    return out
+
+
+def group_usage(pgid: int) -> tuple[float, int]:
+    """(CPU seconds used, resident bytes) summed over the live members of a process group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    page = os.sysconf("SC_PAGE_SIZE")
+    cpu = 0.0
+    rss = 0
+    for pid in group_members(pgid):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        f = stat[stat.rfind(")") + 2 :].split()
+        # fields after comm: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) ... rss(21)
+        cpu += (int(f[11]) + int(f[12])) / tick
+        rss += int(f[21]) * page
+    return cpu, rss
+
+
+class ProcessDriver:
+    """Runs containers as local process groups. One instance per supervisor."""
+
+    name = "process"
+
+    def __init__(self, state_dir: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.state_dir = state_dir.resolve()
+        self.pid_dir = self.state_dir / "pids"
+        self.clock = clock
+        self._procs: dict[tuple[str, str], asyncio.subprocess.Process] = {}
+        self._watchers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._health_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._order: dict[str, list[str]] = {}
+
+    # ---- start ---------------------------------------------------------------------------------
+    async def start_task(self, spec: TaskSpec) -> RunningTask:
+        spec.log_dir.mkdir(parents=True, exist_ok=True)
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
+        order = start_order(spec.containers)
+        task = RunningTask(
+            spec=spec, containers={c.name: ContainerState(c.name, c.essential) for c in spec.containers}
+        )
+        self._order[spec.task_id] = [c.name for c in order]
+        try:
+            for c in order:
+                await self._wait_dependencies(task, c)
+                await self._spawn(task, c)
+            if spec.settle_seconds > 0:
+                await asyncio.sleep(spec.settle_seconds)
+            dead = task.essential_exited()
+            if dead is not None:
+                raise TaskStartError(
+                    f"CannotStartContainerError: essential container {dead.name} exited with code "
+                    f"{dead.exit_code} at start"
+                )
+        except BaseException:
+            await self._kill_all(task)
+            raise
+        return task
+
+    async def _wait_dependencies(self, task: RunningTask, c: ContainerSpec) -> None:
+        if not c.depends_on:
+            return
+        timeout = c.start_timeout if c.start_timeout is not None else DEFAULT_START_TIMEOUT
+        deadline = self.clock() + timeout
+        while True:
+            pending = []
+            for dep in c.depends_on:
+                st = task.containers.get(dep.container_name)
+                if st is None:
+                    continue
+                ok, impossible = _condition_state(st, dep.condition)
+                if impossible:
+                    raise TaskStartError(
+                        f"CannotStartContainerError: dependency {dep.container_name} of container {c.name} "
+                        f"can no longer reach {dep.condition.value}"
+                    )
+                if not ok:
+                    pending.append(dep)
+            if not pending:
+                return
+            if self.clock() >= deadline:
+                names = ", ".join(f"{d.container_name} {d.condition.value}" for d in pending)
+                raise TaskStartError(
+                    f"CannotStartContainerError: container {c.name} timed out after {timeout:g} s "
+                    f"waiting for {names}"
+                )
+            await asyncio.sleep(0.1)
+
+    async def _spawn(self, task: RunningTask, c: ContainerSpec) -> None:
+        spec = task.spec
+        if not c.argv:
+            raise TaskStartError(f"CannotStartContainerError: container {c.name} has no command to run")
+        env = dict(os.environ)
+        env.update(c.env)
+        env[STATE_DIR_ENV] = str(self.state_dir)
+        env["ALBFARGATE_TASK_ID"] = spec.task_id
+        env["ALBFARGATE_CONTAINER"] = c.name
+        env["ALBFARGATE_SERVICE"] = spec.service or ""
+        log = spec.log_path(c.name)
+        cwd = c.workdir
+        if cwd is not None and not Path(cwd).is_dir():
+            raise TaskStartError(
+                f"CannotStartContainerError: container {c.name}: working directory {cwd} does not exist"
+            )
+        with log.open("ab") as logf:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *c.argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=logf,
+                    stderr=asyncio.subprocess.STDOUT,
+                    cwd=cwd,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise TaskStartError(
+                    f"CannotStartContainerError: container {c.name}: {exc.strerror or exc}: {c.argv[0]}"
+                ) from None
+        key = (spec.task_id, c.name)
+        self._procs[key] = proc
+        (self.pid_dir / f"{spec.task_id}-{c.name}.pid").write_text(f"{proc.pid}\n")
+        st = task.containers[c.name]
+        st.pid = proc.pid
+        st.status = ContainerStatus.RUNNING
+        st.started_at = self.clock()
+        self._watchers[key] = asyncio.get_running_loop().create_task(self._watch(task, c, proc))
+        if c.health_check is not None and c.health_check.command:
+            self._health_tasks[key] = asyncio.get_running_loop().create_task(self._health_loop(task, c, env))
+        task.notify()
+
+    async def _watch(self, task: RunningTask, c: ContainerSpec, proc: asyncio.subprocess.Process) -> None:
+        rc = await proc.wait()
+        # The leader is gone; take any member it left behind in its group with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        key = (task.spec.task_id, c.name)
+        ht = self._health_tasks.pop(key, None)
+        if ht is not None:
+            ht.cancel()
+        with contextlib.suppress(FileNotFoundError):
+            (self.pid_dir / f"{task.spec.task_id}-{c.name}.pid").unlink()
+        st = task.containers[c.name]
+        st.status = ContainerStatus.STOPPED
+        st.exit_code = exit_code_of(rc)
+        st.stopped_at = self.clock()
+        if st.reason is None:
+            st.reason = f"exited with code {st.exit_code}"
+        self._procs.pop(key, None)
+        task.notify()
+
+    async def _health_loop(self, task: RunningTask, c: ContainerSpec, env: dict[str, str]) -> None:
+        check = c.health_check
+        assert check is not None
+        try:
+            argv = hc.command_argv(check.command)
+        except ValueError:
+            return
+        st = task.containers[c.name]
+        state = hc.start(st.started_at or self.clock())
+        while st.status is ContainerStatus.RUNNING:
+            due = hc.next_check_at(state, check)
+            if check.start_period_seconds > 0 and state.last_check_at is None:
+                # inside a start period an early success may make the container HEALTHY at once
+                due = min(due, state.started_at + 1.0)
+            await asyncio.sleep(max(0.0, due - self.clock()))
+            ok = await self._run_check(argv, c, env, float(check.timeout_seconds))
+            if st.status is not ContainerStatus.RUNNING:
+                return
+            state = hc.on_result(state, check, ok=ok, now=self.clock())
+            new = ContainerHealthStatus(state.status.value)
+            if new is not st.health:
+                st.health = new
+                task.notify()
+
+    async def _run_check(
+        self, argv: list[str], c: ContainerSpec, env: dict[str, str], timeout: float
+    ) -> bool:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                cwd=c.workdir,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError:
+            return False
+        try:
+            rc = await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            return False
+        return rc == 0
+
+    # ---- stop ----------------------------------------------------------------------------------
+    async def stop_task(self, task: RunningTask, reason: str) -> None:
+        task.stopping = True
+        names = list(reversed(self._order.get(task.spec.task_id, list(task.containers))))
+        specs = {c.name: c for c in task.spec.containers}
+        for name in names:
+            await self._stop_container(task, specs[name])
+        self._order.pop(task.spec.task_id, None)
+
+    async def _stop_container(self, task: RunningTask, c: ContainerSpec) -> None:
+        key = (task.spec.task_id, c.name)
+        proc = self._procs.get(key)
+        watcher = self._watchers.get(key)
+        if proc is None or watcher is None:
+            return
+        st = task.containers[c.name]
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(watcher), c.stop_timeout)
+        except TimeoutError:
+            st.reason = f"killed after stopTimeout {c.stop_timeout:g} s"
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await watcher
+        self._watchers.pop(key, None)
+
+    async def _kill_all(self, task: RunningTask) -> None:
+        for name in reversed(self._order.get(task.spec.task_id, [])):
+            key = (task.spec.task_id, name)
+            proc = self._procs.get(key)
+            if proc is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            watcher = self._watchers.pop(key, None)
+            if watcher is not None:
+                await watcher
+
+    async def stop_all_now(self) -> None:
+        """Last resort on a failing shutdown: SIGKILL every group this driver started."""
+        for proc in list(self._procs.values()):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        for w in list(self._watchers.values()):
+            with contextlib.suppress(Exception):
+                await w
+
+    # ---- crash recovery ------------------------------------------------------------------------
+    async def cleanup_orphans(self, state_dir: Path) -> int:
+        return kill_orphans(state_dir)
+
+
+def _condition_state(st: ContainerState, cond: DependencyCondition) -> tuple[bool, bool]:
+    """(reached, can never be reached) for one dependsOn condition."""
+    stopped = st.status is ContainerStatus.STOPPED
+    if cond is DependencyCondition.START:
+        return st.status is not ContainerStatus.PENDING, False
+    if cond is DependencyCondition.COMPLETE:
+        return stopped, False
+    if cond is DependencyCondition.SUCCESS:
+        return stopped and st.exit_code == 0, stopped and st.exit_code != 0
+    # HEALTHY
+    return st.health is ContainerHealthStatus.HEALTHY, stopped
+
+
+def kill_orphans(state_dir: Path) -> int:
+    """SIGKILL every process group recorded under ``<state_dir>/pids`` whose members carry this state
+    dir's marker in their environment; remove the pid files. Returns how many groups were killed."""
+    state_dir = state_dir.resolve()
+    pid_dir = state_dir / "pids"
+    if not pid_dir.is_dir():
+        return 0
+    marker = f"{STATE_DIR_ENV}={state_dir}".encode()
+    pgids: dict[int, Path] = {}
+    for f in pid_dir.glob("*.pid"):
+        try:
+            pgids[int(f.read_text().strip())] = f
+        except (OSError, ValueError):
+            f.unlink(missing_ok=True)
+    killed = 0
+    if pgids:
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            pgrp = _pgrp_of(pid)
+            if pgrp in pgids and _environ_has(pid, marker):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pgrp, signal.SIGKILL)
+                    killed += 1
+                del pgids[pgrp]
+                if not pgids:
+                    break
+    for f in pid_dir.glob("*.pid"):
+        f.unlink(missing_ok=True)
+    return killed
+
+
+def free_port(host: str = "127.0.0.1", exclude: frozenset[int] = frozenset()) -> int:
+    """A currently free TCP port on ``host`` (awsvpc emulation: one per task and container port)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in exclude:
+            return port
+    raise OSError("no free local port found")

@@ -1,0 +1,307 @@
+"""The live ECS store: registered task definitions, services with their deployments and events, and tasks
+with their containers and timestamps. It is what ``status``, the AWS-compatible API and the console read,
+and what the scheduler writes.
+
+Records are plain mutable dataclasses owned by the store and changed only from the event loop (the
+scheduler and engine methods); every change goes through :meth:`Store.touch_task` /
+:meth:`Store.touch_service` (or the add/remove helpers), which bump versions and call the subscribers
+with ``(kind, key)`` so readers can follow changes. Times are wall-clock seconds (epoch), as the API shows
+them."""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from albfargate.model.ecs import Service, TaskDefinition
+
+#: AWS keeps the 100 newest service events (spec §7.7).
+MAX_SERVICE_EVENTS = 100
+#: Stopped tasks stay describable for at least an hour (spec §6.1).
+STOPPED_TASK_RETENTION_SECONDS = 3600.0
+
+
+@dataclass(slots=True)
+class ContainerRecord:
+    name: str
+    container_arn: str
+    image: str
+    essential: bool = True
+    last_status: str = "PENDING"
+    exit_code: int | None = None
+    reason: str | None = None
+    health_status: str = "UNKNOWN"
+    ports: tuple[tuple[int, int], ...] = ()  # (containerPort, local port)
+    pid: int | None = None
+    stand_in: bool = False
+    log_path: str | None = None
+
+
+@dataclass(slots=True)
+class TargetBinding:
+    """One target of a task in a target group (awsvpc emulation: 127.0.0.1:<local port>)."""
+
+    target_group_arn: str
+    container_name: str
+    container_port: int
+    host: str
+    port: int
+    registered: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    task_id: str
+    task_arn: str
+    cluster_arn: str
+    cluster: str
+    task_definition_arn: str
+    service_name: str | None
+    deployment_id: str | None
+    last_status: str = "PROVISIONING"
+    desired_status: str = "RUNNING"
+    health_status: str = "UNKNOWN"
+    stop_code: str | None = None
+    stopped_reason: str | None = None
+    created_at: float = 0.0
+    pull_started_at: float | None = None
+    pull_stopped_at: float | None = None
+    started_at: float | None = None
+    connectivity_at: float | None = None
+    stopping_at: float | None = None
+    execution_stopped_at: float | None = None
+    stopped_at: float | None = None
+    version: int = 1
+    started_by: str | None = None
+    group: str | None = None
+    cpu: int | None = None
+    memory: int | None = None
+    containers: list[ContainerRecord] = field(default_factory=list)
+    targets: list[TargetBinding] = field(default_factory=list)
+    failed_to_start: bool = False
+    unhealthy_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.desired_status == "RUNNING" and self.last_status in (
+            "PROVISIONING",
+            "PENDING",
+            "ACTIVATING",
+            "RUNNING",
+        )
+
+    def target_address(self) -> str | None:
+        return self.targets[0].address if self.targets else None
+
+
+@dataclass(slots=True)
+class DeploymentRecord:
+    id: str
+    status: str  # PRIMARY | ACTIVE | INACTIVE
+    task_definition_arn: str
+    desired_count: int
+    created_at: float
+    updated_at: float
+    rollout_state: str = "IN_PROGRESS"
+    rollout_state_reason: str = ""
+    failed_tasks: int = 0
+    running_count: int = 0
+    pending_count: int = 0
+    launch_type: str | None = "FARGATE"
+    platform_version: str = "LATEST"
+
+
+@dataclass(slots=True)
+class ServiceEvent:
+    id: str
+    created_at: float
+    message: str
+
+
+@dataclass(slots=True)
+class ServiceRecord:
+    name: str
+    arn: str
+    cluster: str
+    cluster_arn: str
+    model: Service  # the definition it was created from (deployment config, LBs, grace period ...)
+    task_definition_arn: str
+    desired_count: int
+    created_at: float
+    status: str = "ACTIVE"  # ACTIVE | DRAINING | INACTIVE
+    deployments: list[DeploymentRecord] = field(default_factory=list)
+    events: deque[ServiceEvent] = field(default_factory=lambda: deque(maxlen=MAX_SERVICE_EVENTS))
+    running_count: int = 0
+    pending_count: int = 0
+    launch_failures: int = 0
+    last_launch_failure_at: float | None = None
+    last_completed_task_definition: str | None = None
+    version: int = 1
+
+    @property
+    def primary(self) -> DeploymentRecord | None:
+        return next((d for d in self.deployments if d.status == "PRIMARY"), None)
+
+    def steady(self) -> bool:
+        """The ``services-stable`` waiter condition (spec §7.9)."""
+        return (
+            self.status == "ACTIVE"
+            and len(self.deployments) == 1
+            and (self.running_count == self.desired_count)
+        )
+
+
+Subscriber = Callable[[str, str], None]
+
+
+class Store:
+    """Every live ECS record, keyed by name/arn/id."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.task_definitions: dict[str, TaskDefinition] = {}
+        self.services: dict[str, ServiceRecord] = {}
+        self.tasks: dict[str, TaskRecord] = {}
+        self._subscribers: list[Subscriber] = []
+        self.closed = False
+
+    # ---- notifications -----------------------------------------------------------------------
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, kind: str, key: str) -> None:
+        for cb in list(self._subscribers):
+            cb(kind, key)
+
+    # ---- task definitions --------------------------------------------------------------------
+    def register_task_definition(self, td: TaskDefinition) -> TaskDefinition:
+        self.task_definitions[td.arn] = td
+        self._notify("task_definition", td.arn)
+        return td
+
+    def next_revision(self, family: str) -> int:
+        revs = [t.revision for t in self.task_definitions.values() if t.family == family]
+        return max(revs, default=0) + 1
+
+    def task_definition(self, arn_or_family: str) -> TaskDefinition | None:
+        td = self.task_definitions.get(arn_or_family)
+        if td is not None:
+            return td
+        family, _, rev = arn_or_family.rpartition("/")[2].partition(":")
+        matching = [t for t in self.task_definitions.values() if t.family == family]
+        if rev:
+            return next((t for t in matching if str(t.revision) == rev), None)
+        return max(matching, key=lambda t: t.revision, default=None)
+
+    # ---- services ----------------------------------------------------------------------------
+    def add_service(self, svc: ServiceRecord) -> ServiceRecord:
+        self.services[svc.name] = svc
+        self._notify("service", svc.name)
+        return svc
+
+    def service(self, name_or_arn: str) -> ServiceRecord | None:
+        svc = self.services.get(name_or_arn)
+        if svc is not None:
+            return svc
+        return next((s for s in self.services.values() if s.arn == name_or_arn), None)
+
+    def touch_service(self, svc: ServiceRecord) -> None:
+        svc.version += 1
+        self._recount(svc)
+        self._notify("service", svc.name)
+
+    def add_event(self, svc: ServiceRecord, message: str) -> ServiceEvent:
+        ev = ServiceEvent(str(uuid.uuid4()), self.clock(), message)
+        svc.events.appendleft(ev)
+        self._notify("service", svc.name)
+        return ev
+
+    def _recount(self, svc: ServiceRecord) -> None:
+        running = pending = 0
+        per: dict[str, list[int]] = {d.id: [0, 0] for d in svc.deployments}
+        for t in self.tasks_of(svc.name):
+            if t.desired_status != "RUNNING" and t.last_status != "RUNNING":
+                continue
+            if t.last_status == "RUNNING":
+                running += 1
+                if t.deployment_id in per:
+                    per[t.deployment_id][0] += 1
+            elif t.last_status in ("PROVISIONING", "PENDING", "ACTIVATING"):
+                pending += 1
+                if t.deployment_id in per:
+                    per[t.deployment_id][1] += 1
+        svc.running_count, svc.pending_count = running, pending
+        for d in svc.deployments:
+            d.running_count, d.pending_count = per[d.id]
+
+    # ---- tasks -------------------------------------------------------------------------------
+    def add_task(self, task: TaskRecord) -> TaskRecord:
+        self.tasks[task.task_id] = task
+        self._after_task_change(task)
+        return task
+
+    def task(self, id_or_arn: str) -> TaskRecord | None:
+        t = self.tasks.get(id_or_arn)
+        if t is not None:
+            return t
+        tail = id_or_arn.rsplit("/", 1)[-1]
+        return self.tasks.get(tail)
+
+    def touch_task(self, task: TaskRecord) -> None:
+        task.version += 1
+        self._after_task_change(task)
+
+    def _after_task_change(self, task: TaskRecord) -> None:
+        if task.service_name is not None:
+            svc = self.services.get(task.service_name)
+            if svc is not None:
+                self._recount(svc)
+        self._notify("task", task.task_id)
+
+    def tasks_of(self, service_name: str) -> Iterable[TaskRecord]:
+        return (t for t in self.tasks.values() if t.service_name == service_name)
+
+    def prune(self, now: float) -> int:
+        """Forget tasks stopped longer than the retention time."""
+        old = [
+            t.task_id
+            for t in self.tasks.values()
+            if t.last_status == "STOPPED"
+            and t.stopped_at is not None
+            and now - t.stopped_at > STOPPED_TASK_RETENTION_SECONDS
+        ]
+        for tid in old:
+            del self.tasks[tid]
+        return len(old)
+
+    def close(self) -> None:
+        self.closed = True
+        self._subscribers.clear()
+
+
+def task_summary(t: TaskRecord) -> dict[str, Any]:
+    """The task part of ``status --json`` (target health is filled in by the engine)."""
+    return {
+        "id": t.task_id,
+        "last_status": t.last_status,
+        "desired_status": t.desired_status,
+        "health": t.health_status,
+        "target": t.target_address(),
+        "deployment": t.deployment_id,
+        "started_at": t.started_at,
+        "stop_code": t.stop_code,
+        "stopped_reason": t.stopped_reason,
+    }
