@@ -1,0 +1,1336 @@
+"""The listener servers of the local ALB: HTTP/1.1 parsing and framing, routing through the rule
+engine, upstream keep-alive pools, request/response streaming, WebSocket pass-through, timeouts,
+draining cuts and the responses the ALB makes itself (spec §2, §4).
+
+Shape: one :class:`ClientConnection` coroutine per client connection (asyncio streams on uvloop). The
+request head is framed here byte-exactly (it must be: the desync classifier and the size limits of §4.4
+look at raw bytes); bodies in both directions are streamed through verbatim — a Content-Length body is
+counted, a chunked body is delimited by :class:`ChunkedFramer` without being re-encoded — and never
+held whole: every write to the other side is followed by ``drain()`` once its buffer passes
+``STREAM_HIGH_WATER``, which pauses our reads from the sending side (flow control).
+
+Every decision comes from the pure cores: rules (routing), desync (classification), headers (what goes
+to the target), balancing (via the target registry), responses (ALB-made bytes). This module only
+moves bytes and keeps time.
+
+Timeouts (§4.3): one idle watchdog per client connection (a single ``call_at`` handle re-armed lazily
+from a last-activity stamp, so the hot path only stores a float). What the watchdog does depends on
+the phase: idle keep-alive → close; partial request → 408; waiting for the target → 504 (response not
+started) or close; WebSocket → close both sides. Target connect timeout: 10 s → 504."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Any
+
+from albfargate.alb import balancing, desync, headers, responses
+from albfargate.alb.metrics import LbCounters, Metrics, TgCounters
+from albfargate.alb.rules import CompiledRules, RequestView
+from albfargate.alb.targets import LiveTargets, Target
+from albfargate.model import (
+    FixedResponseAction,
+    ForwardAction,
+    Listener,
+    LoadBalancer,
+    LoadBalancerAttributes,
+    RedirectAction,
+    Rule,
+)
+from albfargate.model.elbv2 import Action
+
+# ---------------------------------------------------------------------------------------------- limits
+# Spec §4.4: request line 16K, one header line 16K, whole request head 64K -> 400; response head from
+# a target 32K -> 502.
+MAX_REQUEST_LINE = 16 * 1024
+MAX_HEADER_LINE = 16 * 1024
+MAX_REQUEST_HEAD = 64 * 1024
+MAX_RESPONSE_HEAD = 32 * 1024
+# 414 for a URL above this many bytes (*inferred*: AWS documents 414 "URL or query string too large"
+# without a figure; 8 KiB is nginx's request-line buffer, which the ALB's front end descends from).
+MAX_URL = 8 * 1024
+# More than this many X-Forwarded-For addresses -> 463 (spec §4.2); counted by headers.forward_headers.
+# Read size per socket read: large enough for a whole typical request/response in one read, small
+# enough that a connection never holds more than this before flow control applies.
+READ_CHUNK = 64 * 1024
+# Above this many bytes queued towards a peer we await drain(), which stops us reading from the other
+# side until the slow peer catches up: a large upload/download is never held whole in memory.
+STREAM_HIGH_WATER = 256 * 1024
+# Idle upstream connections kept per target (more concurrent requests open more; extra are closed).
+POOL_MAX_IDLE_PER_TARGET = 256
+# Target connect timeout (spec §4.3).
+CONNECT_TIMEOUT = 10.0
+# Grace period for in-flight requests on stop() before they are cut.
+STOP_GRACE = 5.0
+
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "expect",
+    }
+)
+_RESP_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection"})
+
+# Client-connection phases (what the idle watchdog does when it fires).
+IDLE, HEAD, BODY, UPSTREAM, RESPONSE, TUNNEL, CLOSED = range(7)
+
+
+class ProtocolError(Exception):
+    """The peer broke HTTP framing; ``status`` is the response the ALB owes the client."""
+
+    def __init__(self, status: int, reason: str = "") -> None:
+        super().__init__(reason or str(status))
+        self.status = status
+
+
+# ------------------------------------------------------------------------------------ chunked framing
+class ChunkedFramer:
+    """Finds where a chunked body ends in a byte stream without copying or decoding its payload.
+
+    ``feed(data)`` returns how many leading bytes of ``data`` belong to the body; once ``done`` is true
+    the rest of ``data`` is the next message. Malformed framing raises :class:`ValueError`."""
+
+    __slots__ = ("_line", "_remaining", "_state", "done")
+
+    SIZE, DATA, DATA_END, TRAILER = range(4)
+    MAX_LINE = 8192  # chunk-size line with extensions, or one trailer line
+
+    def __init__(self) -> None:
+        self._state = self.SIZE
+        self._remaining = 0
+        self._line = b""
+        self.done = False
+
+    def feed(self, data: bytes | bytearray | memoryview) -> int:
+        pos = 0
+        n = len(data)
+        while pos < n and not self.done:
+            st = self._state
+            if st == self.DATA:
+                take = min(self._remaining, n - pos)
+                pos += take
+                self._remaining -= take
+                if self._remaining == 0:
+                    self._state = self.DATA_END
+                continue
+            nl = bytes(data[pos : pos + self.MAX_LINE + 2]).find(b"\n")
+            if nl < 0:
+                self._line += bytes(data[pos:n])
+                if len(self._line) > self.MAX_LINE:
+                    raise ValueError("chunk line too long")
+                return n
+            line = self._line + bytes(data[pos : pos + nl])
+            self._line = b""
+            pos += nl + 1
+            if len(line) > self.MAX_LINE:
+                raise ValueError("chunk line too long")
+            line = line.rstrip(b"\r")
+            if st == self.SIZE:
+                size_text = line.split(b";", 1)[0].strip()
+                if not size_text or len(size_text) > 16:
+                    raise ValueError("bad chunk size")
+                try:
+                    size = int(size_text, 16)
+                except ValueError:
+                    raise ValueError("bad chunk size") from None
+                if size == 0:
+                    self._state = self.TRAILER
+                else:
+                    self._remaining = size
+                    self._state = self.DATA
+            elif st == self.DATA_END:
+                if line:
+                    raise ValueError("missing CRLF after chunk data")
+                self._state = self.SIZE
+            else:  # TRAILER
+                if not line:
+                    self.done = True
+        return pos
+
+
+# ---------------------------------------------------------------------------------------- shared state
+@dataclass(slots=True, eq=False)
+class ListenerState:
+    """One listener's live configuration; replaced field by field by the runtime (next request
+    sees the change)."""
+
+    listener: Listener
+    lb: LoadBalancer
+    counters: LbCounters
+    scheme: str  # "http" | "https"
+    local_port: int
+    rules: CompiledRules
+    attributes: LoadBalancerAttributes
+    connections: set[ClientConnection] = field(default_factory=set)
+
+    @property
+    def template_port(self) -> int:
+        return self.listener.port
+
+    def set_rules(self, rules: tuple[Rule, ...], default_actions: tuple[Action, ...]) -> None:
+        self.rules = CompiledRules(rules, default_actions)
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What happened to one request: the access-log and metrics record (spec §5)."""
+
+    kind: str  # http | https | ws | wss
+    lb_name: str
+    client: tuple[str, int]
+    received_at: float  # wall clock (request_creation_time)
+    request_line: str = "- - -"
+    user_agent: str = "-"
+    target: str | None = None
+    target_group_arn: str | None = None
+    request_processing: float = -1.0
+    target_processing: float = -1.0
+    response_processing: float = -1.0
+    elb_status: int | None = None
+    target_status: int | None = None
+    received_bytes: int = 0
+    sent_bytes: int = 0
+    trace_id: str | None = None
+    matched_rule_priority: int | None = None
+    actions_executed: tuple[str, ...] = ()
+    redirect_url: str | None = None
+    error_reason: str | None = None
+    classification: str | None = None
+    classification_reason: str | None = None
+    ssl_cipher: str | None = None
+    ssl_protocol: str | None = None
+    domain_name: str | None = None
+    sent_at: float = 0.0
+
+
+ExchangeSink = Callable[[Exchange], None]
+
+
+class Upstream:
+    """One keep-alive connection to a target."""
+
+    __slots__ = ("buf", "last_used", "reader", "reused", "target", "writer")
+
+    def __init__(self, target: Target, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.target = target
+        self.reader = reader
+        self.writer = writer
+        self.buf = bytearray()
+        self.reused = False
+        self.last_used = 0.0
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.transport.abort()
+
+
+class Pools:
+    """Idle keep-alive upstream connections per target key (spec §4.3: the ALB reuses them)."""
+
+    def __init__(self) -> None:
+        self._idle: dict[str, list[Upstream]] = {}
+
+    async def acquire(self, target: Target, connect_timeout: float, idle_timeout: float) -> Upstream:
+        stack = self._idle.get(target.key)
+        if stack:
+            now = time.monotonic()
+            while stack:
+                up = stack.pop()
+                if (
+                    up.reader.at_eof()
+                    or up.writer.transport.is_closing()
+                    or now - up.last_used >= idle_timeout
+                    or up.target is not target
+                ):
+                    up.close()
+                    continue
+                up.reused = True
+                return up
+        async with asyncio.timeout(connect_timeout):
+            reader, writer = await asyncio.open_connection(target.tid.id, target.tid.port, limit=READ_CHUNK)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                import socket
+
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return Upstream(target, reader, writer)
+
+    def release(self, up: Upstream) -> None:
+        t = up.target
+        if t.gone or up.buf or up.writer.transport.is_closing() or up.reader.at_eof():
+            up.close()
+            return
+        stack = self._idle.setdefault(t.key, [])
+        if len(stack) >= POOL_MAX_IDLE_PER_TARGET:
+            up.close()
+            return
+        up.last_used = time.monotonic()
+        stack.append(up)
+
+    def drop_target(self, key: str) -> None:
+        for up in self._idle.pop(key, []):
+            up.close()
+
+    def close(self) -> None:
+        for stack in self._idle.values():
+            for up in stack:
+                up.close()
+        self._idle.clear()
+
+
+@dataclass(slots=True, eq=False)
+class ProxyContext:
+    """Everything the listeners share."""
+
+    registry: LiveTargets
+    metrics: Metrics
+    tg_counters: dict[str, TgCounters]
+    local_ports: Mapping[tuple[str, int], int]
+    sticky_key: bytes
+    rng: Any  # random.Random
+    pools: Pools = field(default_factory=Pools)
+    sink: ExchangeSink | None = None
+    connect_timeout: float = CONNECT_TIMEOUT
+    stopping: bool = False
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _http_date() -> str:
+    return formatdate(usegmt=True)
+
+
+def _cookies(hdrs: list[tuple[str, str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in hdrs:
+        if name.lower() == "cookie":
+            for part in value.split(";"):
+                k, sep, v = part.strip().partition("=")
+                if sep and k not in out:
+                    out[k] = v
+    return out
+
+
+class _Parsed:
+    """A request head split into what the shell needs."""
+
+    __slots__ = (
+        "body_chunked",
+        "body_length",
+        "close",
+        "expect_continue",
+        "headers",
+        "method",
+        "path",
+        "query",
+        "target",
+        "upgrade",
+        "version",
+    )
+
+    def __init__(self) -> None:
+        self.method = ""
+        self.target = ""
+        self.version = ""
+        self.path = ""
+        self.query = ""
+        self.headers: list[tuple[str, str]] = []
+        self.body_length = 0
+        self.body_chunked = False
+        self.close = False
+        self.upgrade: str | None = None
+        self.expect_continue = False
+
+
+def parse_request_head(head: bytes) -> _Parsed:
+    """Split a complete request head (request line + header lines + blank line). Raises
+    :class:`ProtocolError` with the status the ALB answers: 400, 414, 501, 505."""
+    lines = head.split(b"\n")
+    # drop the blank line(s) that end the head
+    while lines and lines[-1] in (b"", b"\r"):
+        lines.pop()
+    if not lines:
+        raise ProtocolError(400, "empty request")
+    rl = lines[0].rstrip(b"\r")
+    if len(rl) > MAX_REQUEST_LINE:
+        raise ProtocolError(400, "request line too long")
+    parts = rl.split(b" ")
+    if len(parts) != 3:
+        parts = rl.split()
+        if len(parts) != 3:
+            raise ProtocolError(400, "malformed request line")
+    method_b, target_b, version_b = parts
+    if not method_b.isalpha() and not re.fullmatch(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", method_b):
+        raise ProtocolError(400, "bad method")
+    if not version_b.startswith(b"HTTP/"):
+        raise ProtocolError(400, "bad version")
+    if version_b not in (b"HTTP/1.1", b"HTTP/1.0"):
+        if re.fullmatch(rb"HTTP/\d\.\d", version_b):
+            if version_b.startswith(b"HTTP/1."):
+                version_b = b"HTTP/1.1"
+            else:
+                raise ProtocolError(505, "unsupported version")
+        else:
+            raise ProtocolError(400, "bad version")
+    if len(target_b) > MAX_URL:
+        raise ProtocolError(414, "URL too long")
+    if not target_b or any(c < 0x21 or c == 0x7F for c in target_b):
+        raise ProtocolError(400, "bad request target")
+    p = _Parsed()
+    p.method = method_b.decode("latin-1")
+    p.target = target_b.decode("latin-1")
+    p.version = version_b.decode("latin-1")
+    t = p.target
+    if not t.startswith("/"):
+        if "://" in t:  # absolute form: path from the URI (Host handled by headers.forward_headers)
+            rest = t.split("://", 1)[1]
+            slash = rest.find("/")
+            t = rest[slash:] if slash >= 0 else "/"
+        elif t == "*" and p.method == "OPTIONS":
+            t = "*"
+        else:
+            raise ProtocolError(400, "bad request target")
+    t = t.split("#", 1)[0]
+    path, _, query = t.partition("?")
+    p.path, p.query = path, query
+    hdrs = p.headers
+    cl: int | None = None
+    te: list[str] = []
+    conn_tokens: list[str] = []
+    for raw in lines[1:]:
+        if len(raw) > MAX_HEADER_LINE:
+            raise ProtocolError(400, "header line too long")
+        line = raw.rstrip(b"\r")
+        if not line or line[:1] in (b" ", b"\t"):
+            continue  # obs-fold / whitespace-only lines are not forwarded
+        name_b, sep, value_b = line.partition(b":")
+        if not sep or not name_b:
+            continue  # MissingHeaderColon / EmptyHeader: classified Ambiguous, dropped here
+        name = name_b.decode("latin-1")
+        value = value_b.strip(b" \t").decode("latin-1")
+        lname = name.lower().strip()
+        if lname == "content-length":
+            for v in value.split(","):
+                v = v.strip()
+                if not v.isdigit() or len(v) > 19:
+                    raise ProtocolError(400, "bad content-length")
+                n = int(v)
+                if cl is not None and cl != n:
+                    raise ProtocolError(400, "conflicting content-length")
+                cl = n
+        elif lname == "transfer-encoding":
+            te.extend(x.strip().lower() for x in value.split(",") if x.strip())
+        elif lname == "connection":
+            conn_tokens.extend(x.strip().lower() for x in value.split(","))
+        elif lname == "upgrade":
+            p.upgrade = value
+        elif lname == "expect":
+            p.expect_continue = value.lower() == "100-continue"
+        hdrs.append((name, value))
+    if te:
+        for x in te:
+            if x not in ("chunked", "identity"):
+                raise ProtocolError(501, "unsupported transfer-encoding")
+        if te.count("chunked") > 1 or (te[-1] != "chunked" and "chunked" in te):
+            raise ProtocolError(400, "bad transfer-encoding")
+        if "chunked" in te:
+            p.body_chunked = True
+            cl = None
+    if p.version == "HTTP/1.0":
+        p.close = "keep-alive" not in conn_tokens
+    else:
+        p.close = "close" in conn_tokens
+    if p.upgrade is not None and "upgrade" not in conn_tokens:
+        p.upgrade = None
+    p.body_length = cl or 0
+    return p
+
+
+# ------------------------------------------------------------------------------- client connections
+class ClientConnection:
+    """One client connection: reads requests one after another (pipelined ones wait their turn in
+    the read buffer), answers each, and streams bodies both ways."""
+
+    def __init__(
+        self,
+        ctx: ProxyContext,
+        ls: ListenerState,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.ctx = ctx
+        self.ls = ls
+        self.reader = reader
+        self.writer = writer
+        self.transport = writer.transport
+        self.loop = asyncio.get_running_loop()
+        peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        self.client = (str(peer[0]), int(peer[1]))
+        self.buf = bytearray()
+        self.phase = IDLE
+        self.last = self.loop.time()
+        self.opened = self.last
+        self.timer: asyncio.TimerHandle | None = None
+        self.upstream: Upstream | None = None
+        self.timed_out = False
+        self.cut = False
+        self.response_started = False
+        self.closed = False
+        sslobj = writer.get_extra_info("ssl_object")
+        self.tls: tuple[str | None, str | None] | None = None
+        if sslobj is not None:
+            cipher = sslobj.cipher()
+            self.tls = (cipher[0] if cipher else None, sslobj.version())
+
+    # ------------------------------------------------------------------------------ idle watchdog
+    def _arm(self) -> None:
+        idle = float(self.ls.attributes.idle_timeout_seconds)
+        self.timer = self.loop.call_at(self.last + idle, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.closed:
+            return
+        idle = float(self.ls.attributes.idle_timeout_seconds)
+        if self.loop.time() - self.last < idle - 0.001:
+            self._arm()
+            return
+        ph = self.phase
+        if ph == IDLE:
+            self._close()
+        elif ph == HEAD:
+            self._send_final(408)
+        elif ph in (BODY, UPSTREAM):
+            self.timed_out = True
+            if self.upstream is not None:
+                self.upstream.close()
+            if ph == BODY:
+                self._close()
+        else:  # RESPONSE, TUNNEL
+            self.timed_out = True
+            if self.upstream is not None:
+                self.upstream.close()
+            self._close()
+
+    def _send_final(self, code: int) -> None:
+        if self.closed:
+            return
+        with contextlib.suppress(Exception):
+            self.writer.write(responses.alb_response(code, keep_alive=False, date=_http_date()))
+        self.ctx.metrics.elb_response(self.ls.counters, code)
+        self._log_bare(code)
+        self._close(abort=False)
+
+    def _close(self, abort: bool = True) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.phase = CLOSED
+        if abort and self.transport.get_write_buffer_size() == 0:
+            abort = False
+        with contextlib.suppress(Exception):
+            if abort:
+                self.transport.abort()
+            else:
+                self.transport.close()
+
+    def _cut(self) -> None:
+        """Called by the registry when the deregistration delay ran out with this request in flight."""
+        self.cut = True
+        if self.upstream is not None:
+            self.upstream.close()
+        if self.response_started:
+            self._close()
+
+    def stop_if_idle(self) -> None:
+        if self.phase == IDLE:
+            self._close()
+
+    # ------------------------------------------------------------------------------ main loop
+    async def run(self) -> None:
+        self.ls.connections.add(self)
+        self.ls.counters.active_connections += 1
+        self.ls.counters.new_connections += 1
+        self._arm()
+        try:
+            while not self.closed:
+                if not await self._one_request():
+                    break
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.ls.counters.active_connections -= 1
+            self.ls.connections.discard(self)
+            if self.timer is not None:
+                self.timer.cancel()
+            if self.upstream is not None:
+                self.upstream.close()
+            self._close(abort=False)
+
+    async def _read_more(self) -> bool:
+        data = await self.reader.read(READ_CHUNK)
+        if not data:
+            return False
+        self.last = self.loop.time()
+        self.buf += data
+        return True
+
+    async def _read_head(self) -> bytes | None:
+        buf = self.buf
+        start = 0
+        while True:
+            if buf and buf[0] in (13, 10):  # empty lines before a request line are ignored
+                stripped = buf.lstrip(b"\r\n")
+                del buf[: len(buf) - len(stripped)]
+                start = 0
+            if buf:
+                m = _HEAD_END.search(buf, start)
+                if m is not None:
+                    end = m.end()
+                    head = bytes(buf[:end])
+                    del buf[:end]
+                    return head
+                if len(buf) > MAX_REQUEST_HEAD:
+                    raise ProtocolError(400, "request head too large")
+                nl = buf.find(b"\n")
+                if (nl < 0 and len(buf) > MAX_REQUEST_LINE) or nl > MAX_REQUEST_LINE:
+                    raise ProtocolError(400, "request line too long")
+                start = max(0, len(buf) - 3)
+                self.phase = HEAD
+            if self.ctx.stopping and not buf:
+                return None
+            if not await self._read_more():
+                if buf:
+                    raise ProtocolError(400, "client closed mid-request")
+                return None
+
+    async def _one_request(self) -> bool:
+        """Serve one request; False when the connection is over."""
+        self.phase = IDLE if not self.buf else HEAD
+        try:
+            head = await self._read_head()
+        except ProtocolError as e:
+            self._send_final(e.status)
+            return False
+        if head is None:
+            return False
+        self.phase = HEAD
+        t0 = time.time()
+        ls = self.ls
+        ex = Exchange(
+            kind="https" if ls.scheme == "https" else "http",
+            lb_name=ls.lb.full_name,
+            client=self.client,
+            received_at=t0,
+            received_bytes=len(head),
+        )
+        if self.tls is not None:
+            ex.ssl_cipher, ex.ssl_protocol = self.tls
+        attrs = ls.attributes
+        # desync classification of the raw head (spec §4.6)
+        cls = desync.classify(head)
+        close_after = False
+        if cls.tier != desync.Tier.COMPLIANT:
+            ls.counters.desync_non_compliant += 1
+            ex.classification = cls.tier.name.capitalize()
+            ex.classification_reason = cls.reason
+            verdict = desync.verdict(cls, attrs.desync_mitigation_mode)
+            if verdict == desync.Verdict.BLOCK:
+                return self._finish_alb(ex, 400, keep_alive=False)
+            if verdict == desync.Verdict.ALLOW_AND_CLOSE:
+                close_after = True
+        try:
+            p = parse_request_head(head)
+        except ProtocolError as e:
+            ex.request_line = _request_line_of(head)
+            return self._finish_alb(ex, e.status, keep_alive=False)
+        ex.request_line = f"{p.method} {ls.scheme}://{_host_of(p.headers, ls)}{p.target} {p.version}"
+        for n, v in p.headers:
+            if n.lower() == "user-agent":
+                ex.user_agent = v
+                break
+        keep_alive = not (p.close or close_after)
+        if self.loop.time() - self.opened > attrs.client_keep_alive_seconds or self.ctx.stopping:
+            keep_alive = False
+        has_body = p.body_chunked or p.body_length > 0
+        if p.method == "TRACE":
+            return await self._answer_and_skip_body(ex, p, responses.alb_response(405, keep_alive=False), 405)
+        view = RequestView(p.method, p.path, p.query, p.headers, self.client[0])
+        try:
+            match = ls.rules.evaluate(view)
+        except Exception:
+            ex.matched_rule_priority = -1
+            return await self._answer_and_skip_body(ex, p, responses.alb_response(500, keep_alive=False), 500)
+        ex.matched_rule_priority = match.priority
+        action = match.actions[-1] if match.actions else None
+        head_only = p.method == "HEAD"
+        if isinstance(action, RedirectAction):
+            host = _host_of(p.headers, ls, with_port=False)
+            loc = responses.redirect_location(
+                action,
+                scheme=ls.scheme,
+                host=host,
+                listener_port=ls.template_port,
+                path=p.path,
+                query=p.query,
+                local_ports=self.ctx.local_ports,
+            )
+            ex.actions_executed = ("redirect",)
+            ex.redirect_url = loc
+            ka = keep_alive and not has_body
+            data = responses.redirect_response(
+                action, loc, keep_alive=ka, date=_http_date(), head_only=head_only
+            )
+            code = 302 if action.status_code == "HTTP_302" else 301
+            return await self._answer_and_skip_body(ex, p, data, code, keep_alive=ka)
+        if isinstance(action, FixedResponseAction):
+            ex.actions_executed = ("fixed-response",)
+            ka = keep_alive and not has_body
+            data = responses.fixed_response(action, keep_alive=ka, date=_http_date(), head_only=head_only)
+            return await self._answer_and_skip_body(ex, p, data, int(action.status_code), keep_alive=ka)
+        if not isinstance(action, ForwardAction):
+            return await self._answer_and_skip_body(ex, p, responses.alb_response(500, keep_alive=False), 500)
+        ex.actions_executed = ("forward",)
+        # headers towards the target (may refuse with 463)
+        try:
+            out_headers = headers.forward_headers(
+                p.headers,
+                client_ip=self.client[0],
+                client_port=self.client[1],
+                scheme=ls.scheme,
+                listener_port=ls.template_port,
+                attributes=attrs,
+                now=t0,
+                trace_random=os.urandom(12),
+            )
+        except headers.TooManyForwardedFor:
+            return await self._answer_and_skip_body(ex, p, responses.alb_response(463, keep_alive=False), 463)
+        return await self._forward(ex, p, action, out_headers, keep_alive, close_after)
+
+    # ------------------------------------------------------------------------------ ALB answers
+    def _finish_alb(self, ex: Exchange, code: int, *, keep_alive: bool, data: bytes | None = None) -> bool:
+        if data is None:
+            data = responses.alb_response(code, keep_alive=keep_alive, date=_http_date())
+        if not self.closed:
+            self.writer.write(data)
+        ex.elb_status = code
+        ex.sent_bytes = len(data)
+        self.ctx.metrics.elb_response(self.ls.counters, code)
+        self._log(ex)
+        if not keep_alive:
+            self._close(abort=False)
+        self.last = self.loop.time()
+        return keep_alive
+
+    async def _answer_and_skip_body(
+        self, ex: Exchange, p: _Parsed, data: bytes, code: int, *, keep_alive: bool = False
+    ) -> bool:
+        """Answer without forwarding. A request body is not read: the connection closes instead
+        (so a client can never make us buffer it)."""
+        if p.body_chunked or p.body_length > 0:
+            keep_alive = False
+        return self._finish_alb(ex, code, keep_alive=keep_alive, data=data)
+
+    def _log_bare(self, code: int) -> None:
+        if self.ctx.sink is None:
+            return
+        ex = Exchange(
+            kind="https" if self.ls.scheme == "https" else "http",
+            lb_name=self.ls.lb.full_name,
+            client=self.client,
+            received_at=time.time(),
+            elb_status=code,
+        )
+        self._log(ex)
+
+    def _log(self, ex: Exchange) -> None:
+        sink = self.ctx.sink
+        if sink is not None:
+            ex.sent_at = time.time()
+            with contextlib.suppress(Exception):
+                sink(ex)
+
+    # ------------------------------------------------------------------------------ forwarding
+    def _choose(
+        self, action: ForwardAction, cookies: dict[str, str] | None, now_wall: float
+    ) -> tuple[str | None, list[tuple[str, str]], str | None]:
+        """(target group arn, Set-Cookie headers for target-group stickiness, error reason)."""
+        ctx = self.ctx
+        tuples = action.target_groups
+        set_cookies: list[tuple[str, str]] = []
+        err: str | None = None
+        if len(tuples) == 1:
+            arn: str | None = tuples[0].target_group_arn  # a single group: its weight is moot
+        else:
+            arn = None
+            if action.stickiness_enabled and cookies is not None:
+                raw = cookies.get("AWSALBTG")
+                if raw is not None:
+                    dur = action.stickiness_duration_seconds or 86400
+                    named = balancing.decode_sticky(ctx.sticky_key, raw, now_wall, dur)
+                    if named is not None and any(
+                        t.target_group_arn == named and t.weight > 0 for t in tuples
+                    ):
+                        arn = named
+                    elif named is None:
+                        err = "AWSALBTGCookieInvalid"
+            if arn is None:
+                arn = balancing.choose_target_group(tuples, ctx.rng)
+        if arn is not None and action.stickiness_enabled:
+            set_cookies = balancing.set_cookie_headers(
+                "AWSALBTG", balancing.encode_sticky(ctx.sticky_key, arn, now_wall), now_wall
+            )
+        return arn, set_cookies, err
+
+    async def _forward(
+        self,
+        ex: Exchange,
+        p: _Parsed,
+        action: ForwardAction,
+        out_headers: list[tuple[str, str]],
+        keep_alive: bool,
+        close_after: bool,
+    ) -> bool:
+        ctx = self.ctx
+        now_wall = ex.received_at
+        need_cookies = action.stickiness_enabled
+        tg_arn0 = action.target_groups[0].target_group_arn if action.target_groups else None
+        tg0 = ctx.registry.target_group(tg_arn0) if tg_arn0 else None
+        if tg0 is not None and tg0.attributes.stickiness_enabled:
+            need_cookies = True
+        cookies = _cookies(p.headers) if need_cookies else None
+        tg_arn, set_cookies, err = self._choose(action, cookies, now_wall)
+        ex.error_reason = err
+        tg = ctx.registry.target_group(tg_arn) if tg_arn else None
+        if tg is None or tg_arn is None:
+            return await self._answer_and_skip_body(ex, p, responses.alb_response(503, keep_alive=False), 503)
+        ex.target_group_arn = tg_arn
+        a = tg.attributes
+        sticky_target: str | None = None
+        app_cookie_seen = False
+        if a.stickiness_enabled and cookies is not None:
+            if a.stickiness_type == "app_cookie":
+                app_cookie_seen = a.app_cookie_name is not None and a.app_cookie_name in cookies
+                raw = balancing.app_cookie_value(p.headers)
+                if raw is not None and app_cookie_seen:
+                    sticky_target = balancing.decode_sticky(
+                        ctx.sticky_key, raw, now_wall, a.app_cookie_duration_seconds
+                    )
+            else:
+                raw = cookies.get("AWSALB")
+                if raw is not None:
+                    sticky_target = balancing.decode_sticky(
+                        ctx.sticky_key, raw, now_wall, a.lb_cookie_duration_seconds
+                    )
+        mono = time.monotonic()
+        target = ctx.registry.pick(tg_arn, mono, sticky_target)
+        if target is None:
+            return await self._answer_and_skip_body(ex, p, responses.alb_response(503, keep_alive=False), 503)
+        if a.stickiness_enabled:
+            if a.stickiness_type == "app_cookie":
+                if app_cookie_seen:
+                    set_cookies += balancing.app_cookie_headers(
+                        balancing.encode_sticky(ctx.sticky_key, target.key, now_wall), now_wall
+                    )
+            else:
+                set_cookies += balancing.set_cookie_headers(
+                    "AWSALB", balancing.encode_sticky(ctx.sticky_key, target.key, now_wall), now_wall
+                )
+        ex.target = target.key
+        for n, v in out_headers:
+            if n.lower() == "x-amzn-trace-id":
+                ex.trace_id = v
+                break
+        upgrade = p.upgrade
+        # the head sent to the target: origin-form target, forwarded headers minus hop-by-hop ones
+        parts = [f"{p.method} {p.path}{'?' + p.query if p.query else ''} HTTP/1.1\r\n"]
+        for n, v in out_headers:
+            if n.lower() in _HOP_BY_HOP:
+                continue
+            parts.append(f"{n}: {v}\r\n")
+        if upgrade is not None:
+            parts.append(f"Connection: Upgrade\r\nUpgrade: {upgrade}\r\n")
+        if p.body_chunked:
+            parts.append("Transfer-Encoding: chunked\r\n")
+        elif p.body_length > 0 or p.method in ("POST", "PUT", "PATCH"):
+            parts.append(f"Content-Length: {p.body_length}\r\n")
+        parts.append("\r\n")
+        up_head = "".join(parts).encode("latin-1")
+        ex.request_processing = time.time() - now_wall
+        cut = self._cut
+        ctx.registry.begin(tg_arn, target, cut)
+        self.cut = self.timed_out = self.response_started = False
+        try:
+            return await self._exchange(ex, p, target, up_head, set_cookies, keep_alive, close_after)
+        finally:
+            ctx.registry.end(target, cut)
+            if self.upstream is not None:
+                self.upstream.close()
+                self.upstream = None
+
+    async def _exchange(
+        self,
+        ex: Exchange,
+        p: _Parsed,
+        target: Target,
+        up_head: bytes,
+        set_cookies: list[tuple[str, str]],
+        keep_alive: bool,
+        close_after: bool,
+    ) -> bool:
+        ctx = self.ctx
+        ls = self.ls
+        idle = float(ls.attributes.idle_timeout_seconds)
+        has_body = p.body_chunked or p.body_length > 0
+        attempts = 1 if has_body else 2  # a reused connection the target closed: retry once, fresh
+        t_sent = 0.0
+        up: Upstream | None = None
+        rhead: bytes | None = None
+        for attempt in range(attempts):
+            self.phase = UPSTREAM
+            try:
+                up = await ctx.pools.acquire(target, ctx.connect_timeout, idle)
+            except TimeoutError:
+                return self._upstream_failed(ex, p, 504)
+            except OSError:
+                return self._upstream_failed(ex, p, 502)
+            if self.cut or self.closed:
+                up.close()
+                return self._upstream_failed(ex, p, 502)
+            self.upstream = up
+            self.last = self.loop.time()
+            try:
+                up.writer.write(up_head)
+                if p.expect_continue and has_body:
+                    self.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if has_body:
+                    self.phase = BODY
+                    await self._send_body(p, up)
+                    self.phase = UPSTREAM
+                t_sent = time.time()
+                rhead = await self._read_response_head(up)
+            except ProtocolError as e:
+                return self._upstream_failed(ex, p, e.status)
+            except _ClientGone:
+                return False
+            except (OSError, asyncio.IncompleteReadError):
+                rhead = None
+            if rhead is not None:
+                break
+            # no response at all
+            if self.timed_out:
+                return self._upstream_failed(ex, p, 504)
+            if self.cut or not up.reused or attempt == attempts - 1:
+                return self._upstream_failed(ex, p, 502)
+            up.close()
+            self.upstream = None
+        assert up is not None and rhead is not None
+        ex.target_processing = time.time() - t_sent
+        # parse the response head
+        try:
+            status, out_head, framing, length, up_keep = _parse_response_head(rhead, p.method, set_cookies)
+        except ProtocolError as e:
+            return self._upstream_failed(ex, p, e.status)
+        ex.target_status = status
+        ex.elb_status = status
+        if status == 101 and p.upgrade is not None:
+            return await self._tunnel(ex, up, out_head, target)
+        client_keep = keep_alive and framing != "close"
+        if not client_keep:
+            out_head = _set_connection_close(out_head)
+        self.phase = RESPONSE
+        self.response_started = True
+        t_resp = time.time()
+        self.writer.write(out_head)
+        sent = len(out_head)
+        # stream the body
+        try:
+            sent += await self._relay_response_body(up, framing, length)
+        except _ClientGone:
+            ex.sent_bytes = sent
+            self._record_target(ex, target, status)
+            return False
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            # target reset / cut / timed out mid-response: the client connection is closed
+            ex.sent_bytes = sent
+            ex.elb_status = 502 if not self.timed_out else 504
+            self._record_target(ex, target, status)
+            self._close()
+            return False
+        ex.response_processing = time.time() - t_resp
+        ex.sent_bytes = sent
+        self._record_target(ex, target, status)
+        if self.writer.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
+            await self._drain_client()
+        # the upstream connection goes back to the pool when it can be reused
+        self.upstream = None
+        if up_keep and not close_after and not self.cut:
+            ctx.pools.release(up)
+        else:
+            up.close()
+        self.last = self.loop.time()
+        if not client_keep:
+            self._close(abort=False)
+            return False
+        return True
+
+    def _record_target(self, ex: Exchange, target: Target, status: int) -> None:
+        tgc = self.ctx.tg_counters.get(ex.target_group_arn or "")
+        if tgc is not None:
+            self.ctx.metrics.target_response(
+                self.ls.counters, tgc, target.key, status, max(0.0, ex.target_processing)
+            )
+        self._log(ex)
+
+    def _upstream_failed(self, ex: Exchange, p: _Parsed, code: int) -> bool:
+        if self.upstream is not None:
+            self.upstream.close()
+            self.upstream = None
+        if self.closed:
+            return False
+        if self.response_started:
+            self._close()
+            return False
+        ex.target_processing = -1.0
+        ex.response_processing = -1.0
+        return self._finish_alb(ex, code, keep_alive=False)
+
+    async def _drain_client(self) -> None:
+        try:
+            await self.writer.drain()
+        except (ConnectionError, OSError) as e:
+            raise _ClientGone() from e
+
+    async def _send_body(self, p: _Parsed, up: Upstream) -> None:
+        """Stream the request body from the client to the target."""
+        uw = up.writer
+        buf = self.buf
+        if p.body_chunked:
+            framer = ChunkedFramer()
+            while True:
+                if buf:
+                    try:
+                        n = framer.feed(buf)
+                    except ValueError:
+                        raise ProtocolError(400, "bad chunked body") from None
+                    uw.write(bytes(buf[:n]))
+                    del buf[:n]
+                    if framer.done:
+                        break
+                if uw.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
+                    await uw.drain()
+                if not await self._read_more():
+                    raise ProtocolError(400, "client closed mid-body")
+                self.last = self.loop.time()
+        else:
+            remaining = p.body_length
+            while True:
+                if buf:
+                    take = min(remaining, len(buf))
+                    uw.write(bytes(buf[:take]))
+                    del buf[:take]
+                    remaining -= take
+                if remaining == 0:
+                    break
+                if uw.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
+                    await uw.drain()
+                if not await self._read_more():
+                    raise ProtocolError(400, "client closed mid-body")
+
+    async def _read_response_head(self, up: Upstream) -> bytes | None:
+        """The next non-1xx response head from the target, or None when it closed before any byte."""
+        buf = up.buf
+        start = 0
+        while True:
+            if buf:
+                m = _HEAD_END.search(buf, start)
+                if m is not None:
+                    end = m.end()
+                    head = bytes(buf[:end])
+                    del buf[:end]
+                    code = head[9:12]
+                    if code[:1] == b"1" and code != b"101":
+                        start = 0
+                        continue  # 100 Continue / 103 Early Hints: not forwarded
+                    return head
+                if len(buf) > MAX_RESPONSE_HEAD:
+                    raise ProtocolError(502, "response head too large")
+                start = max(0, len(buf) - 3)
+            data = await up.reader.read(READ_CHUNK)
+            if not data:
+                if buf:
+                    raise ProtocolError(504 if self.timed_out else 502, "target closed mid-head")
+                return None
+            self.last = self.loop.time()
+            buf += data
+
+    async def _relay_response_body(self, up: Upstream, framing: str, length: int) -> int:
+        w = self.writer
+        tr = self.transport
+        buf = up.buf
+        sent = 0
+        if framing == "none":
+            return 0
+        if framing == "length":
+            remaining = length
+            while True:
+                if buf:
+                    take = min(remaining, len(buf))
+                    if take == len(buf):
+                        w.write(bytes(buf))
+                        buf.clear()
+                    else:
+                        w.write(bytes(buf[:take]))
+                        del buf[:take]
+                    remaining -= take
+                    sent += take
+                if remaining == 0:
+                    return sent
+                if tr.get_write_buffer_size() > STREAM_HIGH_WATER:
+                    await self._drain_client()
+                data = await up.reader.read(READ_CHUNK)
+                if not data:
+                    raise ConnectionResetError("target closed mid-body")
+                self.last = self.loop.time()
+                if len(data) <= remaining and not buf:
+                    w.write(data)
+                    remaining -= len(data)
+                    sent += len(data)
+                    if remaining == 0:
+                        return sent
+                else:
+                    buf += data
+                if self.closed:
+                    raise _ClientGone()
+        if framing == "chunked":
+            framer = ChunkedFramer()
+            while True:
+                if buf:
+                    n = framer.feed(buf)
+                    w.write(bytes(buf[:n]))
+                    del buf[:n]
+                    sent += n
+                    if framer.done:
+                        return sent
+                if tr.get_write_buffer_size() > STREAM_HIGH_WATER:
+                    await self._drain_client()
+                data = await up.reader.read(READ_CHUNK)
+                if not data:
+                    raise ConnectionResetError("target closed mid-body")
+                self.last = self.loop.time()
+                buf += data
+                if self.closed:
+                    raise _ClientGone()
+        # until close
+        if buf:
+            w.write(bytes(buf))
+            sent += len(buf)
+            buf.clear()
+        while True:
+            if tr.get_write_buffer_size() > STREAM_HIGH_WATER:
+                await self._drain_client()
+            data = await up.reader.read(READ_CHUNK)
+            if not data:
+                return sent
+            self.last = self.loop.time()
+            w.write(data)
+            sent += len(data)
+            if self.closed:
+                raise _ClientGone()
+
+    async def _tunnel(self, ex: Exchange, up: Upstream, out_head: bytes, target: Target) -> bool:
+        """WebSocket (any 101 upgrade): the target that answered 101 owns the connection (§4.3)."""
+        ex.kind = "wss" if self.ls.scheme == "https" else "ws"
+        self.phase = TUNNEL
+        self.response_started = True
+        self.writer.write(out_head)
+        sent = len(out_head)
+        if up.buf:
+            self.writer.write(bytes(up.buf))
+            sent += len(up.buf)
+            up.buf.clear()
+        if self.buf:
+            up.writer.write(bytes(self.buf))
+            ex.received_bytes += len(self.buf)
+            self.buf.clear()
+        counts = [ex.received_bytes, sent]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, idx: int) -> None:
+            try:
+                while True:
+                    data = await src.read(READ_CHUNK)
+                    if not data:
+                        break
+                    self.last = self.loop.time()
+                    counts[idx] += len(data)
+                    dst.write(data)
+                    if dst.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
+                        await dst.drain()
+            except (OSError, ConnectionError):
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    if dst.can_write_eof():
+                        dst.write_eof()
+                    else:
+                        dst.close()
+
+        t1 = asyncio.ensure_future(pipe(self.reader, up.writer, 0))
+        t2 = asyncio.ensure_future(pipe(up.reader, self.writer, 1))
+        try:
+            await asyncio.wait([t1, t2], return_when=asyncio.FIRST_COMPLETED)
+            # one side finished: give the other a moment to flush its half, then close both
+            await asyncio.wait([t1, t2], timeout=1.0)
+        finally:
+            for t in (t1, t2):
+                t.cancel()
+            up.close()
+            self.upstream = None
+        ex.received_bytes, ex.sent_bytes = counts
+        self._record_target(ex, target, 101)
+        self._close(abort=False)
+        return False
+
+
+class _ClientGone(Exception):
+    pass
+
+
+def _request_line_of(head: bytes) -> str:
+    line = head.split(b"\n", 1)[0].rstrip(b"\r")[:8192]
+    return line.decode("latin-1", "replace")
+
+
+def _host_of(hdrs: list[tuple[str, str]], ls: ListenerState, with_port: bool = True) -> str:
+    host = ""
+    for n, v in hdrs:
+        if n.lower() == "host":
+            host = v.strip()
+            break
+    if not host:
+        host = ls.lb.dns_name
+    if with_port:
+        has_port = "]:" in host if host.startswith("[") else ":" in host
+        return host if has_port else f"{host}:{ls.template_port}"
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1] if end >= 0 else host
+    return host.split(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _parse_response_head(
+    head: bytes, method: str, set_cookies: list[tuple[str, str]]
+) -> tuple[int, bytes, str, int, bool]:
+    """(status, head to send to the client, framing none|length|chunked|close, length,
+    upstream connection reusable). Malformed → ProtocolError(502)."""
+    lines = head.split(b"\n")
+    while lines and lines[-1] in (b"", b"\r"):
+        lines.pop()
+    if not lines:
+        raise ProtocolError(502, "empty response head")
+    sl = lines[0].rstrip(b"\r")
+    parts = sl.split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit():
+        raise ProtocolError(502, "malformed status line")
+    status = int(parts[1])
+    http10 = parts[0] == b"HTTP/1.0"
+    out = [b"HTTP/1.1 " + b" ".join(parts[1:])]
+    cl: int | None = None
+    chunked = False
+    conn_close = http10
+    for raw in lines[1:]:
+        line = raw.rstrip(b"\r")
+        if not line:
+            continue
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name[-1:] in (b" ", b"\t") or line[:1] in (b" ", b"\t"):
+            raise ProtocolError(502, "malformed response header")
+        lname = name.lower()
+        if lname in _RESP_HOP:
+            if lname == b"connection":
+                toks = [x.strip().lower() for x in value.split(b",")]
+                if b"close" in toks:
+                    conn_close = True
+                elif http10 and b"keep-alive" in toks:
+                    conn_close = False
+            continue
+        if lname == b"content-length":
+            v = value.strip()
+            if not v.isdigit() or (cl is not None and cl != int(v)):
+                raise ProtocolError(502, "bad content-length")
+            cl = int(v)
+        elif lname == b"transfer-encoding":
+            toks = [x.strip().lower() for x in value.split(b",")]
+            if toks and toks[-1] == b"chunked":
+                chunked = True
+        out.append(line)
+    for cname, cvalue in set_cookies:
+        out.append(f"{cname}: {cvalue}".encode("latin-1"))
+    if status == 101:
+        out.append(b"Connection: Upgrade")
+        framing, length = "none", 0
+    elif method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        framing, length = "none", 0
+    elif chunked:
+        framing, length = "chunked", 0
+        if cl is not None:
+            out = [x for x in out if not x.lower().startswith(b"content-length:")]
+    elif cl is not None:
+        framing, length = "length", cl
+    else:
+        framing, length = "close", 0
+        conn_close = True
+    out.append(b"")
+    out.append(b"")
+    return status, b"\r\n".join(out), framing, length, not conn_close
+
+
+def _set_connection_close(head: bytes) -> bytes:
+    return head[:-2] + b"Connection: close\r\n\r\n"
+
+
+# ----------------------------------------------------------------------------------------- servers
+async def start_listener(
+    ctx: ProxyContext,
+    ls: ListenerState,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
+) -> asyncio.Server:
+    """Bind one listener; raises OSError when the port is taken."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                import socket
+
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = ClientConnection(ctx, ls, reader, writer)
+        await conn.run()
+
+    return await asyncio.start_server(
+        handle,
+        host,
+        port,
+        ssl=ssl_context,
+        limit=READ_CHUNK,
+        backlog=2048,
+        reuse_address=True,
+        ssl_handshake_timeout=10.0 if ssl_context is not None else None,
+    )

@@ -1,0 +1,331 @@
+"""``LoadBalancerRuntime``: the running local ALB of a :class:`~albfargate.model.SystemModel` — binds
+every HTTP/HTTPS listener of every application load balancer, owns the target registry, the health
+checker, the access-log writer and the metrics, and applies API changes (rules, target groups,
+attributes) so that the next request sees them.
+
+Port rule (DESIGN conventions): template port P is served on P if P >= 1024 else P + 8000; a taken port
+moves to the next free one; an override wins, and an override that is taken is an error. Everything
+binds ``host`` (127.0.0.1).
+
+Shutdown order (:meth:`stop`): stop accepting, close idle client connections, let in-flight requests
+finish for ``STOP_GRACE`` seconds then cut them, stop the health checker and drain timers, close
+upstream pools, flush the access logs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from albfargate.alb import proxy
+from albfargate.alb.accesslog_writer import AccessLogWriter
+from albfargate.alb.checker import HealthChecker
+from albfargate.alb.metrics import Metrics, TgCounters
+from albfargate.alb.rules import CompiledRules
+from albfargate.alb.targets import LiveTargets, TargetId
+from albfargate.errors import RuntimeStartError
+from albfargate.model import (
+    ForwardAction,
+    Listener,
+    LoadBalancerAttributes,
+    LoadBalancerType,
+    Rule,
+    SystemModel,
+    TargetGroup,
+)
+from albfargate.model.elbv2 import Action
+
+PORT_SEARCH = 100  # how many ports after a taken one are tried
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerBinding:
+    lb_arn: str
+    lb_name: str
+    listener_arn: str
+    protocol: str  # HTTP | HTTPS
+    port: int  # the template's port
+    local_port: int
+    url: str
+
+
+@dataclass(slots=True)
+class _Bound:
+    state: proxy.ListenerState
+    server: asyncio.AbstractServer
+    binding: ListenerBinding
+    rules: tuple[Rule, ...] = ()
+    default_actions: tuple[Action, ...] = field(default_factory=tuple)
+
+
+def local_port_for(template_port: int) -> int:
+    return template_port if template_port >= 1024 else template_port + 8000
+
+
+def _forward_groups(actions: Iterable[Action]) -> list[str]:
+    return [t.target_group_arn for a in actions if isinstance(a, ForwardAction) for t in a.target_groups]
+
+
+class LoadBalancerRuntime:
+    def __init__(
+        self,
+        model: SystemModel,
+        *,
+        state_dir: Path,
+        port_overrides: Mapping[int, int] | None = None,
+        host: str = "127.0.0.1",
+        clock: Callable[[], float] = time.monotonic,
+        connect_timeout: float = proxy.CONNECT_TIMEOUT,
+        access_logs: bool = True,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.model = model
+        self.state_dir = Path(state_dir)
+        self.port_overrides = dict(port_overrides or {})
+        self.host = host
+        self.clock = clock
+        self._rng = rng or random.Random()
+        self.targets = LiveTargets(model.target_groups, clock=clock, rng=self._rng)
+        self.metrics = Metrics(host_counts=self._host_counts)
+        self._tg_counters: dict[str, TgCounters] = {}
+        for tg in model.target_groups:
+            self._tg_counters[tg.arn] = self.metrics.add_target_group(tg.arn, tg.full_name)
+        self._local_ports: dict[tuple[str, int], int] = {}
+        self._access_logs = access_logs
+        self._writer: AccessLogWriter | None = None
+        self.ctx = proxy.ProxyContext(
+            registry=self.targets,
+            metrics=self.metrics,
+            tg_counters=self._tg_counters,
+            local_ports=self._local_ports,
+            sticky_key=os.urandom(32),
+            rng=self._rng,
+            connect_timeout=connect_timeout,
+        )
+        self._bound: dict[str, _Bound] = {}
+        self._lb_attrs: dict[str, LoadBalancerAttributes] = {
+            lb.arn: lb.attributes for lb in model.load_balancers
+        }
+        self.checker = HealthChecker(self.targets)
+        self.targets.subscribe(self._on_target_event)
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        if self._started:
+            return
+        servers: list[asyncio.AbstractServer] = []
+        try:
+            for lb in self.model.load_balancers:
+                if lb.type is not LoadBalancerType.APPLICATION:
+                    continue
+                counters = self.metrics.add_load_balancer(lb.arn, lb.full_name)
+                for listener in self.model.listeners_of(lb.arn):
+                    proto = listener.protocol.upper()
+                    if proto not in ("HTTP", "HTTPS"):
+                        continue
+                    rules = self.model.rules_of(listener.arn)
+                    state = proxy.ListenerState(
+                        listener=listener,
+                        lb=lb,
+                        counters=counters,
+                        scheme=proto.lower(),
+                        local_port=0,
+                        rules=CompiledRules(rules, listener.default_actions),
+                        attributes=lb.attributes,
+                    )
+                    ssl_ctx = None
+                    if proto == "HTTPS":
+                        from albfargate.alb import tls
+
+                        ssl_ctx = tls.server_context(
+                            self.state_dir, f"{lb.name}-{listener.port}", [lb.dns_name]
+                        )
+                    server, port = await self._bind(state, listener, ssl_ctx)
+                    servers.append(server)
+                    state.local_port = port
+                    self._local_ports[(proto, listener.port)] = port
+                    binding = ListenerBinding(
+                        lb_arn=lb.arn,
+                        lb_name=lb.name,
+                        listener_arn=listener.arn,
+                        protocol=proto,
+                        port=listener.port,
+                        local_port=port,
+                        url=f"{proto.lower()}://{self._url_host()}:{port}/",
+                    )
+                    self._bound[listener.arn] = _Bound(
+                        state, server, binding, rules, listener.default_actions
+                    )
+        except RuntimeStartError:
+            await self._close_servers(servers)
+            raise
+        except Exception as e:
+            await self._close_servers(servers)
+            raise RuntimeStartError(f"load balancer could not start: {e}") from e
+        if self._access_logs:
+            from albfargate.alb import accesslog
+
+            to_line: Callable[[Any], str] = getattr(accesslog, "format_exchange", None) or (
+                lambda ex: accesslog.format_line(_entry_of(ex))
+            )
+            self._writer = AccessLogWriter(self.state_dir, to_line)
+            self._writer.start()
+            writer = self._writer
+            self.ctx.sink = lambda ex: writer.add(ex.lb_name, ex)
+        self._refresh_in_use()
+        for tg in self.model.target_groups:
+            for tid, static_port in tg.static_targets:
+                tport = static_port if static_port is not None else tg.port
+                if tport is not None:
+                    self.targets.register(tg.arn, TargetId(tid, tport))
+        self.checker.start()
+        self._started = True
+
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    async def _bind(
+        self, state: proxy.ListenerState, listener: Listener, ssl_ctx: Any
+    ) -> tuple[asyncio.AbstractServer, int]:
+        override = self.port_overrides.get(listener.port)
+        if override is not None:
+            try:
+                server = await proxy.start_listener(self.ctx, state, self.host, override, ssl_ctx)
+                # override 0: an ephemeral port (tests); report the real one
+                return server, int(server.sockets[0].getsockname()[1])
+            except OSError as e:
+                raise RuntimeStartError(
+                    f"listener port {listener.port}: override port {override} on {self.host} "
+                    f"is not available ({e.strerror or e})"
+                ) from e
+        port = local_port_for(listener.port)
+        taken = {b.binding.local_port for b in self._bound.values()}
+        last: OSError | None = None
+        for candidate in range(port, min(65536, port + PORT_SEARCH)):
+            if candidate in taken:
+                continue
+            try:
+                server = await proxy.start_listener(self.ctx, state, self.host, candidate, ssl_ctx)
+                return server, candidate
+            except OSError as e:
+                last = e
+                if e.errno not in (errno.EADDRINUSE, errno.EACCES):
+                    break
+        raise RuntimeStartError(
+            f"listener port {listener.port}: no free local port from {port} on {self.host} ({last})"
+        )
+
+    @staticmethod
+    async def _close_servers(servers: list[asyncio.AbstractServer]) -> None:
+        for s in servers:
+            s.close()
+        for s in servers:
+            with contextlib.suppress(Exception):
+                await s.wait_closed()
+
+    async def stop(self, grace: float = proxy.STOP_GRACE) -> None:
+        """Stop accepting, close idle connections, let in-flight requests finish (``grace``), cut
+        the rest, stop health checks and drain timers, close pools, flush access logs."""
+        self.ctx.stopping = True
+        for b in self._bound.values():
+            b.server.close()
+        conns = [c for b in self._bound.values() for c in list(b.state.connections)]
+        for c in conns:
+            c.stop_if_idle()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while loop.time() < deadline and any(b.state.connections for b in self._bound.values()):
+            for c in [c for b in self._bound.values() for c in list(b.state.connections)]:
+                c.stop_if_idle()
+            await asyncio.sleep(0.02)
+        for b in self._bound.values():
+            for c in list(b.state.connections):
+                if c.upstream is not None:
+                    c.upstream.close()
+                c._close()
+        for b in self._bound.values():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(b.server.wait_closed(), 1.0)
+        await self.checker.stop()
+        self.targets.close()
+        self.ctx.pools.close()
+        if self._writer is not None:
+            await self._writer.close()
+        self._started = False
+
+    # ------------------------------------------------------------------ reading
+    def bindings(self) -> list[ListenerBinding]:
+        return [b.binding for b in self._bound.values()]
+
+    def listener_urls(self) -> list[str]:
+        return [b.binding.url for b in self._bound.values()]
+
+    def _host_counts(self, tg_arn: str) -> tuple[int, int]:
+        try:
+            return self.targets.counts(tg_arn)
+        except KeyError:
+            return (0, 0)
+
+    # ------------------------------------------------------------------ changes from the API
+    def set_rules(self, listener_arn: str, rules: Iterable[Rule]) -> None:
+        b = self._bound.get(listener_arn)
+        if b is None:
+            return
+        b.rules = tuple(rules)
+        b.state.set_rules(b.rules, b.default_actions)
+        self._refresh_in_use()
+
+    def set_default_actions(self, listener_arn: str, actions: Iterable[Action]) -> None:
+        b = self._bound.get(listener_arn)
+        if b is None:
+            return
+        b.default_actions = tuple(actions)
+        b.state.set_rules(b.rules, b.default_actions)
+        self._refresh_in_use()
+
+    def update_rules(
+        self, listener_arn: str, rules: Iterable[Rule], default_actions: Iterable[Action]
+    ) -> None:
+        b = self._bound.get(listener_arn)
+        if b is None:
+            return
+        b.rules, b.default_actions = tuple(rules), tuple(default_actions)
+        b.state.set_rules(b.rules, b.default_actions)
+        self._refresh_in_use()
+
+    def update_target_group(self, tg: TargetGroup) -> None:
+        self.targets.update_target_group(tg)
+        if tg.arn not in self._tg_counters:
+            self._tg_counters[tg.arn] = self.metrics.add_target_group(tg.arn, tg.full_name)
+        self._refresh_in_use()
+
+    def update_load_balancer_attributes(self, lb_arn: str, attrs: LoadBalancerAttributes) -> None:
+        self._lb_attrs[lb_arn] = attrs
+        for b in self._bound.values():
+            if b.state.lb.arn == lb_arn:
+                b.state.attributes = attrs
+
+    def _refresh_in_use(self) -> None:
+        used: set[str] = set()
+        for b in self._bound.values():
+            used.update(_forward_groups(b.default_actions))
+            for r in b.rules:
+                used.update(_forward_groups(r.actions))
+        self.targets.set_in_use(used)
+
+    def _on_target_event(self, arn: str, t: Any, event: str) -> None:
+        if event == "leave":
+            self.ctx.pools.drop_target(t.key)
+
+
+def _entry_of(ex: proxy.Exchange) -> Any:
+    """Exchange -> accesslog.AccessLogEntry (filled in once alb/accesslog.py lands)."""
+    raise NotImplementedError

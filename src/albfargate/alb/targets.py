@@ -1,0 +1,297 @@
+"""The live target registry of every target group: which targets are registered, their health (state
+machine in :mod:`albfargate.alb.health`), draining with the deregistration delay (spec §3.5), in-flight
+request counts, slow-start starts (§3.6) and the per-group request counter behind
+``RequestCountPerTarget``.
+
+It is the interface the ECS scheduler drives (``register`` / ``deregister``, contract in
+docs/contracts.md) and the data the proxy reads on every request (``pick``). It owns timers (the
+deregistration delay) through the running event loop, but performs no network I/O itself: cutting an
+in-flight request is a callback the proxy registered with :meth:`LiveTargets.begin`."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from albfargate.alb import balancing, health
+from albfargate.alb.health import TargetHealth, TargetState
+from albfargate.model import TargetGroup
+
+NOT_REGISTERED = health.not_registered()
+NOT_IN_USE = health.not_in_use()
+
+
+@dataclass(frozen=True, slots=True)
+class TargetId:
+    id: str  # "127.0.0.1" (awsvpc emulation: the task's address)
+    port: int
+
+
+class TargetRegistry(Protocol):
+    def register(self, target_group_arn: str, target: TargetId) -> None: ...
+    def deregister(self, target_group_arn: str, target: TargetId) -> None: ...
+    def describe(self, target_group_arn: str) -> list[tuple[TargetId, TargetHealth]]: ...
+    def health_of(self, target_group_arn: str, target: TargetId) -> TargetHealth: ...
+    def request_count(self, target_group_arn: str) -> int: ...
+
+
+@dataclass(slots=True, eq=False)
+class Target:
+    """One registered target of one group (mutable; owned by the registry, read by the proxy)."""
+
+    tid: TargetId
+    key: str  # "host:port", the balancing / stickiness key
+    health: TargetHealth
+    outstanding: int = 0
+    healthy_since: float | None = None
+    slow_start_from: float | None = None
+    requests: int = 0
+    # cut callbacks of in-flight requests (called when the deregistration delay runs out)
+    inflight: set[Callable[[], None]] = field(default_factory=set)
+    drain_timer: asyncio.TimerHandle | None = None
+    gone: bool = False  # left the group (drained): pooled connections must not be reused
+
+    @property
+    def routable_state(self) -> bool:
+        return self.health.state in (TargetState.HEALTHY, TargetState.UNHEALTHY)
+
+    def view(self) -> balancing.TargetView:
+        return balancing.TargetView(
+            key=self.key,
+            state=self.health.state,
+            outstanding=self.outstanding,
+            healthy_since=self.healthy_since,
+            slow_start_from=self.slow_start_from,
+        )
+
+
+@dataclass(slots=True, eq=False)
+class Group:
+    tg: TargetGroup
+    targets: dict[TargetId, Target] = field(default_factory=dict)
+    in_use: bool = False
+    requests: int = 0
+    balancer: balancing.Balancer | None = None
+
+
+Listener = Callable[[str, Target, str], None]  # (target group arn, target, event) event: register|leave
+
+
+class LiveTargets:
+    """The registry implementation. ``clock`` is monotonic seconds (slow start, health timestamps);
+    the deregistration delay runs on the event loop (``loop.call_later``)."""
+
+    def __init__(
+        self,
+        target_groups: Iterable[TargetGroup],
+        *,
+        clock: Callable[[], float],
+        rng: random.Random | None = None,
+    ) -> None:
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._groups: dict[str, Group] = {}
+        self._listeners: list[Listener] = []
+        for tg in target_groups:
+            self._add_group(tg)
+
+    # ---------------------------------------------------------------- configuration
+    def _add_group(self, tg: TargetGroup) -> Group:
+        g = Group(tg=tg, balancer=balancing.Balancer(tg.attributes, self._rng))
+        self._groups[tg.arn] = g
+        return g
+
+    def _group(self, arn: str) -> Group:
+        g = self._groups.get(arn)
+        if g is None:
+            raise KeyError(f"unknown target group {arn}")
+        return g
+
+    def has_group(self, arn: str) -> bool:
+        return arn in self._groups
+
+    def groups(self) -> list[Group]:
+        return list(self._groups.values())
+
+    def target_group(self, arn: str) -> TargetGroup | None:
+        g = self._groups.get(arn)
+        return None if g is None else g.tg
+
+    def update_target_group(self, tg: TargetGroup) -> None:
+        """New settings (health check, attributes) apply from the next request / check."""
+        g = self._groups.get(tg.arn)
+        if g is None:
+            self._add_group(tg)
+            return
+        if g.tg.attributes != tg.attributes:
+            g.balancer = balancing.Balancer(tg.attributes, self._rng)
+        g.tg = tg
+
+    def set_in_use(self, arns: Iterable[str]) -> None:
+        """Target groups used by some listener rule are health-checked; the others report
+        ``unused / Target.NotInUse`` (spec §3.2)."""
+        used = set(arns)
+        for arn, g in self._groups.items():
+            was = g.in_use
+            g.in_use = arn in used
+            if was == g.in_use:
+                continue
+            for t in g.targets.values():
+                if t.health.state is TargetState.DRAINING:
+                    continue
+                if g.in_use:
+                    t.health = health.registered()
+                    self._emit(arn, t, "register")
+                else:
+                    t.health = NOT_IN_USE
+                    t.healthy_since = t.slow_start_from = None
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, arn: str, t: Target, event: str) -> None:
+        for cb in self._listeners:
+            cb(arn, t, event)
+
+    # ---------------------------------------------------------------- the ECS-facing contract
+    def register(self, target_group_arn: str, target: TargetId) -> None:
+        """Enters ``initial``; the health checker probes it at once. Registering a draining target
+        again cancels its drain and starts it afresh."""
+        g = self._group(target_group_arn)
+        t = g.targets.get(target)
+        if t is not None:
+            if t.health.state is not TargetState.DRAINING:
+                return
+            if t.drain_timer is not None:
+                t.drain_timer.cancel()
+            del g.targets[target]
+        t = Target(
+            tid=target,
+            key=f"{target.id}:{target.port}",
+            health=health.registered() if g.in_use else NOT_IN_USE,
+        )
+        g.targets[target] = t
+        if g.in_use:
+            self._emit(target_group_arn, t, "register")
+
+    def deregister(self, target_group_arn: str, target: TargetId) -> None:
+        """Draining at once (no new request); in-flight requests finish or are cut with 502 when
+        ``deregistration_delay`` elapses, then the target leaves. Unknown targets: no-op (§3.1)."""
+        g = self._group(target_group_arn)
+        t = g.targets.get(target)
+        if t is None or t.health.state is TargetState.DRAINING:
+            return
+        try:
+            t.health = health.on_deregister(t.health)
+        except health.IllegalTransition:
+            t.health = TargetHealth(
+                TargetState.DRAINING,
+                "Target.DeregistrationInProgress",
+                "Target deregistration is in progress",
+            )
+        t.healthy_since = t.slow_start_from = None
+        delay = g.tg.attributes.deregistration_delay_seconds
+        if delay <= 0:
+            self._leave(g, t)
+            return
+        loop = asyncio.get_running_loop()
+        t.drain_timer = loop.call_later(delay, self._leave, g, t)
+
+    def _leave(self, g: Group, t: Target) -> None:
+        t.drain_timer = None
+        for cut in list(t.inflight):
+            cut()
+        t.inflight.clear()
+        t.gone = True
+        if g.targets.get(t.tid) is t:
+            del g.targets[t.tid]
+        self._emit(g.tg.arn, t, "leave")
+
+    def describe(self, target_group_arn: str) -> list[tuple[TargetId, TargetHealth]]:
+        g = self._group(target_group_arn)
+        return [(t.tid, t.health) for t in g.targets.values()]
+
+    def health_of(self, target_group_arn: str, target: TargetId) -> TargetHealth:
+        g = self._groups.get(target_group_arn)
+        t = None if g is None else g.targets.get(target)
+        return NOT_REGISTERED if t is None else t.health
+
+    def request_count(self, target_group_arn: str) -> int:
+        return self._group(target_group_arn).requests
+
+    # ---------------------------------------------------------------- for the health checker
+    def target(self, target_group_arn: str, target: TargetId) -> Target | None:
+        g = self._groups.get(target_group_arn)
+        return None if g is None else g.targets.get(target)
+
+    def set_health(self, target_group_arn: str, t: Target, new: TargetHealth) -> None:
+        """Record a health-check outcome; starts slow start when a target becomes healthy while
+        another healthy target not in slow start exists (§3.6)."""
+        g = self._groups.get(target_group_arn)
+        if g is None or g.targets.get(t.tid) is not t or t.health.state is TargetState.DRAINING:
+            return
+        old = t.health.state
+        t.health = new
+        if new.state is TargetState.HEALTHY and old is not TargetState.HEALTHY:
+            now = self._clock()
+            t.healthy_since = now
+            t.slow_start_from = None
+            others = [o.view() for o in g.targets.values() if o is not t]
+            if balancing.enters_slow_start(t.key, others, g.tg.attributes, now):
+                t.slow_start_from = now
+        elif new.state is not TargetState.HEALTHY:
+            t.healthy_since = t.slow_start_from = None
+
+    def counts(self, target_group_arn: str) -> tuple[int, int]:
+        """(healthy, unhealthy) host counts of a group."""
+        h = u = 0
+        for t in self._group(target_group_arn).targets.values():
+            if t.health.state is TargetState.HEALTHY:
+                h += 1
+            elif t.health.state is TargetState.UNHEALTHY:
+                u += 1
+        return h, u
+
+    # ---------------------------------------------------------------- for the proxy (hot path)
+    def pick(self, target_group_arn: str, now: float, sticky_key: str | None = None) -> Target | None:
+        """The target for the next request of a group, or None (→ 503). ``sticky_key`` wins when it
+        names a target of the candidate set (stickiness overrides the algorithm, §3.7/§3.8)."""
+        g = self._groups.get(target_group_arn)
+        if g is None or not g.targets:
+            return None
+        by_key = {t.key: t for t in g.targets.values()}
+        views = [t.view() for t in g.targets.values()]
+        candidates = balancing.routable(views, g.tg.attributes)
+        if not candidates:
+            return None
+        if sticky_key is not None:
+            for c in candidates:
+                if c.key == sticky_key:
+                    return by_key[c.key]
+        assert g.balancer is not None
+        chosen = g.balancer.choose(candidates, now)
+        return by_key.get(chosen.key)
+
+    def begin(self, target_group_arn: str, t: Target, cut: Callable[[], None]) -> None:
+        """A request is dispatched to ``t``; ``cut`` is called if the drain delay runs out first."""
+        t.outstanding += 1
+        t.requests += 1
+        t.inflight.add(cut)
+        g = self._groups.get(target_group_arn)
+        if g is not None:
+            g.requests += 1
+
+    def end(self, t: Target, cut: Callable[[], None]) -> None:
+        t.outstanding -= 1
+        t.inflight.discard(cut)
+
+    def close(self) -> None:
+        """Cancel drain timers (runtime shutdown)."""
+        for g in self._groups.values():
+            for t in g.targets.values():
+                if t.drain_timer is not None:
+                    t.drain_timer.cancel()
+                    t.drain_timer = None
