@@ -207,6 +207,20 @@ async def serve(ident: Identity, ports: Sequence[int], host: str = "127.0.0.1") 
     print("stand-in stopping", flush=True)
 
 
+def probe(host: str, port: int, timeout: float = 4.0) -> int:
+    """One ``GET /`` (the health check a stand-in gets instead of the image's own); 0 on a 2xx."""
+    import http.client
+
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.request("GET", "/", headers={"User-Agent": "albfargate-healthcheck"})
+        status = conn.getresponse().status
+        conn.close()
+    except OSError:
+        return 1
+    return 0 if 200 <= status < 300 else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m albfargate.ecs.standin")
     parser.add_argument("--service", default=os.environ.get("ALBFARGATE_SERVICE", ""))
@@ -214,7 +228,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--container", default=os.environ.get("ALBFARGATE_CONTAINER", ""))
     parser.add_argument("--port", type=int, action="append", default=[])
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--probe", type=int, metavar="PORT", help="health check: GET / on PORT, exit 0 on 2xx"
+    )
     args = parser.parse_args(argv)
+    if args.probe is not None:
+        return probe(args.host, args.probe)
     ports: list[int] = args.port or ([int(os.environ["PORT"])] if os.environ.get("PORT") else [])
     ident = Identity(args.service, args.task, args.container)
     if not ports:

@@ -143,6 +143,7 @@ class ServiceRecord:
     launch_failures: int = 0
     last_launch_failure_at: float | None = None
     last_completed_task_definition: str | None = None
+    last_completed_deployment_id: str | None = None
     version: int = 1
 
     @property
@@ -262,6 +263,10 @@ class Store:
 
     def touch_task(self, task: TaskRecord) -> None:
         task.version += 1
+        self._after_task_change(task)
+
+    def task_changed(self, task: TaskRecord) -> None:
+        """A task record was changed by its owner (the scheduler keeps ``version`` itself)."""
         self._after_task_change(task)
 
     def _after_task_change(self, task: TaskRecord) -> None:

@@ -1,0 +1,584 @@
+"""Assembles and runs the local system from a :class:`SystemModel`: the live store, the task metadata
+endpoint, the load balancers (``alb.runtime.LoadBalancerRuntime``), one reconcile loop per ECS service
+(``ecs.scheduler``) and the autoscaler (``ecs.autoscaler``).
+
+Start order: validate (every container has a run setting or a stand-in) → store (task definitions,
+services with their first deployment) → metadata endpoint → load balancers (bind listeners) → schedulers →
+autoscaler. Anything failing on the way stops what was started and raises one
+:class:`~albfargate.errors.RuntimeStartError`.
+
+Shutdown order (written down, as uvicorn does): (1) stop the autoscaler and the reconcile loops (no new
+task); (2) the load balancers stop accepting, in-flight requests finish (bounded grace), targets are
+drained; (3) every task is stopped: SIGTERM, ``stopTimeout``, SIGKILL, containers in reverse ``dependsOn``
+order; (4) the metadata endpoint and the store are closed.
+
+The methods the CLI control channel and the AWS-compatible API call are public here:
+:meth:`update_desired_count`, :meth:`force_new_deployment`, :meth:`register_task_definition`,
+:meth:`update_service`, :meth:`stop_task`, :meth:`run_task`, :meth:`create_service`,
+:meth:`delete_service`, plus :meth:`status` and :meth:`steady`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import importlib.util
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from albfargate.alb.targets import TargetId
+from albfargate.ecs.metadata import MetadataServer
+from albfargate.ecs.runtime.base import ContainerSpec, TaskDriver, TaskSpec, TaskStartError
+from albfargate.ecs.runtime.process import ProcessDriver, free_port
+from albfargate.ecs.scheduler import Scheduler, new_deployment_id
+from albfargate.ecs.tasks import StopCode, user_stop_reason
+from albfargate.errors import RuntimeStartError
+from albfargate.model import ids
+from albfargate.model.ecs import ContainerDefinition, ContainerHealthCheck, Service, TaskDefinition
+from albfargate.model.system import SystemModel
+from albfargate.runsettings import RunSettings, load_secret_values, secret_value
+from albfargate.state.store import DeploymentRecord, ServiceRecord, Store, TaskRecord, task_summary
+
+log = logging.getLogger("albfargate.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Everything ``up`` resolved from its arguments, once."""
+
+    model: SystemModel
+    state_dir: Path
+    run_settings: RunSettings | None = None
+    stand_in: tuple[str, ...] = ()
+    port_overrides: Mapping[int, int] = field(default_factory=dict)
+    driver: str = "process"
+    fast_scaling: bool = False
+    host: str = "127.0.0.1"
+    scaling_period_seconds: float | None = None  # None: 60 s, or 1 s with fast_scaling
+
+
+def stand_in_matches(patterns: Sequence[str], c: ContainerDefinition) -> bool:
+    """``--stand-in PATTERN`` is a glob on the container image or name; ``*`` matches every container."""
+    return any(fnmatch.fnmatchcase(c.image, p) or fnmatch.fnmatchcase(c.name, p) for p in patterns)
+
+
+def missing_run_settings(
+    model: SystemModel, settings: RunSettings | None, stand_in: Sequence[str]
+) -> list[str]:
+    """One line per container that has neither a run setting nor a matching stand-in."""
+    out = []
+    for svc in model.services:
+        td = model.task_definition(svc.task_definition_arn)
+        if td is None:
+            out.append(f"service {svc.name}: task definition {svc.task_definition_arn} not found")
+            continue
+        for c in td.containers:
+            if stand_in_matches(stand_in, c):
+                continue
+            if settings is not None and settings.container(c.name) is not None:
+                continue
+            where = f" in {settings.source}" if settings is not None and settings.source else ""
+            out.append(
+                f"container {c.name} (image {c.image}) of service {svc.name} has no local run setting{where} "
+                f"and no --stand-in matches it"
+            )
+    return out
+
+
+class Engine:
+    def __init__(self, config: EngineConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.model = config.model
+        self.state_dir = config.state_dir.resolve()
+        self.clock = clock
+        self.store = Store(clock)
+        self.driver: TaskDriver = self._make_driver(config.driver)
+        self.metadata = MetadataServer(self.store, host=config.host)
+        self.lb: Any = None  # LoadBalancerRuntime once started (None without load balancers)
+        self.scheduler: Scheduler | None = None
+        self.autoscaler: Any = None
+        self.api_url: str | None = None
+        self.started_at: float | None = None
+        self._secrets: dict[str, str] | None = None
+        self._change = asyncio.Event()
+        self._stopping = False
+
+    def _make_driver(self, name: str) -> TaskDriver:
+        if name in ("auto", "process"):
+            return ProcessDriver(self.state_dir)
+        if name == "docker":
+            raise RuntimeStartError(
+                "--driver docker is not available yet; use --driver process (the default)"
+            )
+        raise RuntimeStartError(f"unknown driver {name!r} (expected auto, process or docker)")
+
+    # ---- start -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        problems = missing_run_settings(self.model, self.config.run_settings, self.config.stand_in)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise RuntimeStartError(problems[0] + more)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "logs").mkdir(exist_ok=True)
+        self._load_store()
+        try:
+            await self.metadata.start()
+            if self.model.load_balancers:
+                from albfargate.alb.runtime import LoadBalancerRuntime
+
+                self.lb = LoadBalancerRuntime(
+                    self.model,
+                    state_dir=self.state_dir,
+                    port_overrides=self.config.port_overrides,
+                    host=self.config.host,
+                    # access logs need alb/accesslog.py (pure formatter); run without them until it exists
+                    access_logs=importlib.util.find_spec("albfargate.alb.accesslog") is not None,
+                )
+                await self.lb.start()
+            self.scheduler = Scheduler(
+                self.store,
+                self.driver,
+                build_spec=self.build_spec,
+                targets=self.lb.targets if self.lb is not None else None,
+                target_groups={tg.arn: tg for tg in self.model.target_groups},
+                clock=self.clock,
+                on_change=self._changed,
+            )
+            self.scheduler.start()
+            self._start_autoscaler()
+        except BaseException:
+            await self._teardown()
+            raise
+        self.started_at = self.clock()
+
+    def _start_autoscaler(self) -> None:
+        if not self.model.scalable_targets:
+            return
+        from albfargate.ecs.autoscaler import Autoscaler
+
+        period = self.config.scaling_period_seconds
+        if period is None:
+            period = 1.0 if self.config.fast_scaling else 60.0
+        self.autoscaler = Autoscaler(self, period_seconds=period)
+        self.autoscaler.start()
+
+    def _load_store(self) -> None:
+        now = self.clock()
+        for td in self.model.task_definitions:
+            self.store.register_task_definition(td)
+        for svc in self.model.services:
+            self._add_service(svc, now)
+
+    def _add_service(self, svc: Service, now: float) -> ServiceRecord:
+        rec = ServiceRecord(
+            name=svc.name,
+            arn=svc.arn,
+            cluster=svc.cluster_name,
+            cluster_arn=svc.cluster_arn,
+            model=svc,
+            task_definition_arn=svc.task_definition_arn,
+            desired_count=svc.desired_count,
+            created_at=now,
+        )
+        dep_id = new_deployment_id()
+        rec.deployments.append(
+            DeploymentRecord(
+                id=dep_id,
+                status="PRIMARY",
+                task_definition_arn=svc.task_definition_arn,
+                desired_count=svc.desired_count,
+                created_at=now,
+                updated_at=now,
+                rollout_state_reason=f"ECS deployment {dep_id} in progress.",
+                launch_type=svc.launch_type,
+                platform_version=svc.platform_version,
+            )
+        )
+        return self.store.add_service(rec)
+
+    # ---- task specs (run settings, stand-ins, ports, env, secrets) -----------------------------------
+    def _secret_values(self) -> dict[str, str]:
+        if self._secrets is None:
+            rs = self.config.run_settings
+            path = rs.secrets_file if rs is not None else None
+            self._secrets = load_secret_values(path) if path is not None and path.is_file() else {}
+        return self._secrets
+
+    def _ports_in_use(self) -> frozenset[int]:
+        used = {
+            lp
+            for t in self.store.tasks.values()
+            if t.last_status != "STOPPED"
+            for c in t.containers
+            for _, lp in c.ports
+        }
+        if self.lb is not None:
+            used |= {b.local_port for b in self.lb.bindings()}
+        used.add(self.metadata.port)
+        return frozenset(used)
+
+    def build_spec(self, td: TaskDefinition, task_id: str, service: str | None) -> TaskSpec:
+        cluster = "default"
+        if service is not None:
+            svc = self.store.service(service)
+            if svc is not None:
+                cluster = svc.cluster
+        in_use = set(self._ports_in_use())
+        containers = []
+        for c in td.containers:
+            ports: list[tuple[int, int]] = []
+            for pm in c.port_mappings:
+                if any(cp == pm.container_port for cp, _ in ports):
+                    continue
+                lp = free_port(self.config.host, frozenset(in_use))
+                in_use.add(lp)
+                ports.append((pm.container_port, lp))
+            containers.append(self._container_spec(c, task_id, service, tuple(ports)))
+        return TaskSpec(
+            task_id=task_id,
+            task_arn=ids.task_arn(cluster, task_id),
+            cluster=cluster,
+            family=td.family,
+            revision=td.revision,
+            containers=tuple(containers),
+            log_dir=self.state_dir / "logs" / (service or f"task-{td.family}"),
+            service=service,
+            metadata_uri=self.metadata.base_url,
+        )
+
+    def _container_spec(
+        self, c: ContainerDefinition, task_id: str, service: str | None, ports: tuple[tuple[int, int], ...]
+    ) -> ContainerSpec:
+        env: dict[str, str] = dict(c.environment)
+        secret_names: list[str] = []
+        if c.secrets:
+            values = self._secret_values()
+            for s in c.secrets:
+                v = secret_value(values, name=s.name, value_from=s.value_from)
+                if v is None:
+                    settings = self.config.run_settings
+                    where = (
+                        str(settings.secrets_file)
+                        if settings is not None and settings.secrets_file
+                        else "the local secrets file"
+                    )
+                    raise TaskStartError(
+                        f"ResourceInitializationError: unable to retrieve secret {s.name} "
+                        f"(valueFrom {s.value_from}): no local value in {where}"
+                    )
+                env[s.name] = v
+                secret_names.append(s.name)
+        stand_in = stand_in_matches(self.config.stand_in, c)
+        rs = self.config.run_settings.container(c.name) if self.config.run_settings else None
+        port_env: str | None = "PORT"
+        health: ContainerHealthCheck | None = c.health_check
+        if stand_in:
+            argv: tuple[str, ...] = (
+                sys.executable,
+                "-m",
+                "albfargate.ecs.standin",
+                "--service",
+                service or "",
+                "--task",
+                task_id,
+                "--container",
+                c.name,
+            )
+            for _, lp in ports:
+                argv += ("--port", str(lp))
+            workdir = None
+            if health is not None and ports:
+                # the template's check probes the real image; a stand-in is probed on its own port instead
+                health = replace(
+                    health,
+                    command=(
+                        "CMD",
+                        sys.executable,
+                        "-m",
+                        "albfargate.ecs.standin",
+                        "--probe",
+                        str(ports[0][1]),
+                    ),
+                )
+            elif health is not None:
+                health = None
+        elif rs is not None:
+            argv = rs.argv
+            workdir = str(rs.workdir)
+            env.update(rs.env)
+            port_env = rs.port_env
+        else:
+            raise TaskStartError(
+                f"CannotStartContainerError: container {c.name} has no local run setting and no --stand-in"
+            )
+        if ports and port_env:
+            env[port_env] = str(ports[0][1])
+        for cp, lp in ports:
+            env[f"ALBFARGATE_PORT_{cp}"] = str(lp)
+        env["ECS_CONTAINER_METADATA_URI_V4"] = self.metadata.uri_for(task_id, c.name)
+        env.setdefault("AWS_REGION", ids.LOCAL_REGION)
+        env.setdefault("AWS_DEFAULT_REGION", ids.LOCAL_REGION)
+        env["AWS_EXECUTION_ENV"] = "AWS_ECS_FARGATE"
+        return ContainerSpec(
+            name=c.name,
+            image=c.image,
+            argv=argv,
+            env=tuple(env.items()),
+            workdir=workdir,
+            ports=ports,
+            essential=c.essential,
+            health_check=health,
+            depends_on=c.depends_on,
+            stop_timeout=float(c.effective_stop_timeout),
+            start_timeout=float(c.start_timeout_seconds) if c.start_timeout_seconds else None,
+            secret_names=tuple(secret_names),
+            stand_in=stand_in,
+        )
+
+    # ---- notifications -------------------------------------------------------------------------------
+    def _changed(self) -> None:
+        self._change.set()
+
+    async def wait_change(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._change.wait(), timeout)
+        self._change.clear()
+
+    # ---- API-facing operations ------------------------------------------------------------------------
+    def _sched(self) -> Scheduler:
+        if self.scheduler is None:
+            raise RuntimeStartError("the engine is not running")
+        return self.scheduler
+
+    def _svc(self, name: str) -> ServiceRecord:
+        svc = self.store.service(name)
+        if svc is None or svc.status == "INACTIVE":
+            known = ", ".join(sorted(self.store.services)) or "none"
+            raise KeyError(f"service {name} not found (services: {known})")
+        return svc
+
+    def update_desired_count(self, service: str, count: int) -> None:
+        if count < 0:
+            raise ValueError("desired count must be >= 0")
+        svc = self._svc(service)
+        self._sched().set_desired_count(svc.name, count)
+
+    def force_new_deployment(self, service: str) -> DeploymentRecord:
+        svc = self._svc(service)
+        return self._sched().new_deployment(svc.name)
+
+    def register_task_definition(self, td: TaskDefinition) -> TaskDefinition:
+        """Register ``td`` as the next revision of its family (arn/revision are assigned here)."""
+        rev = self.store.next_revision(td.family)
+        td = replace(td, revision=rev, arn=ids.task_definition_arn(td.family, rev))
+        return self.store.register_task_definition(td)
+
+    def update_service(
+        self,
+        service: str,
+        *,
+        task_definition: str | None = None,
+        desired_count: int | None = None,
+        force_new_deployment: bool = False,
+    ) -> ServiceRecord:
+        svc = self._svc(service)
+        if desired_count is not None:
+            self.update_desired_count(svc.name, desired_count)
+        if task_definition is not None:
+            td = self.store.task_definition(task_definition)
+            if td is None:
+                raise KeyError(f"task definition {task_definition} not found")
+            if td.arn != svc.task_definition_arn:
+                self._sched().new_deployment(svc.name, td.arn)
+                return svc
+        if force_new_deployment:
+            self._sched().new_deployment(svc.name)
+        return svc
+
+    def stop_task(self, task_id: str, reason: str | None = None) -> TaskRecord:
+        rec = self.store.task(task_id)
+        if rec is None:
+            raise KeyError(f"task {task_id} not found")
+        self._sched().stop_task(rec.task_id, StopCode.UserInitiated, user_stop_reason(reason), emit=True)
+        return rec
+
+    def run_task(
+        self, task_definition: str, *, count: int = 1, cluster: str = "default", started_by: str | None = None
+    ) -> list[TaskRecord]:
+        td = self.store.task_definition(task_definition)
+        if td is None:
+            raise KeyError(f"task definition {task_definition} not found")
+        return self._sched().run_task(td, count=count, cluster=cluster, started_by=started_by)
+
+    def create_service(self, svc: Service) -> ServiceRecord:
+        if self.store.service(svc.name) is not None and self._svc(svc.name).status == "ACTIVE":
+            raise ValueError(f"service {svc.name} already exists")
+        rec = self._add_service(svc, self.clock())
+        self._sched().enqueue(rec.name)
+        return rec
+
+    def delete_service(self, service: str, *, force: bool = False) -> ServiceRecord:
+        svc = self._svc(service)
+        if svc.desired_count > 0 and not force:
+            raise ValueError("the service cannot be stopped while it is scaled above 0")
+        svc.desired_count = 0
+        svc.status = "DRAINING"
+        self.store.touch_service(svc)
+        self._sched().enqueue(svc.name)
+        return svc
+
+    # ---- reading -------------------------------------------------------------------------------------
+    def steady(self) -> tuple[bool, list[str]]:
+        """Whether every ACTIVE service is steady (one deployment, COMPLETED, running == desired, all
+        healthy); otherwise one line per service saying why not."""
+        why: list[str] = []
+        sched = self.scheduler
+        for svc in self.store.services.values():
+            if svc.status != "ACTIVE":
+                continue
+            if svc.steady() and sched is not None and sched.steady.get(svc.name):
+                continue
+            why.append(self._why_not_steady(svc))
+        return (not why, why)
+
+    def _why_not_steady(self, svc: ServiceRecord) -> str:
+        parts = [f"service {svc.name}: {svc.running_count}/{svc.desired_count} running"]
+        if svc.pending_count:
+            parts.append(f"{svc.pending_count} pending")
+        if len(svc.deployments) != 1:
+            parts.append(f"{len(svc.deployments)} deployments")
+        p = svc.primary
+        if p is not None and p.rollout_state != "COMPLETED":
+            parts.append(f"rollout {p.rollout_state}")
+        for t in self.store.tasks_of(svc.name):
+            if t.last_status == "STOPPED":
+                continue
+            th = self._target_health(t)
+            if th is not None and th[0] != "healthy":
+                parts.append(f"task {t.task_id[:8]} target {th[0]}" + (f" ({th[1]})" if th[1] else ""))
+        last_stop = max(
+            (t for t in self.store.tasks_of(svc.name) if t.last_status == "STOPPED"),
+            key=lambda t: t.stopped_at or 0.0,
+            default=None,
+        )
+        if last_stop is not None and last_stop.stop_code in ("TaskFailedToStart", "EssentialContainerExited"):
+            parts.append(f"last stopped task: {last_stop.stopped_reason}")
+        if self.scheduler is not None and svc.name in self.scheduler.last_error:
+            parts.append(f"scheduler error: {self.scheduler.last_error[svc.name]}")
+        return "; ".join(parts)
+
+    def _target_health(self, t: TaskRecord) -> tuple[str, str | None] | None:
+        if not t.targets:
+            return None
+        b = t.targets[0]
+        if self.lb is None:
+            return None
+        h = self.lb.targets.health_of(b.target_group_arn, TargetId(b.host, b.port))
+        return str(h.state), h.reason
+
+    def status(self, *, supervisor_pid: int | None = None, events: int = 10) -> dict[str, Any]:
+        """The ``status --json`` document (a documented contract; keys may be added, not removed)."""
+        lbs = []
+        for lb in self.model.load_balancers:
+            listeners = []
+            if self.lb is not None:
+                for b in self.lb.bindings():
+                    if b.lb_arn == lb.arn:
+                        listeners.append(
+                            {"port": b.port, "protocol": b.protocol, "url": b.url, "local_port": b.local_port}
+                        )
+            lbs.append(
+                {"name": lb.name, "scheme": str(lb.scheme), "dns_name": lb.dns_name, "listeners": listeners}
+            )
+        services = []
+        for svc in self.store.services.values():
+            tasks = []
+            for t in sorted(self.store.tasks_of(svc.name), key=lambda t: t.created_at):
+                if t.last_status == "STOPPED":
+                    continue
+                d = task_summary(t)
+                th = self._target_health(t)
+                d["target_state"] = th[0] if th is not None else None
+                d["target_reason"] = th[1] if th is not None else None
+                tasks.append(d)
+            services.append(
+                {
+                    "name": svc.name,
+                    "arn": svc.arn,
+                    "cluster": svc.cluster,
+                    "status": svc.status,
+                    "desired": svc.desired_count,
+                    "running": svc.running_count,
+                    "pending": svc.pending_count,
+                    "steady": bool(svc.steady() and self.scheduler and self.scheduler.steady.get(svc.name)),
+                    "deployments": [
+                        {
+                            "id": d.id,
+                            "status": d.status,
+                            "rollout_state": d.rollout_state,
+                            "rollout_state_reason": d.rollout_state_reason,
+                            "task_definition": d.task_definition_arn,
+                            "desired": d.desired_count,
+                            "running": d.running_count,
+                            "pending": d.pending_count,
+                            "failed_tasks": d.failed_tasks,
+                        }
+                        for d in svc.deployments
+                    ],
+                    "tasks": tasks,
+                    "events": [
+                        {"created_at": e.created_at, "message": e.message} for e in list(svc.events)[:events]
+                    ],
+                }
+            )
+        steady, why = self.steady()
+        return {
+            "supervisor_pid": supervisor_pid,
+            "api_url": self.api_url,
+            "state_dir": str(self.state_dir),
+            "steady": steady,
+            "not_steady": why,
+            "load_balancers": lbs,
+            "services": services,
+            "not_emulated": len(self.model.not_emulated),
+        }
+
+    # ---- stop ------------------------------------------------------------------------------------------
+    async def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        await self._teardown()
+
+    async def _teardown(self) -> None:
+        # (1) no new work
+        if self.autoscaler is not None:
+            with contextlib.suppress(Exception):
+                await self.autoscaler.stop()
+        sched = self.scheduler
+        if sched is not None:
+            sched.paused = True
+            await sched.close()
+        # (2) stop accepting; in-flight requests finish; targets leave
+        if self.lb is not None:
+            try:
+                await self.lb.stop()
+            except Exception:
+                log.exception("stopping the load balancers failed")
+        # (3) stop every task: SIGTERM, stopTimeout, SIGKILL
+        if sched is not None:
+            try:
+                await sched.stop_everything(drain=False)
+            except Exception:
+                log.exception("stopping tasks failed")
+        stop_all = getattr(self.driver, "stop_all_now", None)
+        if stop_all is not None:
+            await stop_all()
+        # (4) close the rest
+        await self.metadata.stop()
+        self.store.close()
