@@ -717,6 +717,9 @@ class ClientConnection:
                 attributes=attrs,
                 now=t0,
                 trace_random=os.urandom(12),
+                uri_host=headers.split_absolute_form(p.target)[0],
+                tls_version=self.tls[1] if self.tls else None,
+                tls_cipher=self.tls[0] if self.tls else None,
             )
         except headers.TooManyForwardedFor:
             return await self._answer_and_skip_body(ex, p, responses.alb_response(463, keep_alive=False), 463)

@@ -170,12 +170,8 @@ class LoadBalancerRuntime:
         except Exception as e:
             await self._close_servers(servers)
             raise RuntimeStartError(f"load balancer could not start: {e}") from e
-        if self._access_logs:
-            from albfargate.alb import accesslog
-
-            to_line: Callable[[Any], str] = getattr(accesslog, "format_exchange", None) or (
-                lambda ex: accesslog.format_line(_entry_of(ex))
-            )
+        to_line = _access_log_formatter() if self._access_logs else None
+        if to_line is not None:
             self._writer = AccessLogWriter(self.state_dir, to_line)
             self._writer.start()
             writer = self._writer
@@ -326,6 +322,20 @@ class LoadBalancerRuntime:
             self.ctx.pools.drop_target(t.key)
 
 
-def _entry_of(ex: proxy.Exchange) -> Any:
-    """Exchange -> accesslog.AccessLogEntry (filled in once alb/accesslog.py lands)."""
+def _access_log_formatter() -> Callable[[proxy.Exchange], str] | None:
+    """Exchange -> one access-log line, via alb/accesslog.py (None while that module is absent)."""
+    try:
+        from albfargate.alb import accesslog  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    fmt: Callable[[Any], str] = accesslog.format_line
+    entry_type: Any = accesslog.AccessLogEntry
+
+    def line(ex: proxy.Exchange) -> str:
+        return fmt(_entry_of(entry_type, ex))
+
+    return line
+
+
+def _entry_of(entry_type: Any, ex: proxy.Exchange) -> Any:
     raise NotImplementedError
