@@ -597,3 +597,20 @@ def test_fast_path_leaves_the_rest_to_the_full_analysis(head: bytes) -> None:
     result = classify(head)
     assert result.tier is not Tier.COMPLIANT
     assert result == desync._classify_slow(head)
+
+
+def test_every_prefix_of_a_head_byte_by_byte() -> None:
+    """Fed one byte more at a time, a head is non-compliant until it is whole. The one exception is
+    HDG's: a head lacking only the final LF ends with a lone CR, which HDG trims as a CRLF line end."""
+    head = b"POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n"
+    for i in range(len(head)):
+        result = classify(head[:i])
+        assert result == desync._classify_slow(head[:i])
+        if i == len(head) - 1:
+            assert result == C
+        else:
+            assert result.tier > Tier.COMPLIANT, (head[:i], result)
+    assert classify(head) == C
+    assert classify(head[:27]) == Classification(Tier.AMBIGUOUS, "MissingLastEmptyLine")
+    assert classify(head[:25]) == Classification(Tier.AMBIGUOUS, "PartialHeaderLine")
+    assert classify(head[:20]) == Classification(Tier.AMBIGUOUS, "MissingHeaderColon")

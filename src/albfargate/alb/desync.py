@@ -28,8 +28,9 @@ so that every case of HDG's `tests/*.yaml` classifies the same here:
 HDG quirks kept on purpose (so the local ALB agrees with the real one): versions are compared as
 bytes (a version `>= b"HTTP/2"` -- which includes lower-case `http/1.1` -- is out of scope and
 Compliant; answering 505 to HTTP/2 on an HTTP/1 connection is the proxy's business), an empty
-method is not `BadMethod`, an empty `Content-Length` value parses as 0, and only adjacent
-`chunked` codings count as `MultipleTransferEncodingChunked`.
+method is not `BadMethod`, an empty `Content-Length` value parses as 0, only adjacent `chunked`
+codings count as `MultipleTransferEncodingChunked`, and a head ending in CRLF + CR (the final LF
+missing) reads as complete. The proxy classifies whole heads, so the last one does not arise there.
 
 Bytes after the empty line are ignored, as HDG does.
 """
