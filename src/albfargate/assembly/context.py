@@ -230,6 +230,12 @@ class ResourceContext:
         self._resolved[key] = value
         return value
 
+    def resolve_all(self) -> None:
+        """Resolve every property (in template order), so a bad reference anywhere in an emulated
+        resource is reported even when the converter does not read that property."""
+        for key in self.raw_properties:
+            self._prop(key)
+
     def resolve(self, value: Any, path: str) -> Any:
         try:
             return self.scope.resolver.resolve(value, path)

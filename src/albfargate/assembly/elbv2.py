@@ -153,8 +153,8 @@ def _lb_att(ctx: ResourceContext, attribute: str) -> Any:
     return values[attribute]()
 
 
-def _bool_attr(value: str, key: str, props: Props) -> bool:
-    return to_bool(value, lambda m: props.error("LoadBalancerAttributes", f"{key}: {m}"))
+def _bool_attr(value: str, key: str, props: Props, field: str) -> bool:
+    return to_bool(value, lambda m: props.error(field, f"{key}: {m}"))
 
 
 def _int_attr(value: str, key: str, props: Props, field: str) -> int:
@@ -171,7 +171,7 @@ def lb_attributes(props: Props) -> LoadBalancerAttributes:
     d = LoadBalancerAttributes()
 
     def b(key: str, default: bool) -> bool:
-        return _bool_attr(a[key], key, props) if key in a else default
+        return _bool_attr(a[key], key, props, f) if key in a else default
 
     def i(key: str, default: int) -> int:
         return _int_attr(a[key], key, props, f) if key in a else default
@@ -436,9 +436,9 @@ def tg_attributes(p: Props) -> TargetGroupAttributes:
     def i(key: str, default: int) -> int:
         return _int_attr(a[key], key, p, f) if key in a else default
 
-    stickiness = (
-        _bool_attr(a["stickiness.enabled"], "stickiness.enabled", p) if "stickiness.enabled" in a else False
-    )
+    stickiness = d.stickiness_enabled
+    if "stickiness.enabled" in a:
+        stickiness = _bool_attr(a["stickiness.enabled"], "stickiness.enabled", p, f)
     algorithm = a.get("load_balancing.algorithm.type", d.algorithm)
     if algorithm not in ("round_robin", "least_outstanding_requests", "weighted_random"):
         p.error(f, f"load_balancing.algorithm.type: unknown algorithm {algorithm!r}")

@@ -64,6 +64,7 @@ def convert(ctx: ResourceContext, rtype: str) -> list[object]:
     kind = table().get(rtype)
     if kind is None:
         return [NotEmulated(stack=ctx.stack, logical_id=ctx.logical_id, type=rtype, reason=reason_for(rtype))]
+    ctx.resolve_all()
     return kind.convert(ctx)
 
 
