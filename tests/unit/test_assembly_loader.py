@@ -251,7 +251,7 @@ def test_resource_conditions() -> None:
         },
     }
     with pytest.raises(
-        AssemblyError, match="resource Bad, property Properties.ClusterName: resource 'Prod' is not created"
+        AssemblyError, match=r"resource Bad, property Properties\.ClusterName: resource 'Prod' is not created"
     ):
         model_from_templates([("S", template)])
     del template["Resources"]["Bad"]
