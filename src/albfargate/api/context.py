@@ -1,0 +1,23 @@
+"""What every handler receives: the backend, the configuration store and a wall clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from albfargate.api.backend import Backend
+from albfargate.api.store import ConfigStore
+
+
+@dataclass(slots=True)
+class Context:
+    backend: Backend
+    store: ConfigStore
+    clock: Callable[[], float] = field(default=time.time)
+
+
+Params = Mapping[str, Any]
+Result = dict[str, Any]
+Handler = Callable[[Context, Params], Result]

@@ -1,0 +1,1 @@
+"""The ECS API (JSON 1.1): handlers, wire views, errors."""
