@@ -106,6 +106,20 @@ def test_rules_route_to_the_right_upstreams() -> None:
                     in text
                 )
                 assert "albfargate_tg_healthy_host_count" in text
+                # one access-log line per request, in the ALB format
+                rt.flush_access_logs()
+                log = rt.access_log_path(rt.bindings()[0].lb_arn)
+                assert log is not None and log.name == "test.0123456789abcdef.log"
+                lines = log.read_text().splitlines()
+                assert len(lines) == 4
+                f = lines[0].split(" ")
+                assert f[0] == "http" and f[2] == "app/test/0123456789abcdef"
+                assert f[4] == f"127.0.0.1:{b.port}" and f[8] == "200" and f[9] == "200"
+                assert '"GET http://example.com:80/api/x?q=1 HTTP/1.1"' in lines[0]  # listener port
+                assert tgb.arn in lines[0] and '"forward"' in lines[0]
+                assert " 10 " in lines[0]  # matched_rule_priority
+                assert '"redirect"' in lines[3] and f'"http://example.com:{port}/new?x=1"' in lines[3]
+                assert '"fixed-response"' in lines[2]
         finally:
             await a.stop()
             await b.stop()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from albfargate.alb import proxy
+from albfargate.alb import accesslog, proxy
 from albfargate.alb.accesslog_writer import AccessLogWriter
 from albfargate.alb.checker import HealthChecker
 from albfargate.alb.metrics import Metrics, TgCounters
@@ -170,9 +170,8 @@ class LoadBalancerRuntime:
         except Exception as e:
             await self._close_servers(servers)
             raise RuntimeStartError(f"load balancer could not start: {e}") from e
-        to_line = _access_log_formatter() if self._access_logs else None
-        if to_line is not None:
-            self._writer = AccessLogWriter(self.state_dir, to_line)
+        if self._access_logs:
+            self._writer = AccessLogWriter(self.state_dir, _access_log_formatter())
             self._writer.start()
             writer = self._writer
             self.ctx.sink = lambda ex: writer.add(ex.lb_name, ex)
@@ -264,6 +263,17 @@ class LoadBalancerRuntime:
     def listener_urls(self) -> list[str]:
         return [b.binding.url for b in self._bound.values()]
 
+    def flush_access_logs(self) -> None:
+        """Write queued access-log lines now (they are otherwise flushed every 0.5 s)."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def access_log_path(self, lb_arn: str) -> Path | None:
+        lb = self.model.load_balancer(lb_arn)
+        if lb is None or self._writer is None:
+            return None
+        return self._writer.path_for(lb.full_name)
+
     def _host_counts(self, tg_arn: str) -> tuple[int, int]:
         try:
             return self.targets.counts(tg_arn)
@@ -322,20 +332,43 @@ class LoadBalancerRuntime:
             self.ctx.pools.drop_target(t.key)
 
 
-def _access_log_formatter() -> Callable[[proxy.Exchange], str] | None:
-    """Exchange -> one access-log line, via alb/accesslog.py (None while that module is absent)."""
-    try:
-        from albfargate.alb import accesslog  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    fmt: Callable[[Any], str] = accesslog.format_line
-    entry_type: Any = accesslog.AccessLogEntry
+def _access_log_formatter() -> Callable[[proxy.Exchange], str]:
+    """Exchange -> one access-log line (alb/accesslog.py formats it)."""
 
     def line(ex: proxy.Exchange) -> str:
-        return fmt(_entry_of(entry_type, ex))
+        return accesslog.format_line(entry_of(ex))
 
     return line
 
 
-def _entry_of(entry_type: Any, ex: proxy.Exchange) -> Any:
-    raise NotImplementedError
+def entry_of(ex: proxy.Exchange) -> accesslog.AccessLogEntry:
+    """The access-log record of one exchange (spec §5)."""
+    target = ex.target
+    return accesslog.AccessLogEntry(
+        type=ex.kind,
+        time=ex.sent_at,
+        elb=ex.lb_name,
+        client=f"{ex.client[0]}:{ex.client[1]}",
+        target=target,
+        request_processing_time=ex.request_processing,
+        target_processing_time=ex.target_processing,
+        response_processing_time=ex.response_processing,
+        elb_status_code=ex.elb_status,
+        target_status_code=ex.target_status,
+        received_bytes=ex.received_bytes,
+        sent_bytes=ex.sent_bytes,
+        request=ex.request_line,
+        user_agent=None if ex.user_agent == "-" else ex.user_agent,
+        ssl_cipher=ex.ssl_cipher,
+        ssl_protocol=ex.ssl_protocol,
+        target_group_arn=ex.target_group_arn,
+        trace_id=ex.trace_id,
+        domain_name=ex.domain_name,
+        matched_rule_priority=ex.matched_rule_priority,
+        request_creation_time=ex.received_at,
+        actions_executed=ex.actions_executed,
+        redirect_url=ex.redirect_url,
+        error_reason=ex.error_reason,
+        classification=ex.classification,
+        classification_reason=ex.classification_reason,
+    )
