@@ -83,9 +83,15 @@ class ServiceSettings:
     public_load_balancer: bool = True
 
 
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _range(name: str, value: float, low: float, high: float, unit: str = "") -> None:
     if not low <= value <= high:
-        raise ServicePropsError(f"{name} must be between {low:g} and {high:g}{unit}, got {value:g}{unit}")
+        raise ServicePropsError(
+            f"{name} must be between {_num(low)} and {_num(high)}{unit}, got {_num(value)}{unit}"
+        )
 
 
 def validate(s: ServiceSettings) -> None:
