@@ -131,11 +131,6 @@ def _query_wildcard(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL | re.IGNORECASE)
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -194,16 +189,23 @@ def parse_query(query: str) -> list[tuple[str, str]]:
 
 
 class _Ctx:
-    """The request plus fields derived from it on first use (host, query pairs, header index)."""
+    """The request plus fields derived from it on first use (path, host, query pairs, header index)."""
 
-    __slots__ = ("_headers", "_host", "_host_raw", "_query", "request")
+    __slots__ = ("_headers", "_host", "_host_raw", "_path", "_query", "request")
 
     def __init__(self, request: RequestView) -> None:
         self.request = request
+        self._path: str | None = None
         self._host: str | None = None
         self._host_raw: str | None = None
         self._query: list[tuple[str, str]] | None = None
         self._headers: dict[str, list[str]] | None = None
+
+    @property
+    def path(self) -> str:
+        if self._path is None:
+            self._path = _strip_controls(self.request.path)
+        return self._path
 
     @property
     def host_raw(self) -> str | None:
@@ -243,87 +245,159 @@ class _Ctx:
 
 
 # --------------------------------------------------------------------------------------------------
-# Condition matching
+# Condition matching: each condition is compiled once into a predicate over the request context.
+
+_Predicate = Callable[[_Ctx], bool]
 
 
-def _match_host(condition: Condition, ctx: _Ctx) -> bool:
-    host = ctx.host
-    if host is None:
-        return False
-    if any(_wildcard(v, True).fullmatch(host) for v in condition.values):
-        return True
-    raw = ctx.host_raw or ""
-    return any(_regex(r).search(raw) for r in condition.regex_values)
-
-
-def _match_path(condition: Condition, ctx: _Ctx) -> bool:
-    path = _strip_controls(ctx.request.path)
-    if any(_wildcard(v, False).fullmatch(path) for v in condition.values):
-        return True
-    return any(_regex(r).search(path) for r in condition.regex_values)
-
-
-def _match_header(condition: Condition, ctx: _Ctx) -> bool:
-    if not condition.header_name:
-        return False
-    occurrences = ctx.header_values(condition.header_name)
-    for value in occurrences:
-        if any(_wildcard(v, True).fullmatch(value) for v in condition.values):
-            return True
-        if any(_regex(r).search(value) for r in condition.regex_values):
-            return True
+def _never(ctx: _Ctx) -> bool:
     return False
 
 
-def _match_method(condition: Condition, ctx: _Ctx) -> bool:
-    method = _strip_controls(ctx.request.method)
-    return method in condition.values
+def _alternation(values: Sequence[str], ignore_case: bool) -> re.Pattern[str] | None:
+    """All wildcard values of a condition as one whole-field regex (values ORed)."""
+    if not values:
+        return None
+    body = "|".join(f"(?:{_wildcard(v, ignore_case).pattern})" for v in values)
+    return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
-def _match_query(condition: Condition, ctx: _Ctx) -> bool:
-    pairs = ctx.query_pairs
-    if not pairs:
+class _Regexes:
+    """``RegexValues`` of a condition (searched, ORed); an invalid expression never matches."""
+
+    __slots__ = ("_patterns",)
+
+    def __init__(self, values: Sequence[str]) -> None:
+        patterns: list[re.Pattern[str]] = []
+        for v in values:
+            try:
+                patterns.append(re.compile(v))
+            except re.error:
+                continue
+        self._patterns = tuple(patterns)
+
+    def __bool__(self) -> bool:
+        return bool(self._patterns)
+
+    def search(self, value: str) -> bool:
+        return any(p.search(value) is not None for p in self._patterns)
+
+
+def _compile_host(c: Condition) -> _Predicate:
+    wild = _alternation(c.values, True)
+    regex = _Regexes(c.regex_values)
+
+    def match(ctx: _Ctx) -> bool:
+        host = ctx.host
+        if host is None:
+            return False
+        if wild is not None and wild.fullmatch(host) is not None:
+            return True
+        return bool(regex) and regex.search(ctx.host_raw or "")
+
+    return match
+
+
+def _compile_path(c: Condition) -> _Predicate:
+    literal = frozenset(v for v in c.values if "*" not in v and "?" not in v)
+    wild = _alternation([v for v in c.values if v not in literal], False)
+    regex = _Regexes(c.regex_values)
+
+    def match(ctx: _Ctx) -> bool:
+        path = ctx.path
+        if path in literal:
+            return True
+        if wild is not None and wild.fullmatch(path) is not None:
+            return True
+        return bool(regex) and regex.search(path)
+
+    return match
+
+
+def _compile_header(c: Condition) -> _Predicate:
+    if not c.header_name:
+        return _never
+    name = c.header_name
+    wild = _alternation(c.values, True)
+    regex = _Regexes(c.regex_values)
+
+    def match(ctx: _Ctx) -> bool:
+        for value in ctx.header_values(name):  # each occurrence, in order
+            if wild is not None and wild.fullmatch(value) is not None:
+                return True
+            if regex and regex.search(value):
+                return True
         return False
-    for qp in condition.query_pairs:
-        value_re = _query_wildcard(qp.value)
+
+    return match
+
+
+def _compile_method(c: Condition) -> _Predicate:
+    methods = frozenset(c.values)
+
+    def match(ctx: _Ctx) -> bool:
+        method = ctx.request.method
+        if method in methods:
+            return True
+        return _strip_controls(method) in methods
+
+    return match
+
+
+def _compile_query(c: Condition) -> _Predicate:
+    any_key: list[re.Pattern[str]] = []
+    keyed: list[tuple[re.Pattern[str], re.Pattern[str]]] = []
+    for qp in c.query_pairs:
         if qp.key is None:
+            any_key.append(_query_wildcard(qp.value))
+        else:
+            keyed.append((_query_wildcard(qp.key), _query_wildcard(qp.value)))
+
+    def match(ctx: _Ctx) -> bool:
+        if not ctx.request.query:
+            return False
+        pairs = ctx.query_pairs
+        for value_re in any_key:
             if any(value_re.fullmatch(v) for _, v in pairs):
                 return True
-        else:
-            key_re = _query_wildcard(qp.key)
+        for key_re, value_re in keyed:
             if any(key_re.fullmatch(k) and value_re.fullmatch(v) for k, v in pairs):
                 return True
-    return False
-
-
-def _match_source_ip(condition: Condition, ctx: _Ctx) -> bool:
-    addr = _address(ctx.request.source_ip)
-    if addr is None:
         return False
-    for cidr in condition.values:
-        net = _network(cidr)
-        if net is not None and addr.version == net.version and addr in net:
-            return True
-    return False
+
+    return match
 
 
-_MATCHERS: dict[ConditionField, Callable[[Condition, _Ctx], bool]] = {
-    ConditionField.HOST_HEADER: _match_host,
-    ConditionField.PATH_PATTERN: _match_path,
-    ConditionField.HTTP_HEADER: _match_header,
-    ConditionField.HTTP_REQUEST_METHOD: _match_method,
-    ConditionField.QUERY_STRING: _match_query,
-    ConditionField.SOURCE_IP: _match_source_ip,
+def _compile_source_ip(c: Condition) -> _Predicate:
+    networks = [n for n in (_network(v) for v in c.values) if n is not None]
+
+    def match(ctx: _Ctx) -> bool:
+        addr = _address(ctx.request.source_ip)
+        if addr is None:
+            return False
+        return any(addr.version == n.version and addr in n for n in networks)
+
+    return match
+
+
+_COMPILERS: dict[ConditionField, Callable[[Condition], _Predicate]] = {
+    ConditionField.HOST_HEADER: _compile_host,
+    ConditionField.PATH_PATTERN: _compile_path,
+    ConditionField.HTTP_HEADER: _compile_header,
+    ConditionField.HTTP_REQUEST_METHOD: _compile_method,
+    ConditionField.QUERY_STRING: _compile_query,
+    ConditionField.SOURCE_IP: _compile_source_ip,
 }
 
 
-def _matches(condition: Condition, ctx: _Ctx) -> bool:
-    return _MATCHERS[condition.field](condition, ctx)
+@lru_cache(maxsize=_CACHE_SIZE)
+def _predicate(condition: Condition) -> _Predicate:
+    return _COMPILERS[condition.field](condition)
 
 
 def condition_matches(condition: Condition, request: RequestView) -> bool:
     """True when ``request`` satisfies ``condition`` (values ORed)."""
-    return _matches(condition, _Ctx(request))
+    return _predicate(condition)(_Ctx(request))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -347,31 +421,31 @@ def sort_actions(actions: Sequence[Action]) -> tuple[Action, ...]:
     return tuple(a for _, a in indexed)
 
 
-@dataclass(frozen=True, slots=True)
-class _CompiledRule:
-    priority: int
-    conditions: tuple[Condition, ...]
-    match: RuleMatch
-
-
 class CompiledRules:
-    """A listener's rules sorted once, with their actions sorted once; evaluate per request."""
+    """A listener's rules sorted once, conditions compiled once, actions sorted once; then
+    :meth:`evaluate` per request."""
 
     __slots__ = ("_default", "_rules")
 
     def __init__(self, rules: Sequence[Rule], default_actions: Sequence[Action]) -> None:
         ordered = sorted(rules, key=lambda r: r.priority)
-        self._rules = tuple(
-            _CompiledRule(r.priority, r.conditions, RuleMatch(r.priority, sort_actions(r.actions)))
+        self._rules: tuple[tuple[tuple[_Predicate, ...], RuleMatch], ...] = tuple(
+            (
+                tuple(_predicate(c) for c in r.conditions),
+                RuleMatch(r.priority, sort_actions(r.actions)),
+            )
             for r in ordered
         )
         self._default = RuleMatch(0, sort_actions(default_actions))
 
     def evaluate(self, request: RequestView) -> RuleMatch:
         ctx = _Ctx(request)
-        for rule in self._rules:
-            if all(_matches(c, ctx) for c in rule.conditions):
-                return rule.match
+        for predicates, match in self._rules:
+            for predicate in predicates:
+                if not predicate(ctx):
+                    break
+            else:
+                return match
         return self._default
 
 
@@ -383,7 +457,7 @@ def evaluate(rules: Sequence[Rule], default_actions: Sequence[Action], request: 
     """First rule (ascending priority) whose conditions all match; else the default rule (priority 0)."""
     ctx = _Ctx(request)
     for rule in sorted(rules, key=lambda r: r.priority):
-        if all(_matches(c, ctx) for c in rule.conditions):
+        if all(_predicate(c)(ctx) for c in rule.conditions):
             return RuleMatch(rule.priority, sort_actions(rule.actions))
     return RuleMatch(0, sort_actions(default_actions))
 
