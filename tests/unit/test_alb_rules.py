@@ -7,6 +7,8 @@ import re
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from albfargate.alb.rules import (
     RequestView,
@@ -642,3 +644,68 @@ def test_cli_create_rule_examples(corpora: object) -> None:
             actions = [_action_from_api(r) for r in raw]
             assert validate_actions(actions, listener_protocol="HTTPS") is None, name
             assert sort_actions(actions)[-1].type in (ActionType.FORWARD, ActionType.FIXED_RESPONSE)
+
+
+# ---------------------------------------------------------------- properties (hypothesis)
+
+_ALPHABET = "ab/.*?+()[]|\\$^{}"
+
+
+def _reference_match(pattern: str, text: str) -> bool:
+    """Plain dynamic-programming wildcard matcher: ``*`` = any run, ``?`` = one character."""
+    m, n = len(pattern), len(text)
+    dp = [[False] * (n + 1) for _ in range(m + 1)]
+    dp[0][0] = True
+    for i in range(1, m + 1):
+        dp[i][0] = dp[i - 1][0] and pattern[i - 1] == "*"
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            p = pattern[i - 1]
+            if p == "*":
+                dp[i][j] = dp[i - 1][j] or dp[i][j - 1]
+            else:
+                dp[i][j] = dp[i - 1][j - 1] and (p == "?" or p == text[j - 1])
+    return dp[m][n]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(_ALPHABET, max_size=8), st.text(_ALPHABET.replace("*", "").replace("?", ""), max_size=10))
+def test_path_wildcards_agree_with_a_reference_matcher(pattern: str, path: str) -> None:
+    cond = Condition(F.PATH_PATTERN, values=(pattern,))
+    assert condition_matches(cond, req(path=path)) is _reference_match(pattern, path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("aB.-*?", min_size=1, max_size=8), st.text("Ab.-", max_size=10))
+def test_host_wildcards_case_insensitive_reference(pattern: str, value: str) -> None:
+    cond = Condition(F.HOST_HEADER, values=(pattern,))
+    expected = _reference_match(pattern.lower(), value.lower())
+    assert condition_matches(cond, host(value)) is expected
+
+
+_REQUESTS = st.builds(
+    RequestView,
+    method=st.sampled_from(["GET", "POST", "get", "PUT", "\x00GET"]),
+    path=st.text(max_size=20).map(lambda p: "/" + p),
+    query=st.text(max_size=20),
+    headers=st.lists(
+        st.tuples(st.sampled_from(["Host", "host", "X-A", "Cookie", "bad name"]), st.text(max_size=20)),
+        max_size=5,
+    ).map(tuple),
+    source_ip=st.sampled_from(["127.0.0.1", "::1", "10.1.2.3", "garbage", "::ffff:10.0.0.1"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_REQUESTS)
+def test_evaluate_never_crashes_and_compiled_agrees(request_: RequestView) -> None:
+    compiled = compile_rules(RULES + PROP_RULES, DEFAULT)
+    assert compiled.evaluate(request_) == evaluate(RULES + PROP_RULES, DEFAULT, request_)
+
+
+PROP_RULES = [
+    rule(40, [Condition(F.QUERY_STRING, query_pairs=(QueryPair("*a*"), QueryPair("?", "x*")))], [TG_A]),
+    rule(41, [Condition(F.SOURCE_IP, values=("10.0.0.0/8", "::1/128"))], [TG_B]),
+    rule(42, [Condition(F.HTTP_REQUEST_METHOD, values=("GET",))], [TG_C]),
+    rule(43, [Condition(F.HOST_HEADER, values=("*.*",), regex_values=("^[0-9]+$", "(bad"))], [TG_A]),
+]
