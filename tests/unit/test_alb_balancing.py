@@ -8,6 +8,8 @@ from collections import Counter
 from email.utils import parsedate_to_datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from albfargate.alb.balancing import (
     COOKIE_LIFETIME_SECONDS,
@@ -340,3 +342,37 @@ COOKIE_CASES: list[tuple[list[tuple[str, str]], str, str | None]] = [
 @pytest.mark.parametrize(("headers", "name", "expected"), COOKIE_CASES)
 def test_cookie_value(headers: list[tuple[str, str]], name: str, expected: str | None) -> None:
     assert cookie_value(headers, name) == expected
+
+
+# ------------------------------------------------------------------ properties
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=200), st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
+)
+def test_decode_sticky_never_raises(value: str, now: float) -> None:
+    assert decode_sticky(KEY, value, now, 86400) is None  # random text is never a valid token
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=300), st.binary(min_size=1, max_size=64), st.integers(0, 2**33))
+def test_sticky_roundtrip_property(target_key: str, key: bytes, now: int) -> None:
+    value = encode_sticky(key, target_key, float(now))
+    assert decode_sticky(key, value, float(now) + 1, 10) == target_key
+    assert decode_sticky(key + b"x", value, float(now) + 1, 10) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(list(TargetState)), max_size=8),
+    st.integers(0, 5),
+    st.one_of(st.none(), st.integers(1, 100)),
+)
+def test_routable_property(states: list[TargetState], count: int, pct: int | None) -> None:
+    targets = [tv(f"t{i}", s) for i, s in enumerate(states)]
+    got = routable(targets, ta(count, pct))
+    assert all(t.state in (S.HEALTHY, S.UNHEALTHY) for t in got)
+    healthy = [t for t in targets if t.state is S.HEALTHY]
+    if healthy and got and all(t.state is S.HEALTHY for t in got):
+        assert got == healthy
+    if not any(t.state in (S.HEALTHY, S.UNHEALTHY) for t in targets):
+        assert got == []

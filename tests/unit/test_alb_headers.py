@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from albfargate.alb.headers import (
     TooManyForwardedFor,
@@ -282,3 +284,32 @@ def test_tls_headers_only_when_enabled() -> None:
         base, attributes=LoadBalancerAttributes(), tls_version="TLSv1.3", tls_cipher="x", **kw
     )  # type: ignore[arg-type]
     assert all_values(off, "x-amzn-tls-version") == ["forged"]
+
+
+# ------------------------------------------------------------------ property: never crashes
+_NAMES = st.sampled_from(["Host", "X-Forwarded-For", "x-amzn-trace-id", "X-Forwarded-Port", "Bad_Name", "A"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_NAMES, st.text(max_size=40)), max_size=8),
+    st.sampled_from(["append", "preserve", "remove"]),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([80, 443, 8080]),
+)
+def test_forward_headers_total(
+    headers: list[tuple[str, str]], mode: str, drop: bool, preserve_host: bool, port: int
+) -> None:
+    attrs = LoadBalancerAttributes(
+        xff_header_processing_mode=mode, drop_invalid_header_fields=drop, preserve_host_header=preserve_host
+    )
+    try:
+        out = fwd(headers, attrs=attrs, listener_port=port)
+    except TooManyForwardedFor:
+        return
+    assert len(all_values(out, "X-Forwarded-Port")) == 1
+    assert len(all_values(out, "X-Amzn-Trace-Id")) == 1
+    assert len(all_values(out, "X-Forwarded-For")) <= 1
+    if not preserve_host:
+        assert len(all_values(out, "Host")) <= 1
