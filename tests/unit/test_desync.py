@@ -566,6 +566,7 @@ FAST_HEADS = [
     b"HEAD /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\nCookie: a=b; c=d\r\nX-Empty:\r\n\r\n",
     b"POST /api HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n",
     b"PUT /api HTTP/1.1\r\ncontent-length:0\r\nCache-Control: no-cache\r\n\r\n",
+    b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n",
 ]
 
 
@@ -591,6 +592,9 @@ def test_fast_path_answers_without_full_analysis(head: bytes, monkeypatch: pytes
         b"GET / HTTP/1.1\r\nHost: a\r\n\n",
         b"GET / HTTP/1.1\r\nHost: a\r\n x\r\n\r\n",
         b"GET / HTTP/1.2\r\n\r\n",
+        b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n",
     ],
 )
 def test_fast_path_leaves_the_rest_to_the_full_analysis(head: bytes) -> None:

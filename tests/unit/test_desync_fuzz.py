@@ -183,17 +183,25 @@ def test_large_heads_are_bounded(head: bytes) -> None:
 
 @st.composite
 def with_content_length(draw: st.DrawFn) -> bytes:
-    """CRLF heads with plain headers and one Content-Length (sometimes a second TE/CL-like header):
-    the neighbourhood of the second fast-path pattern."""
+    """CRLF heads with plain headers and one Content-Length or Transfer-Encoding (sometimes a second
+    TE/CL-like header): the neighbourhood of the second fast-path pattern."""
     method = draw(st.sampled_from(["GET", "HEAD", "POST", "PUT", "PATCH", "get", "GETX"]))
     version = draw(st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "HTTP/1.1 ", "HTTP/0.9"]))
     lines = [f"{method} /p {version}"]
     lines += [f"{n}: v" for n in draw(st.lists(st.sampled_from(_PLAIN_NAMES), max_size=4))]
-    name = draw(st.sampled_from(["Content-Length", "content-length", "CONTENT-LENGTH", "Content-Length "]))
-    value = draw(
-        st.sampled_from(["0", "1", "123456789012345678", "1234567890123456789", "99999999999999999999"])
-        | st.from_regex(r"\A[ \t]{0,2}[0-9+,. ]{0,4}[ \t]{0,2}\Z")
-    )
+    if draw(st.booleans()):
+        name = draw(
+            st.sampled_from(["Content-Length", "content-length", "CONTENT-LENGTH", "Content-Length "])
+        )
+        value = draw(
+            st.sampled_from(["0", "1", "123456789012345678", "1234567890123456789", "99999999999999999999"])
+            | st.from_regex(r"\A[ \t]{0,2}[0-9+,. ]{0,4}[ \t]{0,2}\Z")
+        )
+    else:
+        name = draw(st.sampled_from(["Transfer-Encoding", "transfer-encoding", "Transfer-Encoding\t"]))
+        value = draw(
+            st.sampled_from([" chunked", "CHUNKED", " chunked ", "chunked,chunked", " gzip", "", "xchunked"])
+        )
     lines.insert(draw(st.integers(1, len(lines))), f"{name}:{value}")
     if draw(st.booleans()):
         extra = draw(
@@ -205,5 +213,5 @@ def with_content_length(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=300, deadline=200, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(with_content_length())
-def test_content_length_fast_path_agrees_with_full_analysis(head: bytes) -> None:
+def test_body_header_fast_path_agrees_with_full_analysis(head: bytes) -> None:
     check(head)

@@ -566,15 +566,19 @@ def _parse_and_analyze(head: bytes) -> Classification:
 _TCHAR_RE = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
 _NAME_RE = _TCHAR_RE + rb"+"
 # A header name that could be TE/CL or look like them: at least 14 token characters and the first
-# alphanumeric a t or c. Such names go to the full analysis (except one exact Content-Length below).
+# alphanumeric a t or c (a necessary condition for HDG's similarity). Such names go to the full
+# analysis, except one exact Content-Length or Transfer-Encoding: chunked (below).
 _NOT_TE_CL_LIKE = rb"(?!(?=" + _TCHAR_RE + rb"{14})[-!#$%&'*+.^_`|~]*[TtCc])"
 _PLAIN_HEADER = _NOT_TE_CL_LIKE + _NAME_RE + rb":[\t\x20-\x7e\x80-\xff]*\r\n"
 _URI_RE = rb"[\x21-\x7e\x80-\xff]+"
+# GET/HEAD/anything on HTTP/1.0 or 1.1 with plain headers only
 _FAST_NO_BODY = re.compile(_NAME_RE + rb" " + _URI_RE + rb" HTTP/1\.[01]\r\n(?:" + _PLAIN_HEADER + rb")*\r\n")
-_FAST_CONTENT_LENGTH = re.compile(
+# a request with a body on HTTP/1.1: exactly one `Content-Length: <digits>` (at most 18 digits, so
+# it fits in 64 bits) or exactly one `Transfer-Encoding: chunked`, and plain headers otherwise
+_FAST_ONE_BODY_HEADER = re.compile(
     rb"(?!(?:GET|HEAD) )" + _NAME_RE + rb" " + _URI_RE + rb" HTTP/1\.1\r\n"
     rb"(?:" + _PLAIN_HEADER + rb")*"
-    rb"(?i:content-length):[ \t]*[0-9]{1,18}[ \t]*\r\n"
+    rb"(?:(?i:content-length):[ \t]*[0-9]{1,18}|(?i:transfer-encoding):[ \t]*(?i:chunked))[ \t]*\r\n"
     rb"(?:" + _PLAIN_HEADER + rb")*\r\n"
 )
 
@@ -584,9 +588,10 @@ def classify(head: bytes) -> Classification:
 
     A head that is plainly compliant (token method, URI of visible characters, HTTP/1.0 or 1.1, CRLF
     lines of token names and field values, nothing named like TE/CL except one plain Content-Length
-    on a non-GET/HEAD HTTP/1.1 request) is recognised by one regex match and returns at once;
-    anything else takes the full HDG parse and analysis. Never raises for any input bytes."""
-    if _FAST_NO_BODY.match(head) is not None or _FAST_CONTENT_LENGTH.match(head) is not None:
+    or `Transfer-Encoding: chunked` on a non-GET/HEAD HTTP/1.1 request) is recognised by one regex
+    match and returns at once; anything else takes the full HDG parse and analysis. Never raises for
+    any input bytes."""
+    if _FAST_NO_BODY.match(head) is not None or _FAST_ONE_BODY_HEADER.match(head) is not None:
         return COMPLIANT
     return _parse_and_analyze(head)
 
