@@ -125,6 +125,9 @@ PATH_CASES = [
     ("/a b", "/a%20b", False),
     ("/api/*", "/API/x", False),
     ("/package.service/method", "/package.service/method", True),  # gRPC form
+    ("/a&amp;b", "/a&b", True),  # "&" is written "&amp;" (doc)
+    ("/q&amp;*", "/q&r/s", True),
+    ("/a&amp;b", "/a&amp;b", False),
 ]
 
 

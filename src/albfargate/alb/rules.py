@@ -299,8 +299,9 @@ def _compile_host(c: Condition) -> _Predicate:
 
 
 def _compile_path(c: Condition) -> _Predicate:
-    literal = frozenset(v for v in c.values if "*" not in v and "?" not in v)
-    wild = _alternation([v for v in c.values if v not in literal], False)
+    values = [v.replace("&amp;", "&") for v in c.values]  # "&" is written "&amp;" in a path pattern
+    literal = frozenset(v for v in values if "*" not in v and "?" not in v)
+    wild = _alternation([v for v in values if v not in literal], False)
     regex = _Regexes(c.regex_values)
 
     def match(ctx: _Ctx) -> bool:
