@@ -1,0 +1,284 @@
+"""Benchmark of the local ALB against nginx and HAProxy as reverse proxies (issue 4).
+
+Same two upstream servers for all three (two single-worker nginx instances answering a 13-byte body),
+each proxy on one core (``taskset``), keep-alive to the upstreams, ``wrk`` on the other core with a fixed
+duration and connection count. Prints rps, p50 and p99 for each proxy, the resident memory of the
+albfargate load balancer holding 1,000 open keep-alive client connections, and as the last line
+``alb/nginx rps ratio: <number>``.
+
+Usage: ``.venv/bin/python bench/alb.py [--duration 10] [--connections 50]``. Installs nginx, haproxy and
+wrk with apt-get when they are missing. The machine may be shared: numbers vary run to run.
+
+Internal: ``bench/alb.py --serve-alb PORT UP1 UP2`` runs one albfargate LB process (used by the bench)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROXY_CPU = "0"
+LOAD_CPU = "1"
+UPSTREAM_BASE = 19100
+PROXY_PORTS = {"nginx": 19201, "haproxy": 19202, "albfargate": 19203}
+
+
+# ------------------------------------------------------------------------------------ serve mode
+def serve_alb(port: int, upstreams: list[int], access_logs: bool) -> None:
+    from albfargate.alb.runtime import LoadBalancerRuntime
+    from albfargate.alb.targets import TargetId
+    from albfargate.model import (
+        ForwardAction,
+        HealthCheck,
+        Listener,
+        LoadBalancer,
+        SystemModel,
+        TargetGroup,
+        TargetGroupAttributes,
+        TargetGroupTuple,
+    )
+
+    tg = TargetGroup(
+        arn="arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/bench/0000000000000001",
+        name="bench",
+        tg_id="0000000000000001",
+        port=80,
+        health_check=HealthCheck(interval_seconds=5, healthy_threshold=2),
+        attributes=TargetGroupAttributes(deregistration_delay_seconds=0),
+    )
+    lb = LoadBalancer(
+        arn="arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/bench/0000000000000002",
+        name="bench",
+        lb_id="0000000000000002",
+        dns_name="bench.local",
+    )
+    listener = Listener(
+        arn=lb.arn.replace("loadbalancer/", "listener/") + "/3",
+        load_balancer_arn=lb.arn,
+        port=80,
+        protocol="HTTP",
+        default_actions=(ForwardAction((TargetGroupTuple(tg.arn),)),),
+    )
+    model = SystemModel(load_balancers=(lb,), listeners=(listener,), target_groups=(tg,))
+
+    async def main() -> None:
+        state = Path(tempfile.mkdtemp(prefix="albbench-"))
+        rt = LoadBalancerRuntime(model, state_dir=state, port_overrides={80: port}, access_logs=access_logs)
+        await rt.start()
+        for p in upstreams:
+            rt.targets.register(tg.arn, TargetId("127.0.0.1", p))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        print("ready", flush=True)
+        await stop.wait()
+        await rt.stop(grace=0.5)
+        shutil.rmtree(state, ignore_errors=True)
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
+
+
+# ------------------------------------------------------------------------------------ helpers
+def ensure_tools() -> None:
+    missing = [t for t in ("nginx", "haproxy", "wrk", "taskset") if shutil.which(t) is None]
+    if not missing:
+        return
+    print(f"installing {missing} with apt-get", flush=True)
+    subprocess.run(["apt-get", "update"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "nginx", "haproxy", "wrk", "util-linux"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def nginx_conf(tmp: Path, name: str, body: str) -> Path:
+    d = tmp / name
+    (d / "logs").mkdir(parents=True, exist_ok=True)
+    conf = d / "nginx.conf"
+    conf.write_text(
+        f"""worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/logs/error.log crit;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  keepalive_requests 1000000;
+  {body}
+}}
+"""
+    )
+    return conf
+
+
+def start(cmd: list[str], cpu: str, procs: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    p = subprocess.Popen(["taskset", "-c", cpu, *cmd], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    procs.append(p)
+    return p
+
+
+def run_wrk(port: int, duration: int, connections: int) -> tuple[float, float, float]:
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            LOAD_CPU,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            f"http://127.0.0.1:{port}/",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(label: str) -> float:
+        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        if m is None:
+            return float("nan")
+        v = float(m.group(1))
+        return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        print(f"  warning: {errors.group(1)} non-2xx responses", flush=True)
+    return rps, pct("50"), pct("99")
+
+
+def rss_with_idle_connections(pid: int, port: int, n: int) -> float:
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+            socks.append(s)
+        for s in socks:
+            s.settimeout(5)
+            s.recv(65536)  # the response; the connection stays open (keep-alive)
+        time.sleep(0.5)
+        status = Path(f"/proc/{pid}/status").read_text()
+        kb = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+        return kb / 1024
+    finally:
+        for s in socks:
+            s.close()
+
+
+# ---------------------------------------------------------------------------------------- main
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--no-access-logs", action="store_true", help="run the albfargate LB without access logs")
+    ap.add_argument("--serve-alb", nargs="+", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve_alb:
+        serve_alb(args.serve_alb[0], args.serve_alb[1:], access_logs=not args.no_access_logs)
+        return 0
+    ensure_tools()
+    procs: list[subprocess.Popen[bytes]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="albbench-"))
+    results: dict[str, tuple[float, float, float]] = {}
+    try:
+        ups = [UPSTREAM_BASE, UPSTREAM_BASE + 1]
+        for i, port in enumerate(ups):
+            conf = nginx_conf(
+                tmp,
+                f"up{i}",
+                f"server {{ listen 127.0.0.1:{port} reuseport; keepalive_timeout 600s; "
+                f'location / {{ return 200 "hello world!\\n"; }} }}',
+            )
+            start(["nginx", "-c", str(conf), "-g", "daemon off;"], LOAD_CPU, procs)
+        for port in ups:
+            wait_port(port)
+        servers = " ".join(f"server 127.0.0.1:{p};" for p in ups)
+        nconf = nginx_conf(
+            tmp,
+            "proxy",
+            f"upstream backends {{ {servers} keepalive 128; }} "
+            f"server {{ listen 127.0.0.1:{PROXY_PORTS['nginx']}; keepalive_timeout 600s; location / {{ "
+            "proxy_pass http://backends; proxy_http_version 1.1; "
+            'proxy_set_header Connection ""; proxy_buffering on; } }',
+        )
+        start(["nginx", "-c", str(nconf), "-g", "daemon off;"], PROXY_CPU, procs)
+        hcfg = tmp / "haproxy.cfg"
+        hcfg.write_text(
+            "global\n  nbthread 1\n  maxconn 8000\n"
+            "defaults\n  mode http\n  timeout connect 10s\n  timeout client 60s\n  timeout server 60s\n"
+            "  option http-keep-alive\n  http-reuse always\n"
+            f"frontend fe\n  bind 127.0.0.1:{PROXY_PORTS['haproxy']}\n  default_backend be\n"
+            "backend be\n  balance roundrobin\n"
+            + "".join(f"  server s{i} 127.0.0.1:{p}\n" for i, p in enumerate(ups))
+        )
+        start(["haproxy", "-f", str(hcfg), "-db"], PROXY_CPU, procs)
+        alb_cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--serve-alb",
+            str(PROXY_PORTS["albfargate"]),
+            *map(str, ups),
+        ]
+        if args.no_access_logs:
+            alb_cmd.append("--no-access-logs")
+        alb = start(alb_cmd, PROXY_CPU, procs)
+        for port in PROXY_PORTS.values():
+            wait_port(port, 20)
+        time.sleep(1.0)  # the LB's first health checks
+        for name, port in PROXY_PORTS.items():
+            run_wrk(port, 2, args.connections)  # warm-up
+            results[name] = run_wrk(port, args.duration, args.connections)
+            rps, p50, p99 = results[name]
+            print(f"{name:<11} rps {rps:>10.0f}   p50 {p50:>7.2f} ms   p99 {p99:>7.2f} ms", flush=True)
+        rss = rss_with_idle_connections(alb.pid, PROXY_PORTS["albfargate"], 1000)
+        print(f"albfargate RSS with 1000 keep-alive client connections: {rss:.1f} MB", flush=True)
+        ratio = results["albfargate"][0] / results["nginx"][0]
+        p99_ratio = results["albfargate"][2] / results["nginx"][2]
+        print(f"alb/nginx p99 ratio: {p99_ratio:.2f}", flush=True)
+        print(f"alb/nginx rps ratio: {ratio:.2f}", flush=True)
+    finally:
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
