@@ -46,12 +46,10 @@ def main() -> int:
     resources = len(model.load_balancers) + len(model.listeners) + len(model.target_groups)
     resources += len(model.services) + len(model.task_definitions) + len(model.not_emulated)
     median = statistics.median(times)
-    print(
-        f"assembly: {folder.name} ({size / 1024:.0f} KiB of JSON, {len(model.stacks)} stacks, ~{resources} resources)"
-    )
-    print(
-        f"load_assembly: median {median:.1f} ms, best {min(times):.1f} ms, first {times[0]:.1f} ms over {args.runs} runs"
-    )
+    shape = f"{size / 1024:.0f} KiB of JSON, {len(model.stacks)} stacks, ~{resources} resources"
+    print(f"assembly: {folder.name} ({shape})")
+    spread = f"best {min(times):.1f} ms, first {times[0]:.1f} ms over {args.runs} runs"
+    print(f"load_assembly: median {median:.1f} ms, {spread}")
     print(f"goal < {GOAL_MS:.0f} ms: {'met' if median < GOAL_MS else 'NOT met'}")
     return 0 if median < GOAL_MS else 1
 
