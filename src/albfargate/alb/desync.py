@@ -9,9 +9,8 @@ for a request an HTTP engine has already split, `verdict(classification, mode)` 
 Pure (sans-I/O): bytes in, a decision out; no asyncio, socket or time.
 
 The rules are those of AWS's http-desync-guardian (HDG, `src/raw_request_parser.rs`,
-`src/request_analyzer.rs`, `src/http_token_utils.rs`), whose reason codes the ALB reports, reproduced
-step by step
-so that every case of HDG's `tests/*.yaml` classifies the same here:
+`src/request_analyzer.rs`, `src/http_token_utils.rs`), whose reason codes the ALB reports,
+reproduced step by step so that every case of HDG's `tests/*.yaml` classifies the same here:
 
 * raw parsing: lines split at LF; a line without the CR before its LF is `NonCrLfLineTermination`
   (Acceptable); a header line starting with SP/HT is an obs-fold, `MultilineHeader` (Ambiguous) unless
@@ -28,11 +27,11 @@ so that every case of HDG's `tests/*.yaml` classifies the same here:
 
 HDG quirks kept on purpose (so the local ALB agrees with the real one): versions are compared as
 bytes (a version token sorting at or after `HTTP/2` -- which includes lower-case `http/1.1` -- is
-out of scope and
-Compliant; answering 505 to HTTP/2 on an HTTP/1 connection is the proxy's business), an empty
-method is not `BadMethod`, an empty `Content-Length` value parses as 0, only adjacent `chunked`
-codings count as `MultipleTransferEncodingChunked`, and a head ending in CRLF + CR (the final LF
-missing) reads as complete. The proxy classifies whole heads, so the last one does not arise there.
+out of scope and Compliant; answering 505 to HTTP/2 on an HTTP/1 connection is the proxy's
+business), an empty method is not `BadMethod`, an empty `Content-Length` value parses as 0, only
+adjacent `chunked` codings count as `MultipleTransferEncodingChunked`, and a head ending in CRLF + CR
+(the final LF missing) reads as complete. The proxy classifies whole heads, so the last one does
+not arise there.
 
 Bytes after the empty line are ignored, as HDG does. `classify` first tries a precompiled regex that
 recognises a plainly compliant head (about 1 µs); every other head gets the full analysis (10-20 µs).
