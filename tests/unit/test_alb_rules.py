@@ -555,6 +555,10 @@ DOC_EXPECTATIONS: dict[str, tuple[list[RequestView], list[RequestView]]] = {
     ),
     "http-request-method": ([req(method="CUSTOM-METHOD")], [req(method="custom-method")]),
     "query-string": ([req(query="version=v1"), req(query="x=example")], [req(query="version=v2")]),
+    # "The rule *.example.com matches test.example.com but doesn't match example.com"
+    "host-header": ([host("test.example.com")], [host("example.com")]),
+    # "/img/*" forwards a request for /img/picture.jpg
+    "path-pattern": ([req(path="/img/picture.jpg")], [req(path="/img"), req(path="/images/x")]),
 }
 
 
@@ -584,7 +588,7 @@ def test_user_guide_condition_examples(corpora: object) -> None:
             assert condition_matches(c, req(source_ip=str(first)))
             assert not condition_matches(c, req(source_ip="203.0.113.254"))
             checked += 1
-    assert checked >= 4
+    assert checked >= 6
 
 
 def _cli_json_files(text: str) -> dict[str, list[dict[str, object]]]:
@@ -712,3 +716,36 @@ PROP_RULES = [
     rule(42, [Condition(F.HTTP_REQUEST_METHOD, values=("GET",))], [TG_C]),
     rule(43, [Condition(F.HOST_HEADER, values=("*.*",), regex_values=("^[0-9]+$", "(bad"))], [TG_A]),
 ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("/img/*/pics", "/img/2024/pics", True),
+        ("/img/*/pics", "/img/pics", False),
+        ("/package", "/package", True),
+    ],
+)
+def test_user_guide_example_path_patterns(pattern: str, path: str, expected: bool) -> None:
+    assert validate_conditions([Condition(F.PATH_PATTERN, values=(pattern,))]) is None
+    assert condition_matches(Condition(F.PATH_PATTERN, values=(pattern,)), req(path=path)) is expected
+
+
+def test_cli_modify_rule_output_evaluates(corpora: object) -> None:
+    """The rule in the AWS CLI modify-rule example output (priority 10, path /images/*) routes as stated."""
+    from pathlib import Path
+
+    assert isinstance(corpora, Path)
+    text = (corpora / "alb-docs/aws-cli/awscli/examples/elbv2/modify-rule.rst").read_text(encoding="utf-8")
+    start = text.index("{", text.index("Output::"))
+    output, _ = json.JSONDecoder().raw_decode(text[start:])
+    rules = []
+    for raw in output["Rules"]:
+        assert raw["IsDefault"] is False
+        conditions = tuple(_condition_from_api(c) for c in raw["Conditions"])
+        actions = tuple(_action_from_api(a) for a in raw["Actions"])
+        assert validate_conditions(conditions) is None and validate_actions(actions) is None
+        rules.append(Rule(raw["RuleArn"], "arn:listener", int(raw["Priority"]), conditions, actions))
+    assert evaluate(rules, DEFAULT, req(path="/images/logo.png")).priority == 10
+    assert evaluate(rules, DEFAULT, req(path="/images/logo.png")).actions[-1].type is ActionType.FORWARD
+    assert evaluate(rules, DEFAULT, req(path="/image/logo.png")).priority == 0
