@@ -71,6 +71,7 @@ CONNECT_TIMEOUT = 10.0
 STOP_GRACE = 5.0
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 _HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -139,15 +140,13 @@ class ChunkedFramer:
             pos += nl + 1
             if len(line) > self.MAX_LINE:
                 raise ValueError("chunk line too long")
-            line = line.rstrip(b"\r")
+            if line[-1:] == b"\r":
+                line = line[:-1]
             if st == self.SIZE:
-                size_text = line.split(b";", 1)[0].strip()
-                if not size_text or len(size_text) > 16:
+                size_text = line.split(b";", 1)[0].strip(b" \t")
+                if not size_text or len(size_text) > 16 or size_text.strip(_HEX_DIGITS):
                     raise ValueError("bad chunk size")
-                try:
-                    size = int(size_text, 16)
-                except ValueError:
-                    raise ValueError("bad chunk size") from None
+                size = int(size_text, 16)
                 if size == 0:
                     self._state = self.TRAILER
                 else:
