@@ -12,6 +12,7 @@ from albfargate.alb.health import (
     TargetHealth,
     TargetState,
     check_result,
+    checks_disabled,
     internal_error,
     matcher_accepts,
     not_in_use,
@@ -209,6 +210,7 @@ def test_illegal_examples_named() -> None:
 
 # ------------------------------------------------------------------ helpers and whole runs
 def test_reason_texts() -> None:
+    assert checks_disabled() == UNAVAILABLE
     assert registered() == TargetHealth(
         S.INITIAL, "Elb.RegistrationInProgress", "Target registration is in progress"
     )

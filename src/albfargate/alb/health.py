@@ -33,6 +33,7 @@ __all__ = [
     "TargetHealth",
     "TargetState",
     "check_result",
+    "checks_disabled",
     "internal_error",
     "matcher_accepts",
     "not_in_use",
@@ -101,6 +102,7 @@ NOT_IN_USE = (
 )
 TIMEOUT = ("Target.Timeout", "Request timed out")
 FAILED = ("Target.FailedHealthChecks", "Health checks failed")
+HEALTH_CHECK_DISABLED = ("Target.HealthCheckDisabled", "Health checks are disabled")
 INTERNAL_ERROR = ("Elb.InternalError", "Health checks failed due to an internal error")
 RESPONSE_CODE_MISMATCH = "Target.ResponseCodeMismatch"
 
@@ -118,6 +120,12 @@ def not_registered() -> TargetHealth:
 def not_in_use() -> TargetHealth:
     """A registered target of a group no listener rule uses (no health checks run)."""
     return TargetHealth(TargetState.UNUSED, *NOT_IN_USE)
+
+
+def checks_disabled() -> TargetHealth:
+    """A target of a group whose health checks are disabled: ``unavailable`` /
+    ``Target.HealthCheckDisabled`` (only lambda groups may disable them on AWS)."""
+    return TargetHealth(TargetState.UNAVAILABLE, *HEALTH_CHECK_DISABLED)
 
 
 def internal_error() -> CheckResult:
