@@ -749,3 +749,35 @@ def test_cli_modify_rule_output_evaluates(corpora: object) -> None:
     assert evaluate(rules, DEFAULT, req(path="/images/logo.png")).priority == 10
     assert evaluate(rules, DEFAULT, req(path="/images/logo.png")).actions[-1].type is ActionType.FORWARD
     assert evaluate(rules, DEFAULT, req(path="/image/logo.png")).priority == 0
+
+
+# ---------------------------------------------------------------- purity of the alb cores
+PURE_MODULES = ["rules", "responses", "headers", "health", "balancing", "accesslog"]
+FORBIDDEN = {"asyncio", "socket", "subprocess", "time", "random", "os", "threading", "selectors"}
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_core_imports_no_io(module: str) -> None:
+    """Pure modules never import asyncio, socket, subprocess, time or random at run time (an import
+    under ``if TYPE_CHECKING:`` is for annotations only)."""
+    import ast
+    from pathlib import Path
+
+    import albfargate.alb
+
+    source = Path(albfargate.alb.__file__).with_name(f"{module}.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    type_only: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            type_only.update(id(n) for n in ast.walk(node))
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
+        if isinstance(node, ast.Import):
+            names = [a.name.split(".")[0] for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [(node.module or "").split(".")[0]]
+        else:
+            continue
+        assert not FORBIDDEN & set(names), (module, names)
