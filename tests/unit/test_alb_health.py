@@ -64,8 +64,10 @@ def test_check_result(matcher: str, status: int | None, timed_out: bool, expecte
     assert check_result(hc, status=status, timed_out=timed_out) == expected
 
 
-def test_check_result_default_matcher_when_none() -> None:
+def test_check_result_default_matcher_when_none_or_malformed() -> None:
     assert check_result(HealthCheck(matcher_http_code=None), status=200, timed_out=False).ok
+    assert check_result(HealthCheck(matcher_http_code="abc"), status=200, timed_out=False).ok
+    assert not check_result(HealthCheck(matcher_http_code="abc"), status=204, timed_out=False).ok
 
 
 MATCHER_CASES = [

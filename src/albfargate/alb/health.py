@@ -168,7 +168,11 @@ def check_result(health_check: HealthCheck, *, status: int | None, timed_out: bo
         return CheckResult(False, *TIMEOUT)
     if status is None:
         return CheckResult(False, *FAILED)
-    if matcher_accepts(health_check.matcher_http_code or "200", status):
+    try:
+        accepted = matcher_accepts(health_check.matcher_http_code or "200", status)
+    except ValueError:  # a malformed matcher (the API rejects these) falls back to the default "200"
+        accepted = status == 200
+    if accepted:
         return CheckResult(True, None, None)
     return CheckResult(False, RESPONSE_CODE_MISMATCH, f"Health checks failed with these codes: [{status}]")
 
