@@ -595,27 +595,45 @@ class SimTask:
     status: LastStatus
     desired: DesiredStatus
     since: float
+    mode: str = "ok"
     started_at: float | None = None
-    bad: bool = False  # crashes on start (exits when RUNNING, never healthy)
+    ever_healthy: bool = False
+    failed_health: bool = False
 
 
 class Sim:
-    """A toy shell: tasks take 1 s to start, are healthy 2 s after RUNNING, take 3 s to drain and stop."""
+    """A toy shell: tasks take 1 s to start, are healthy 2 s after RUNNING, take 3 s to drain and stop.
 
-    def __init__(self, desired: int, *, min_pct: int, max_pct: int, cb: DeploymentCircuitBreaker) -> None:
+    Task-definition modes: ``ok``; ``crash`` (exits 1 s after RUNNING, never healthy); ``nostart`` (fails
+    before RUNNING); ``sick`` (RUNNING, its target turns unhealthy 3 s after RUNNING)."""
+
+    def __init__(
+        self,
+        desired: int,
+        *,
+        min_pct: int = 100,
+        max_pct: int = 200,
+        cb: DeploymentCircuitBreaker | None = None,
+        grace: float = 0.0,
+        modes: dict[str, str] | None = None,
+    ) -> None:
         self.now = 0.0
         self.n = 0
         self.tasks: list[SimTask] = []
         self.deps: list[DeploymentView] = []
         self.counters: dict[str, FailureCounters] = {}
+        self.launch = FailureCounters()
         self.desired = desired
-        self.min_pct, self.max_pct, self.cb = min_pct, max_pct, cb
-        self.bad_defs: set[str] = set()
+        self.min_pct, self.max_pct = min_pct, max_pct
+        self.cb = cb or DeploymentCircuitBreaker()
+        self.grace = grace
+        self.modes = modes or {}
         self.last_completed: tuple[str, str] | None = None
         self.log: list[str] = []
+        self.starts: list[float] = []
         self.deploy("td:1")
 
-    def deploy(self, td: str) -> str:
+    def deploy(self, td: str, reason: str | None = None) -> str:
         did = f"ecs-svc/{len(self.deps) + 1:019d}"
         self.deps = [replace(d, status=DeploymentStatus.ACTIVE) for d in self.deps]
         self.deps.append(
@@ -625,24 +643,47 @@ class Sim:
                 td,
                 self.desired,
                 created_at=self.now,
-                rollout_state_reason=events.rollout_in_progress_reason(did),
+                rollout_state_reason=reason or events.rollout_in_progress_reason(did),
             )
         )
         self.counters[did] = FailureCounters()
+        self.launch = FailureCounters()  # a new deployment resets the throttle
         return did
+
+    def scale(self, desired: int) -> None:
+        self.desired = desired
+        self.deps = [
+            replace(d, desired_count=desired) if d.status is DeploymentStatus.PRIMARY else d
+            for d in self.deps
+        ]
 
     def healthy(self, t: SimTask) -> bool:
         return (
             t.status is S.RUNNING
             and t.started_at is not None
-            and not t.bad
+            and t.mode == "ok"
             and self.now - t.started_at >= 2.0
         )
 
+    def cause(self, t: SimTask) -> UnhealthyCause | None:
+        if t.mode == "sick" and t.started_at is not None and self.now - t.started_at >= 3.0:
+            return UnhealthyCause("elb", TG, 8080, "Health checks failed with these codes: [500]")
+        return None
+
     def view(self) -> ServiceView:
         tv = tuple(
-            TaskView(t.id, t.dep, t.status, t.desired, t.started_at, self.healthy(t), created_at=t.since)
+            TaskView(
+                t.id,
+                t.dep,
+                t.status,
+                t.desired,
+                t.started_at,
+                self.healthy(t),
+                unhealthy=self.cause(t) if t.status is S.RUNNING else None,
+                created_at=t.since,
+            )
             for t in self.tasks
+            if t.status is not S.STOPPED
         )
         deps = tuple(replace(d, failed_tasks=self.counters[d.id].failed_tasks) for d in self.deps)
         return ServiceView(
@@ -654,8 +695,11 @@ class Sim:
             max_percent=self.max_pct,
             min_healthy_percent=self.min_pct,
             circuit_breaker=self.cb,
+            grace_period=self.grace,
             last_completed_task_definition=self.last_completed[1] if self.last_completed else None,
             last_completed_deployment_id=self.last_completed[0] if self.last_completed else None,
+            launch_failures=self.launch.launch_failures,
+            last_launch_failure_at=self.launch.last_launch_failure_at,
         )
 
     def step(self) -> Plan:
@@ -670,13 +714,23 @@ class Sim:
         h_after = sum(1 for t in remaining if self.healthy(t))
         assert h_after >= min(h_before, min_healthy(self.desired, self.min_pct))
         self.log += [*p.events, *p.conditions]
-        for s in p.stop:
-            t = next(t for t in self.tasks if t.id == s.task_id)
+        for order in p.stop:
+            t = next(t for t in self.tasks if t.id == order.task_id)
             t.desired, t.status, t.since = DesiredStatus.STOPPED, S.DEACTIVATING, self.now
+            t.failed_health = order.reason.startswith("Task failed")
+            self.counters[t.dep] = on_task_stopped(
+                self.counters[t.dep],
+                stop_code=order.stop_code,
+                reached_running=t.started_at is not None,
+                ever_healthy=t.ever_healthy,
+                failed_health_checks=t.failed_health,
+                now=self.now,
+            )
         for order in p.start:
             td = next(d.task_definition_arn for d in self.deps if d.id == order.deployment_id)
             for _ in range(order.count):
                 self.n += 1
+                self.starts.append(self.now)
                 self.tasks.append(
                     SimTask(
                         f"t{self.n}",
@@ -684,7 +738,7 @@ class Sim:
                         S.PROVISIONING,
                         DesiredStatus.RUNNING,
                         self.now,
-                        bad=td in self.bad_defs,
+                        mode=self.modes.get(td, "ok"),
                     )
                 )
         for u in p.deployment_updates:
@@ -699,47 +753,62 @@ class Sim:
             if u.rollout_state is RolloutState.COMPLETED:
                 self.last_completed = (d.id, d.task_definition_arn)
         self.deps = [d for d in self.deps if d.id not in p.drop_deployments]
-        if p.new_rollback_deployment is not None:
-            did = self.deploy(p.new_rollback_deployment.task_definition_arn)
-            self.deps[-1] = replace(
-                self.deps[-1], rollout_state_reason=p.new_rollback_deployment.rollout_state_reason
-            )
-            assert did
+        rb = p.new_rollback_deployment
+        if rb is not None:
+            self.deploy(rb.task_definition_arn, rb.rollout_state_reason)
         return p
+
+    def _ended(self, t: SimTask, code: StopCode) -> None:
+        t.status, t.desired, t.since = S.STOPPED, DesiredStatus.STOPPED, self.now
+        self.counters[t.dep] = on_task_stopped(
+            self.counters[t.dep],
+            stop_code=code,
+            reached_running=t.started_at is not None,
+            ever_healthy=t.ever_healthy,
+            failed_health_checks=False,
+            now=self.now,
+        )
+        self.launch = on_task_stopped(
+            self.launch,
+            stop_code=code,
+            reached_running=t.started_at is not None,
+            ever_healthy=t.ever_healthy,
+            failed_health_checks=False,
+            now=self.now,
+        )
 
     def advance(self, dt: float = 1.0) -> None:
         self.now += dt
         for t in self.tasks:
             if t.status is S.PROVISIONING and self.now - t.since >= 1.0:
+                if t.mode == "nostart":
+                    self._ended(t, StopCode.TaskFailedToStart)
+                    continue
                 t.status, t.started_at = S.RUNNING, self.now
-            elif (
-                t.status is S.RUNNING
-                and t.bad
-                and t.started_at is not None
-                and self.now - t.started_at >= 1.0
-            ):
-                t.status, t.desired, t.since = S.STOPPED, DesiredStatus.STOPPED, self.now
-                c = self.counters[t.dep]
-                self.counters[t.dep] = on_task_stopped(
-                    c,
-                    stop_code=StopCode.EssentialContainerExited,
-                    reached_running=True,
-                    ever_healthy=False,
-                    failed_health_checks=False,
-                    now=self.now,
-                )
+                self.launch = on_task_running(self.launch)
+            elif t.status is S.RUNNING and t.mode == "crash" and self.now - (t.started_at or 0.0) >= 1.0:
+                self._ended(t, StopCode.EssentialContainerExited)
             elif t.status is S.DEACTIVATING and self.now - t.since >= 3.0:
                 t.status = S.STOPPED
-            if self.healthy(t) and t.dep in self.counters:
+            if self.healthy(t) and not t.ever_healthy:
+                t.ever_healthy = True
                 self.counters[t.dep] = on_task_healthy(self.counters[t.dep])
 
-    def run_until_steady(self, limit: int = 200) -> int:
+    def run_until_steady(self, limit: int = 300) -> int:
         for i in range(limit):
             p = self.step()
             if p.steady:
                 return i
             self.advance()
         raise AssertionError(f"not steady after {limit} steps; log: {self.log}")
+
+    def run(self, seconds: int) -> None:
+        for _ in range(seconds):
+            self.step()
+            self.advance()
+
+    def live(self) -> list[SimTask]:
+        return [t for t in self.tasks if t.status is not S.STOPPED]
 
     def stable(self) -> bool:
         """services-stable (§7.9): exactly one deployment and runningCount == desiredCount."""
@@ -754,7 +823,7 @@ class Sim:
 def test_simulated_rolling_deployment_reaches_services_stable(
     desired: int, min_pct: int, max_pct: int
 ) -> None:
-    sim = Sim(desired, min_pct=min_pct, max_pct=max_pct, cb=DeploymentCircuitBreaker())
+    sim = Sim(desired, min_pct=min_pct, max_pct=max_pct)
     sim.run_until_steady()
     assert sim.stable() and sim.deps[0].rollout_state is RolloutState.COMPLETED
     first = sim.deps[0].id
@@ -769,23 +838,22 @@ def test_simulated_rolling_deployment_reaches_services_stable(
 
 
 def test_simulated_scale_out_and_in() -> None:
-    sim = Sim(2, min_pct=50, max_pct=200, cb=DeploymentCircuitBreaker())
+    sim = Sim(2, min_pct=50, max_pct=200)
     sim.run_until_steady()
-    sim.desired = 5
-    sim.deps = [replace(sim.deps[0], desired_count=5)]
+    sim.scale(5)
     sim.run_until_steady()
-    assert sim.stable() and len(sim.deps) == 1
-    sim.desired = 1
-    sim.deps = [replace(sim.deps[0], desired_count=1)]
+    assert sim.stable() and len(sim.deps) == 1 and len(sim.live()) == 5
+    sim.scale(1)
     sim.run_until_steady()
     assert sim.stable()
+    sim.run(5)  # the stopped ones finish draining
+    assert len(sim.live()) == 1
 
 
 def test_simulated_crash_loop_trips_breaker_and_rolls_back() -> None:
-    sim = Sim(2, min_pct=100, max_pct=200, cb=CB_ROLLBACK)
+    sim = Sim(2, cb=CB_ROLLBACK, modes={"td:bad": "crash"})
     sim.run_until_steady()
     good = sim.deps[0].id
-    sim.bad_defs.add("td:bad")
     bad = sim.deploy("td:bad")
     sim.run_until_steady()
     assert f"(service web) (deployment {bad}) deployment failed: tasks failed to start." in sim.log
@@ -796,3 +864,58 @@ def test_simulated_crash_loop_trips_breaker_and_rolls_back() -> None:
     assert dep.rollout_state is RolloutState.COMPLETED
     # the original tasks were never taken below the floor while the bad deployment ran
     assert not [t for t in sim.tasks if t.status is not S.STOPPED and t.dep == bad]
+
+
+def test_simulated_launch_throttle_backs_off_and_new_deployment_resets_it() -> None:
+    sim = Sim(1, modes={"td:1": "nostart"})
+    sim.run(200)
+    # start, fail 1 s later, wait 10, 20, 40, 80 s ...
+    assert sim.starts == [0.0, 11.0, 32.0, 73.0, 154.0]
+    assert events.unable_to_start_consistently(SVC) in sim.log
+    assert not sim.live()
+    t0 = sim.now
+    sim.modes["td:2"] = "ok"
+    sim.deploy("td:2")
+    sim.run_until_steady()
+    assert sim.starts[-1] == t0  # no wait after the new deployment
+    assert sim.stable()
+
+
+def test_simulated_sick_task_replaced_start_first() -> None:
+    sim = Sim(2)
+    sim.run_until_steady()
+    sim.run(5)
+    victim = sim.live()[0]
+    victim.mode = "sick"  # its target goes unhealthy now (started long enough ago)
+    n_before = sim.n
+    p = sim.step()
+    assert p.start_count == 1 and not p.stop  # start first: a replacement, the sick one keeps running
+    assert (
+        UnhealthyCause("elb", TG, 8080, "Health checks failed with these codes: [500]").event(SVC, victim.id)
+        in p.conditions
+    )
+    sim.advance()
+    sim.run_until_steady()
+    assert sim.n == n_before + 1 and victim.desired is DesiredStatus.STOPPED and victim.failed_health
+    assert sim.stable() and victim.id not in {t.id for t in sim.live() if t.desired is DesiredStatus.RUNNING}
+
+
+def test_simulated_grace_period_delays_acting_on_unhealthy_targets() -> None:
+    sim = Sim(1, grace=10.0, modes={"td:1": "sick"})
+    sim.run(30)
+    first = sim.tasks[0]
+    assert first.started_at == 1.0 and first.desired is DesiredStatus.STOPPED
+    assert first.since >= first.started_at + 10.0  # not stopped before grace ended (unhealthy at +3 s)
+    assert first.failed_health
+
+
+def test_simulated_sick_deployment_trips_breaker_on_health_failures() -> None:
+    sim = Sim(2, cb=CB_ROLLBACK, modes={"td:sick": "sick"})
+    sim.run_until_steady()
+    good = sim.deps[0].id
+    bad = sim.deploy("td:sick")
+    sim.run_until_steady()
+    assert f"(service web) (deployment {bad}) deployment failed: tasks failed to start." in sim.log
+    assert f"(service web) rolling back to deployment {good}." in sim.log
+    assert any("is unhealthy in (target-group" in m for m in sim.log)
+    assert sim.stable() and sim.deps[0].task_definition_arn == "td:1"
