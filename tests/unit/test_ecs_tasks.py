@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from albfargate.ecs.health import ContainerHealth
 from albfargate.ecs.tasks import (
@@ -185,3 +187,32 @@ def test_reason_texts() -> None:
     assert user_stop_reason(None) == "Task stopped by user"
     assert user_stop_reason("") == "Task stopped by user"
     assert user_stop_reason("maintenance") == "maintenance"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list(TaskEvent)), max_size=20))
+def test_random_event_sequences_keep_invariants(seq: list[TaskEvent]) -> None:
+    t = new_task(0.0)
+    for i, e in enumerate(seq, start=1):
+        before = t
+        if not is_allowed(t.last_status, e):
+            with pytest.raises(IllegalTransition):
+                apply(t, e, now=float(i))
+            continue
+        t = apply(t, e, now=float(i))
+        assert t.last_status is TRANSITIONS[(before.last_status, e)]
+        assert t.version >= before.version
+        assert t.version == before.version + (
+            1
+            if (t.last_status is not before.last_status or t.desired_status is not before.desired_status)
+            else 0
+        )
+        if before.desired_status is DesiredStatus.STOPPED:
+            assert t.desired_status is DesiredStatus.STOPPED  # never back to RUNNING
+        if before.stop_code is not None:
+            assert (t.stop_code, t.stopped_reason) == (before.stop_code, before.stopped_reason)
+        if before.started_at is not None:
+            assert t.started_at == before.started_at
+        if t.last_status is LastStatus.STOPPED:
+            assert t.stopped_at is not None and t.stop_code is not None
+            assert t.desired_status is DesiredStatus.STOPPED
