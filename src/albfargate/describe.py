@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import PurePath as Path
 from typing import Any
 
 from albfargate.model import (
@@ -136,7 +137,7 @@ def _forwarded_groups(actions: Iterable[Action]) -> list[str]:
 def _container_node(c: ContainerDefinition, service: Service) -> Node:
     image = c.image
     if c.image_asset is not None:
-        image = f"asset {c.image_asset.asset_hash[:12]} (build {c.image_asset.directory})"
+        image = f"asset {c.image_asset.asset_hash[:12]} (built from {Path(c.image_asset.directory).name})"
     ports = ", ".join(f"{p.container_port}/{p.protocol}" for p in c.port_mappings) or "no ports"
     targets = [lb.container_port for lb in service.load_balancers if lb.container_name == c.name]
     extra = f"; receives traffic on {', '.join(map(str, targets))}" if targets else ""
@@ -188,8 +189,8 @@ def _service_node(service: Service, model: SystemModel, shown: set[str]) -> Node
             policies.append(
                 f"{metric} → {p.target_value:g} (cooldown out {p.scale_out_cooldown_seconds} s, {scale_in})"
             )
-        text = f"autoscaling: {target.min_capacity}–{target.max_capacity} tasks"
-        node.details.append(text + (": " + "; ".join(policies) if policies else ""))
+        node.details.append(f"autoscaling: {target.min_capacity}–{target.max_capacity} tasks")
+        node.details.extend(f"  target tracking {p}" for p in policies)
     task_definition = model.task_definition(service.task_definition_arn)
     if task_definition is None:
         node.details.append(f"task definition {service.task_definition_arn} (not in the assembly)")

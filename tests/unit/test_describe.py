@@ -154,8 +154,9 @@ def test_tree_order_and_content() -> None:
     )
     assert "Service api (cluster shop): desired 2, FARGATE" in text
     assert "deployment: max 200 %, min healthy 100 %, circuit breaker off; grace period 0 s; exec off" in text
+    assert "│  autoscaling: 2–6 tasks\n" in text
     assert (
-        "autoscaling: 2–6 tasks: ECSServiceAverageCPUUtilization → 60 (cooldown out 300 s, in 300 s)" in text
+        "│    target tracking ECSServiceAverageCPUUtilization → 60 (cooldown out 300 s, in 300 s)\n" in text
     )
     assert "Container app: api:1" in text and "ports 8080/tcp; receives traffic on 8080" in text
     assert "Default: fixed-response 503" in text
