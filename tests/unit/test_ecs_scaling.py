@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field, replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from albfargate.ecs.scaling import (
     AlarmState,
@@ -367,3 +369,43 @@ def test_service_utilization(used: list[float], reserved: float, expected: float
 def test_metrics_value() -> None:
     m = Metrics(cpu=1.0, memory=2.0, request_count_per_target=3.0)
     assert [m.value(x) for x in PredefinedMetric] == [1.0, 2.0, 3.0]
+
+
+# --- property: bounds and cooldowns hold for any metric sequence -----------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.floats(0.0, 400.0)), min_size=1, max_size=60),
+    lo=st.integers(0, 3),
+    span=st.integers(0, 8),
+    start=st.integers(0, 12),
+    deployment=st.lists(st.booleans(), min_size=60, max_size=60),
+)
+def test_scaling_invariants(
+    values: list[float | None], lo: int, span: int, start: int, deployment: list[bool]
+) -> None:
+    hi = lo + span
+    c = Clock(
+        [policy(scale_in_cooldown_seconds=180, scale_out_cooldown_seconds=120)], running=start, desired=start
+    )
+    c.target = ScalableTarget(RID, lo, hi)
+    last_in: float | None = None
+    for i, v in enumerate(values):
+        c.deployment = deployment[i]
+        before = c.desired
+        d = c.tick(Metrics(cpu=v))
+        if d is None:
+            continue
+        assert lo <= d.desired <= hi
+        assert d.description == f"Setting desired count to {d.desired}."
+        if d.direction == "out":
+            assert d.desired > before
+            last_in = None  # a scale-out cancels the scale-in cooldown
+        else:
+            assert d.desired < before
+            assert not deployment[i]
+            assert v is not None and v < 45.0
+            if last_in is not None:
+                assert c.now - last_in >= 180.0
+            last_in = c.now
