@@ -257,6 +257,8 @@ class ApiServer:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
+        except asyncio.CancelledError:  # stop(): end quietly (asyncio would log a cancelled handler)
+            pass
         finally:
             self._connections.discard(writer)
             if task is not None:

@@ -1,0 +1,317 @@
+"""The :class:`~albfargate.api.backend.Backend` over the running :class:`albfargate.engine.Engine`: reads
+the live store (``engine.store``) and the load balancers' target registry (``engine.lb.targets``); writes
+go through the engine's public methods and ``LoadBalancerRuntime``'s change methods.
+
+Also :func:`start_api`, which the engine (or ``up``) calls to serve the endpoint and set ``api_url``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from albfargate.api.backend import (
+    BackendError,
+    ContainerRecord,
+    DeploymentRecord,
+    EventRecord,
+    Health,
+    ScalingActivity,
+    ServiceRecord,
+    ServiceUpdate,
+    Target,
+    TaskDefinitionRecord,
+    TaskRecord,
+)
+from albfargate.model.autoscaling import ScalableTarget, TargetTrackingPolicy
+from albfargate.model.ecs import Cluster, Service, TaskDefinition
+from albfargate.model.elbv2 import Action, LoadBalancerAttributes, Rule, TargetGroup
+
+if TYPE_CHECKING:  # the engine imports the API, never the other way round at run time
+    from albfargate.api.server import ApiServer
+    from albfargate.engine import Engine
+    from albfargate.state import store as live
+
+
+def _health(h: Any) -> Health:
+    return Health(str(h.state), h.reason, h.description)
+
+
+class EngineBackend:
+    """Adapts the engine to the API. All calls run on the engine's event loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._extra_clusters: dict[str, Cluster] = {}
+        self._deleted_clusters: set[str] = set()
+        self._inactive_tds: dict[str, float] = {}
+        self._registered_at: dict[str, float] = {}
+        self._started = engine.started_at or time.time()
+
+    # --- ECS reads ----------------------------------------------------------------------------------------
+    def clusters(self) -> Sequence[Cluster]:
+        out: dict[str, Cluster] = {c.arn: c for c in self.engine.model.clusters}
+        for svc in self.engine.store.services.values():  # clusters named by services (e.g. imported ones)
+            out.setdefault(svc.cluster_arn, Cluster(svc.cluster_arn, svc.cluster))
+        out.update(self._extra_clusters)
+        return [c for arn, c in out.items() if arn not in self._deleted_clusters]
+
+    def task_definitions(self) -> Sequence[TaskDefinitionRecord]:
+        return [
+            TaskDefinitionRecord(
+                td,
+                "INACTIVE" if td.arn in self._inactive_tds else "ACTIVE",
+                self._registered_at.get(td.arn, self._started),
+                self._inactive_tds.get(td.arn),
+            )
+            for td in self.engine.store.task_definitions.values()
+        ]
+
+    def services(self) -> Sequence[ServiceRecord]:
+        return [self._service(s) for s in self.engine.store.services.values()]
+
+    @staticmethod
+    def _service(s: live.ServiceRecord) -> ServiceRecord:
+        model = replace(s.model, desired_count=s.desired_count, task_definition_arn=s.task_definition_arn)
+        deployments = tuple(
+            DeploymentRecord(
+                id=d.id,
+                status=d.status,
+                task_definition_arn=d.task_definition_arn,
+                desired_count=d.desired_count,
+                created_at=d.created_at,
+                updated_at=d.updated_at,
+                running_count=d.running_count,
+                pending_count=d.pending_count,
+                failed_tasks=d.failed_tasks,
+                rollout_state=d.rollout_state,
+                rollout_state_reason=d.rollout_state_reason or None,
+            )
+            for d in s.deployments
+        )
+        events = tuple(EventRecord(e.id, e.created_at, e.message) for e in s.events)
+        return ServiceRecord(
+            model, s.status, s.created_at, s.running_count, s.pending_count, deployments, events
+        )
+
+    def tasks(self) -> Sequence[TaskRecord]:
+        return [self._task(t) for t in self.engine.store.tasks.values()]
+
+    @staticmethod
+    def _task(t: live.TaskRecord) -> TaskRecord:
+        containers = tuple(
+            ContainerRecord(
+                name=c.name,
+                image=c.image,
+                container_arn=c.container_arn,
+                last_status=c.last_status,
+                exit_code=c.exit_code,
+                reason=c.reason,
+                health_status=c.health_status,
+                runtime_id=str(c.pid) if c.pid is not None else None,
+                essential=c.essential,
+                ports=c.ports,
+            )
+            for c in t.containers
+        )
+        return TaskRecord(
+            arn=t.task_arn,
+            task_id=t.task_id,
+            cluster_arn=t.cluster_arn,
+            task_definition_arn=t.task_definition_arn,
+            last_status=t.last_status,
+            desired_status=t.desired_status,
+            created_at=t.created_at,
+            containers=containers,
+            health_status=t.health_status,
+            group=t.group,
+            started_by=t.started_by,
+            cpu=str(t.cpu) if t.cpu is not None else None,
+            memory=str(t.memory) if t.memory is not None else None,
+            private_ip=t.targets[0].host if t.targets else "127.0.0.1",
+            pull_started_at=t.pull_started_at,
+            pull_stopped_at=t.pull_stopped_at,
+            started_at=t.started_at,
+            stopping_at=t.stopping_at,
+            stopped_at=t.stopped_at,
+            execution_stopped_at=t.execution_stopped_at,
+            stop_code=t.stop_code,
+            stopped_reason=t.stopped_reason,
+            version=t.version,
+        )
+
+    # --- ECS writes ---------------------------------------------------------------------------------------
+    def create_cluster(self, cluster: Cluster) -> None:
+        self._deleted_clusters.discard(cluster.arn)
+        self._extra_clusters[cluster.arn] = cluster
+
+    def delete_cluster(self, cluster_arn_: str) -> None:
+        self._extra_clusters.pop(cluster_arn_, None)
+        self._deleted_clusters.add(cluster_arn_)
+
+    def register_task_definition(self, definition: TaskDefinition) -> None:
+        td = self.engine.register_task_definition(definition)
+        self._registered_at[td.arn] = time.time()
+
+    def deregister_task_definition(self, arn: str) -> None:
+        self._inactive_tds[arn] = time.time()
+
+    def _name(self, service_arn: str) -> str:
+        svc = self.engine.store.service(service_arn)
+        if svc is None:
+            raise BackendError("ServiceNotFoundException", "Service not found.")
+        return svc.name
+
+    def update_service(self, service_arn: str, update: ServiceUpdate) -> None:
+        name = self._name(service_arn)
+        svc = self.engine.store.service(name)
+        assert svc is not None
+        model = svc.model
+        if update.deployment_configuration is not None:
+            model = replace(model, deployment_configuration=update.deployment_configuration)
+        if update.health_check_grace_period_seconds is not None:
+            model = replace(model, health_check_grace_period_seconds=update.health_check_grace_period_seconds)
+        if model is not svc.model:
+            svc.model = model
+            self.engine.store.touch_service(svc)
+        try:
+            self.engine.update_service(
+                name,
+                task_definition=update.task_definition_arn,
+                desired_count=update.desired_count,
+                force_new_deployment=update.force_new_deployment,
+            )
+        except (KeyError, ValueError) as exc:
+            raise BackendError("InvalidParameterException", str(exc).strip("'\"")) from None
+
+    def create_service(self, service: Service) -> None:
+        try:
+            self.engine.create_service(service)
+        except (KeyError, ValueError) as exc:
+            raise BackendError("InvalidParameterException", str(exc).strip("'\"")) from None
+
+    def delete_service(self, service_arn: str, *, force: bool) -> None:
+        try:
+            self.engine.delete_service(self._name(service_arn), force=force)
+        except (KeyError, ValueError) as exc:
+            raise BackendError("InvalidParameterException", str(exc).strip("'\"")) from None
+
+    def stop_task(self, task_arn: str, reason: str) -> None:
+        try:
+            self.engine.stop_task(task_arn.rsplit("/", 1)[-1], reason)
+        except KeyError:
+            raise BackendError("InvalidParameterException", "The referenced task was not found.") from None
+
+    def run_task(
+        self,
+        cluster_arn_: str,
+        task_definition_arn: str,
+        *,
+        count: int,
+        started_by: str | None,
+        group: str | None,
+    ) -> list[str]:
+        cluster = cluster_arn_.rsplit("/", 1)[-1]
+        try:
+            records = self.engine.run_task(
+                task_definition_arn, count=count, cluster=cluster, started_by=started_by
+            )
+        except KeyError as exc:
+            raise BackendError("ClientException", str(exc).strip("'\"")) from None
+        return [r.task_arn for r in records]
+
+    # --- ELBv2 data plane ---------------------------------------------------------------------------------
+    def _targets(self) -> Any:
+        return None if self.engine.lb is None else self.engine.lb.targets
+
+    def describe_targets(self, target_group_arn: str) -> list[tuple[Target, Health]]:
+        reg = self._targets()
+        if reg is None:
+            return []
+        try:
+            described = reg.describe(target_group_arn)
+        except KeyError:
+            return []
+        return [(Target(t.id, t.port), _health(h)) for t, h in described]
+
+    def health_of(self, target_group_arn: str, target: Target) -> Health:
+        from albfargate.alb.targets import TargetId
+
+        reg = self._targets()
+        if reg is None:
+            return Health("unused", "Target.NotRegistered", "Target is not registered to the target group")
+        try:
+            return _health(reg.health_of(target_group_arn, TargetId(target.id, target.port)))
+        except KeyError:
+            return Health("unused", "Target.NotRegistered", "Target is not registered to the target group")
+
+    def register_target(self, target_group_arn: str, target: Target) -> None:
+        from albfargate.alb.targets import TargetId
+
+        reg = self._targets()
+        if reg is None:
+            raise BackendError("InvalidTarget", "No load balancer is running locally")
+        reg.register(target_group_arn, TargetId(target.id, target.port))
+
+    def deregister_target(self, target_group_arn: str, target: Target) -> None:
+        from albfargate.alb.targets import TargetId
+
+        reg = self._targets()
+        if reg is not None:
+            reg.deregister(target_group_arn, TargetId(target.id, target.port))
+
+    def set_rules(self, listener_arn: str, rules: Sequence[Rule]) -> None:
+        if self.engine.lb is not None:
+            self.engine.lb.set_rules(listener_arn, rules)
+
+    def set_default_actions(self, listener_arn: str, actions: Sequence[Action]) -> None:
+        if self.engine.lb is not None:
+            self.engine.lb.set_default_actions(listener_arn, actions)
+
+    def update_target_group(self, target_group: TargetGroup) -> None:
+        if self.engine.lb is not None:
+            self.engine.lb.update_target_group(target_group)
+        sched = self.engine.scheduler
+        groups = getattr(sched, "target_groups", None)
+        if isinstance(groups, dict):  # deregistration delay etc. as the scheduler sees it
+            groups[target_group.arn] = target_group
+
+    def update_load_balancer_attributes(self, lb_arn: str, attributes: LoadBalancerAttributes) -> None:
+        if self.engine.lb is not None:
+            self.engine.lb.update_load_balancer_attributes(lb_arn, attributes)
+
+    # --- Application Auto Scaling -------------------------------------------------------------------------
+    def set_scaling(
+        self, targets: Sequence[ScalableTarget], policies: Sequence[TargetTrackingPolicy]
+    ) -> None:
+        configure = getattr(self.engine.autoscaler, "configure", None)
+        if callable(configure):
+            configure(list(targets), list(policies))
+
+    def scaling_activities(self) -> Sequence[ScalingActivity]:
+        out = []
+        for a in getattr(self.engine.autoscaler, "activities", None) or []:
+            out.append(
+                ScalingActivity(
+                    activity_id=str(getattr(a, "activity_id", "")),
+                    resource_id=str(getattr(a, "resource_id", "")),
+                    description=str(getattr(a, "description", "")),
+                    cause=str(getattr(a, "cause", "")),
+                    start_time=float(getattr(a, "start_time", 0.0)),
+                    end_time=getattr(a, "end_time", None),
+                    status_code=str(getattr(a, "status_code", "Successful")),
+                )
+            )
+        return out
+
+
+async def start_api(engine: Engine, *, port: int = 4566, host: str = "127.0.0.1") -> ApiServer:
+    """Serve the AWS-compatible endpoint for ``engine`` (port 4566 or the next free one); sets
+    ``engine.api_url``. The caller stops it (``await server.stop()``) before tearing the engine down."""
+    from albfargate.api.server import ApiServer
+    from albfargate.api.store import ConfigStore
+
+    server = ApiServer(EngineBackend(engine), ConfigStore(engine.model), host=host, port=port)
+    engine.api_url = await server.start()
+    return server
