@@ -4,12 +4,9 @@ needed (cached by the synth step), read the assembly, print the tree or the JSON
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 from albfargate.errors import UsageError
 from albfargate.model import SystemModel
@@ -46,9 +43,8 @@ def load_model(args: argparse.Namespace) -> SystemModel:
     app_dir = Path(args.app_dir or ".")
     if (app_dir / "manifest.json").is_file() and not (app_dir / "cdk.json").is_file():
         return load_assembly(app_dir)  # APP_DIR is already a cloud assembly
-    # albfargate.synth (the foundation's) is imported only when an app must be synthesized.
-    synth = importlib.import_module("albfargate.synth")
-    synth_app = cast(Callable[[Path], Path], synth.synth_app)
+    from albfargate.synth import synth_app  # imported only when an app must be synthesized
+
     return load_assembly(synth_app(app_dir))
 
 
