@@ -20,6 +20,21 @@ What the shell does with a :class:`Plan`: create ``start`` tasks (and emit
 :class:`albfargate.ecs.events.EventDeduper`, and reconcile again after ``requeue_after`` seconds (or
 earlier on any change).
 
+Choices where the spec is inferred or silent (documented here, tested in tests/unit/test_ecs_planner.py):
+
+- tasks on their way out (desiredStatus STOPPED: DEACTIVATING, STOPPING, DEPROVISIONING) do not count
+  toward ``maxTasks`` (the recommended loop of §7.3 counts only ``active`` tasks), so a long
+  deregistration delay does not hold up a rollout;
+- old tasks that do not count as healthy may be stopped at any time (they do not hold up the floor);
+  healthy old tasks are stopped only while ``healthy − minHealthy`` allows;
+- stop order (scale-in and old tasks): unhealthy (even inside grace, §7.4), not yet RUNNING, RUNNING but not
+  healthy, healthy; the youngest first within a class. AWS picks healthy ones at random; this is
+  deterministic instead;
+- with no room to start a replacement, unhealthy tasks are stopped one per reconcile pass;
+- a FAILED primary (circuit breaker, no rollback) launches nothing and stops no old task;
+- ``(service S) is unable to consistently start tasks successfully.`` is a condition while the throttle
+  holds a start back.
+
 Pure: no asyncio, socket, subprocess, time or random. Ties are broken by task id, so plans are
 deterministic."""
 
