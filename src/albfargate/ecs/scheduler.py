@@ -119,6 +119,7 @@ class Scheduler:
         self._dedupe = _Deduper()
         self.steady: dict[str, bool] = {}
         self.paused = False  # no new launches (shutdown)
+        self._shutdown = asyncio.Event()  # cuts draining waits short
         self.last_error: dict[str, str] = {}
 
     # ---- the keyed queue ---------------------------------------------------------------------
@@ -757,7 +758,7 @@ class Scheduler:
             default=0,
         )
         deadline = self.clock() + delay + DRAIN_SLACK_SECONDS
-        while self.clock() < deadline:
+        while self.clock() < deadline and not self._shutdown.is_set():
             if all(
                 str(self.targets.health_of(b.target_group_arn, TargetId(b.host, b.port)).state) == "unused"
                 for b in bound
@@ -774,6 +775,7 @@ class Scheduler:
     async def stop_everything(self, *, drain: bool) -> None:
         """Shutdown: no new launches; every live task stopped (draining first when ``drain``)."""
         self.paused = True
+        self._shutdown.set()
         await self.close()
         if not drain:
             for b in (b for t in self.live_tasks() for b in t.targets):

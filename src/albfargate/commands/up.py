@@ -1,0 +1,507 @@
+"""The run commands: ``up``, ``down``, ``status``, ``logs``, ``scale``, ``redeploy``, ``stop-task``.
+
+``up`` resolves its arguments once into an :class:`~albfargate.engine.EngineConfig` and runs the
+supervisor in the foreground (live view until Ctrl-C, then the ordered shutdown) or, with ``--detach``,
+starts it as a background process and returns once every service is steady. The other commands talk to
+the supervisor of ``--state-dir`` over its control channel (``albfargate.supervisor``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from albfargate.errors import AlbfargateError, RuntimeStartError, UsageError
+
+DEFAULT_STATE_DIR = ".albfargate"
+DEFAULT_DETACH_TIMEOUT = 120.0
+#: How long ``down`` waits for the supervisor's ordered shutdown before it escalates.
+DOWN_TIMEOUT = 150.0
+
+
+def _state_dir_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"supervisor state directory (default: {DEFAULT_STATE_DIR}/ next to the app or assembly; "
+        f"for commands other than up: ./{DEFAULT_STATE_DIR})",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = subparsers.add_parser(
+        "up",
+        help="run the app locally: load balancers + Fargate services (process driver)",
+        description="Synthesize if needed, start the local load balancers and every ECS service, and keep "
+        "them running (foreground live view until Ctrl-C, or --detach).",
+    )
+    up.add_argument("app_dir", nargs="?", metavar="APP_DIR", help="CDK app directory (default: .)")
+    src = up.add_mutually_exclusive_group()
+    src.add_argument("--assembly", type=Path, metavar="DIR", help="run this cloud assembly (cdk.out)")
+    src.add_argument("--template", type=Path, metavar="FILE", help="run this CloudFormation template")
+    up.add_argument("--driver", choices=("auto", "process", "docker"), default="auto")
+    up.add_argument(
+        "--stand-in",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="run the built-in echo server for containers whose image or name matches (glob; '*' = all)",
+    )
+    up.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="LISTENER_PORT=LOCAL_PORT",
+        help="serve the listener of template port LISTENER_PORT on LOCAL_PORT",
+    )
+    _state_dir_arg(up)
+    up.add_argument("--detach", action="store_true", help="leave a supervisor running; return once steady")
+    up.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_DETACH_TIMEOUT,
+        metavar="SECONDS",
+        help=f"with --detach: how long to wait for steady (default {DEFAULT_DETACH_TIMEOUT:g})",
+    )
+    up.add_argument(
+        "--watch", action="store_true", help="roll a new deployment when the app's sources change"
+    )
+    up.add_argument(
+        "--fast-scaling", action="store_true", help="autoscaling with 1-second periods (demos, tests)"
+    )
+    up.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
+    up.set_defaults(func=cmd_up)
+
+    down = subparsers.add_parser("down", help="stop the supervisor: drain, stop tasks, close")
+    _state_dir_arg(down)
+    down.set_defaults(func=cmd_down)
+
+    status = subparsers.add_parser("status", help="load balancers, services, tasks and target health")
+    _state_dir_arg(status)
+    status.add_argument("--json", action="store_true", help="the documented JSON contract (docs/running.md)")
+    status.set_defaults(func=cmd_status)
+
+    logs = subparsers.add_parser("logs", help="task output of a service (or the load balancer access logs)")
+    logs.add_argument("service", metavar="SERVICE")
+    logs.add_argument("--follow", "-f", action="store_true")
+    logs.add_argument("--access", action="store_true", help="the access logs of the load balancers instead")
+    _state_dir_arg(logs)
+    logs.set_defaults(func=cmd_logs)
+
+    scale = subparsers.add_parser("scale", help="set a service's desired count")
+    scale.add_argument("service", metavar="SERVICE")
+    scale.add_argument("count", type=int, metavar="COUNT")
+    _state_dir_arg(scale)
+    scale.set_defaults(func=cmd_scale)
+
+    redeploy = subparsers.add_parser("redeploy", help="force a new deployment of a service")
+    redeploy.add_argument("service", metavar="SERVICE")
+    _state_dir_arg(redeploy)
+    redeploy.set_defaults(func=cmd_redeploy)
+
+    stop_task = subparsers.add_parser("stop-task", help="stop one task (the scheduler replaces it)")
+    stop_task.add_argument("task_id", metavar="TASK_ID")
+    stop_task.add_argument("--reason", default=None)
+    _state_dir_arg(stop_task)
+    stop_task.set_defaults(func=cmd_stop_task)
+
+
+# ---- resolving `up` arguments -------------------------------------------------------------------------
+
+
+def parse_port_overrides(values: Sequence[str]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for v in values:
+        left, sep, right = v.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            lp, local = int(left), int(right)
+        except ValueError:
+            raise UsageError(f"--port {v}: expected LISTENER_PORT=LOCAL_PORT, e.g. 80=8080") from None
+        if not (0 < lp < 65536 and 0 < local < 65536):
+            raise UsageError(f"--port {v}: ports must be 1-65535")
+        out[lp] = local
+    return out
+
+
+def resolve_source(args: argparse.Namespace) -> tuple[Path | None, Path | None, Path | None, Path]:
+    """(app_dir, assembly_dir, template_file, default state dir) from the ``up`` arguments."""
+    if args.app_dir is not None and (args.assembly is not None or args.template is not None):
+        raise UsageError("give either APP_DIR or --assembly/--template, not both")
+    if args.template is not None:
+        t = Path(args.template).resolve()
+        return None, None, t, t.parent / DEFAULT_STATE_DIR
+    if args.assembly is not None:
+        a = Path(args.assembly).resolve()
+        return None, a, None, a.parent / DEFAULT_STATE_DIR
+    app = Path(args.app_dir or ".").resolve()
+    if (app / "manifest.json").is_file() and not (app / "cdk.json").is_file():
+        return None, app, None, app.parent / DEFAULT_STATE_DIR
+    return app, None, None, app / DEFAULT_STATE_DIR
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    from albfargate.assembly import load_assembly, load_template
+    from albfargate.engine import EngineConfig
+    from albfargate.runsettings import RunSettings, load_run_settings
+
+    app_dir, assembly, template, default_state = resolve_source(args)
+    if app_dir is not None:
+        if not (app_dir / "cdk.json").is_file():
+            raise UsageError(
+                f"{app_dir} is not a CDK app (no cdk.json); give APP_DIR, --assembly or --template"
+            )
+        from albfargate.synth import synth_app
+
+        assembly = synth_app(app_dir)
+    if template is not None:
+        model = load_template(template)
+    else:
+        assert assembly is not None
+        model = load_assembly(assembly)
+    settings_dir = app_dir
+    if settings_dir is None:
+        # an assembly or template may sit beside (or inside) the app that has the run settings
+        base = template.parent if template is not None else assembly
+        assert base is not None
+        settings_dir = base.parent if (base.parent / "cdk.json").is_file() else base
+    run_settings = (
+        load_run_settings(settings_dir) if settings_dir.is_dir() else RunSettings(app_dir=settings_dir)
+    )
+    state_dir = Path(args.state_dir).resolve() if args.state_dir else default_state
+    return EngineConfig(
+        model=model,
+        state_dir=state_dir,
+        run_settings=run_settings,
+        stand_in=tuple(args.stand_in),
+        port_overrides=parse_port_overrides(args.port),
+        driver=args.driver,
+        fast_scaling=args.fast_scaling,
+    )
+
+
+# ---- up -------------------------------------------------------------------------------------------------
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    if args.driver == "docker":
+        raise RuntimeStartError("--driver docker is not available yet; use --driver process (the default)")
+    if args.detach:
+        return _up_detached(args)
+    config = build_config(args)
+    from albfargate import supervisor
+
+    interactive = not args.supervised and sys.stdout.isatty()
+
+    def started(engine: Any) -> None:
+        print(render_urls(engine.status()), flush=True)
+        if args.supervised:
+            print("albfargate: supervisor started", flush=True)
+
+    supervisor.run(config, on_started=started, view=_live_view if interactive else _plain_view)
+    return 0
+
+
+async def _live_view(engine: Any, stop: asyncio.Event) -> None:
+    """Redraw the live view every second until stopped (a terminal is attached)."""
+    while not stop.is_set():
+        text = render_view(engine.status(events=6))
+        sys.stdout.write("\x1b[H\x1b[2J" + text + "\n(Ctrl-C to stop)\n")
+        sys.stdout.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+
+
+async def _plain_view(engine: Any, stop: asyncio.Event) -> None:
+    """Without a terminal: print each new service event once, and steady transitions."""
+    seen: set[tuple[str, float, str]] = set()
+    was_steady = False
+    while not stop.is_set():
+        st = engine.status(events=20)
+        for svc in st["services"]:
+            for ev in reversed(svc["events"]):
+                key = (svc["name"], ev["created_at"], ev["message"])
+                if key not in seen:
+                    seen.add(key)
+                    print(ev["message"], flush=True)
+        if st["steady"] and not was_steady:
+            print("albfargate: every service is steady", flush=True)
+        was_steady = st["steady"]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+
+
+def render_urls(status: dict[str, Any]) -> str:
+    lines = []
+    for lb in status["load_balancers"]:
+        for lst in lb["listeners"]:
+            lines.append(f"{lb['name']} {lst['protocol']}:{lst['port']} -> {lst['url']}")
+    return "\n".join(lines) if lines else "(no load balancer listeners)"
+
+
+def render_view(status: dict[str, Any]) -> str:
+    """The live view / ``status`` text: listeners, services with counts, tasks with target health, events."""
+    out = ["LOAD BALANCERS"]
+    for lb in status["load_balancers"]:
+        out.append(f"  {lb['name']} ({lb['scheme']})")
+        for lst in lb["listeners"]:
+            out.append(f"    {lst['protocol']}:{lst['port']:<5} {lst['url']}")
+    out.append("SERVICES")
+    for svc in status["services"]:
+        healthy = sum(1 for t in svc["tasks"] if t.get("target_state") == "healthy")
+        out.append(
+            f"  {svc['name']}  desired {svc['desired']}  running {svc['running']}  pending {svc['pending']}"
+            f"  healthy {healthy}  {'steady' if svc.get('steady') else svc.get('status', '')}"
+        )
+        for d in svc["deployments"]:
+            td = d["task_definition"].rsplit("/", 1)[-1]
+            out.append(f"    deployment {d['id']} {d['status']} {d['rollout_state']} {td}")
+        for t in svc["tasks"]:
+            tgt = f"{t['target']} {t.get('target_state') or ''}" if t.get("target") else ""
+            reason = f" ({t['target_reason']})" if t.get("target_reason") else ""
+            out.append(f"    task {t['id']} {t['last_status']:<12} health {t['health']:<9} {tgt}{reason}")
+        for ev in svc.get("events", [])[:5]:
+            stamp = time.strftime("%H:%M:%S", time.localtime(ev["created_at"]))
+            out.append(f"    {stamp} {ev['message']}")
+    return "\n".join(out)
+
+
+def _up_detached(args: argparse.Namespace) -> int:
+    from albfargate import supervisor
+
+    config = build_config(args)  # fail fast (bad assembly, missing run setting...) before forking
+    from albfargate.engine import missing_run_settings
+
+    problems = missing_run_settings(config.model, config.run_settings, config.stand_in)
+    if problems:
+        raise RuntimeStartError(
+            problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+        )
+    state_dir: Path = config.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pid = supervisor.running_pid(state_dir)
+    if pid is not None:
+        raise RuntimeStartError(
+            f"a supervisor is already running for {state_dir} (pid {pid}); "
+            f"stop it with `albfargate down --state-dir {state_dir}`"
+        )
+    argv = [sys.executable, "-m", "albfargate.cli", "up", "--supervised", "--state-dir", str(state_dir)]
+    if args.template is not None:
+        argv += ["--template", str(Path(args.template).resolve())]
+    elif args.assembly is not None:
+        argv += ["--assembly", str(Path(args.assembly).resolve())]
+    else:
+        argv.append(str(Path(args.app_dir or ".").resolve()))
+    argv += ["--driver", args.driver]
+    for p in args.stand_in:
+        argv += ["--stand-in", p]
+    for p in args.port:
+        argv += ["--port", p]
+    if args.fast_scaling:
+        argv.append("--fast-scaling")
+    if args.watch:
+        argv.append("--watch")
+    log_path = state_dir / supervisor.LOG_FILE
+    env = dict(os.environ)
+    env[supervisor.SUPERVISOR_ENV] = str(state_dir)
+    with log_path.open("ab") as logf:
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            cwd=os.getcwd(),
+        )
+    log_start = log_path.stat().st_size
+    deadline = time.monotonic() + args.timeout
+    why: list[str] = []
+    while time.monotonic() < deadline:
+        rc = child.poll()
+        if rc is not None:
+            raise RuntimeStartError(
+                _last_error(log_path, log_start) or f"the supervisor exited with code {rc}"
+            )
+        if supervisor.read_info(state_dir) is not None:
+            try:
+                st = supervisor.call(state_dir, "GET", "/steady", timeout=5)
+            except AlbfargateError:
+                st = None
+            if st is not None:
+                if st["steady"]:
+                    status = supervisor.call(state_dir, "GET", "/status")
+                    print(render_urls(status))
+                    print(f"albfargate: steady; supervisor pid {child.pid}, state {state_dir}")
+                    return 0
+                why = list(st["why"])
+        time.sleep(0.1)
+    print(f"albfargate: not steady after {args.timeout:g} s:", file=sys.stderr)
+    for line in why or ["the supervisor did not report yet"]:
+        print(f"  {line}", file=sys.stderr)
+    print(
+        f"albfargate: the supervisor (pid {child.pid}) is left running; see `albfargate status --state-dir "
+        f"{state_dir}`, stop it with `albfargate down --state-dir {state_dir}`",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _last_error(log_path: Path, start: int) -> str | None:
+    try:
+        with log_path.open("rb") as f:
+            f.seek(start)
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    errors = [ln for ln in text.splitlines() if ln.startswith("albfargate: error: ")]
+    return errors[-1][len("albfargate: error: ") :] if errors else None
+
+
+# ---- the other commands ---------------------------------------------------------------------------------
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    return Path(args.state_dir or DEFAULT_STATE_DIR).resolve()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from albfargate import supervisor
+
+    st = supervisor.call(_state_dir(args), "GET", "/status")
+    if args.json:
+        json.dump(st, sys.stdout, indent=2)
+        print()
+    else:
+        print(render_view(st))
+    return 0
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    from albfargate import supervisor
+
+    if args.count < 0:
+        raise UsageError("COUNT must be >= 0")
+    supervisor.call(_state_dir(args), "POST", "/scale", {"service": args.service, "count": args.count})
+    print(f"{args.service}: desired count {args.count}")
+    return 0
+
+
+def cmd_redeploy(args: argparse.Namespace) -> int:
+    from albfargate import supervisor
+
+    r = supervisor.call(_state_dir(args), "POST", "/redeploy", {"service": args.service})
+    print(f"{args.service}: new deployment {r['deployment']}")
+    return 0
+
+
+def cmd_stop_task(args: argparse.Namespace) -> int:
+    from albfargate import supervisor
+
+    r = supervisor.call(
+        _state_dir(args), "POST", "/stop-task", {"task_id": args.task_id, "reason": args.reason}
+    )
+    print(f"stopping {r['task']}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from albfargate import supervisor
+    from albfargate.ecs.runtime.process import kill_orphans
+
+    state_dir = _state_dir(args)
+    pid = supervisor.running_pid(state_dir)
+    if pid is None:
+        killed = kill_orphans(state_dir)
+        print(
+            f"no supervisor running for {state_dir}"
+            + (f"; killed {killed} orphan task groups" if killed else "")
+        )
+        return 0
+    try:
+        supervisor.call(state_dir, "POST", "/down")
+    except AlbfargateError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + DOWN_TIMEOUT
+    while supervisor.pid_alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+            kill_orphans(state_dir)
+            (state_dir / supervisor.PID_FILE).unlink(missing_ok=True)
+            print(
+                f"supervisor {pid} did not stop in {DOWN_TIMEOUT:g} s: killed it and its tasks",
+                file=sys.stderr,
+            )
+            return 1
+        time.sleep(0.1)
+    print(f"stopped supervisor {pid}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    state_dir = _state_dir(args)
+    if args.access:
+        root = state_dir / "access-logs"
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+        label = "access log"
+    else:
+        root = state_dir / "logs"
+        match = _match_service_dir(root, args.service)
+        files = sorted(match.glob("*.log"), key=lambda p: p.stat().st_mtime) if match else []
+        label = f"logs of service {args.service}"
+    if not files and not args.follow:
+        raise AlbfargateError(f"no {label} under {root}")
+    offsets: dict[Path, int] = {}
+
+    def prefix_of(p: Path) -> str:
+        return "" if args.access else f"[{p.stem[:8]}{p.stem[32:]}] "
+
+    try:
+        while True:
+            for f in files:
+                with f.open("rb") as fh:
+                    fh.seek(offsets.get(f, 0))
+                    data = fh.read()
+                    offsets[f] = fh.tell()
+                if data:
+                    pre = prefix_of(f)
+                    for line in data.decode(errors="replace").splitlines():
+                        sys.stdout.write(pre + line + "\n")
+            sys.stdout.flush()
+            if not args.follow:
+                return 0
+            time.sleep(0.5)
+            if args.access:
+                files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+            else:
+                match = _match_service_dir(root, args.service)
+                files = sorted(match.glob("*.log"), key=lambda p: p.stat().st_mtime) if match else []
+    except (KeyboardInterrupt, BrokenPipeError):
+        return 0
+
+
+def _match_service_dir(root: Path, name: str) -> Path | None:
+    if not root.is_dir():
+        return None
+    exact = root / name
+    if exact.is_dir():
+        return exact
+    cands = [p for p in root.iterdir() if p.is_dir() and p.name.lower().startswith(name.lower())]
+    if len(cands) > 1:
+        names = ", ".join(sorted(p.name for p in cands))
+        raise AlbfargateError(f"service {name!r} is ambiguous: {names}")
+    return cands[0] if cands else None

@@ -1,0 +1,327 @@
+"""The supervisor: the one process that runs an :class:`~albfargate.engine.Engine` for a state directory,
+and the way the other commands reach it.
+
+Owns
+- the state directory layout: ``supervisor.pid`` (the running supervisor), ``supervisor.json`` (its pid,
+  control URL and token; mode 0600), ``supervisor.log`` (output of a detached supervisor), ``pids/``
+  (container process groups, written by the process driver), ``logs/`` (task output), ``access-logs/``;
+- the single-supervisor lock and crash recovery: when the pid file names a process that is gone (a
+  SIGKILLed supervisor), the next ``up`` kills the process groups it left (by their pid files, checked
+  against the state-dir marker in their environment) before starting;
+- the control channel: HTTP/1.1 + JSON on 127.0.0.1 (ephemeral port) with a random token, used by
+  ``status``, ``scale``, ``redeploy``, ``stop-task`` and ``down`` (:func:`call`);
+- :func:`serve`: run the engine until SIGINT/SIGTERM or ``down``, then the engine's ordered shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import signal
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from albfargate.ecs.runtime.process import kill_orphans
+from albfargate.engine import Engine, EngineConfig
+from albfargate.errors import AlbfargateError, RuntimeStartError
+
+PID_FILE = "supervisor.pid"
+INFO_FILE = "supervisor.json"
+LOG_FILE = "supervisor.log"
+SUPERVISOR_ENV = "ALBFARGATE_SUPERVISOR_OF"
+#: Control requests are small JSON documents.
+MAX_CONTROL_BODY = 1024 * 1024
+
+
+class NoSupervisor(AlbfargateError):
+    """No supervisor is running for the state directory."""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def _is_our_supervisor(pid: int, state_dir: Path) -> bool:
+    """The pid is alive and is a supervisor of this state dir (not a recycled pid)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # cannot tell: be safe, assume it is
+    # a detached supervisor carries the marker; a foreground `up` is recognised by its command line
+    return f"{SUPERVISOR_ENV}={state_dir}".encode() in env or b"albfargate" in cmdline
+
+
+def running_pid(state_dir: Path) -> int | None:
+    """The pid of the live supervisor of ``state_dir``, else None."""
+    state_dir = state_dir.resolve()
+    try:
+        pid = int((state_dir / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _is_our_supervisor(pid, state_dir) else None
+
+
+def read_info(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((state_dir.resolve() / INFO_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def acquire(state_dir: Path) -> int:
+    """Become the supervisor of ``state_dir``: fail when one is running; otherwise clean up what a
+    crashed one left (returns how many orphan process groups were killed) and write the pid file."""
+    state_dir = state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pid = running_pid(state_dir)
+    if pid is not None and pid != os.getpid():
+        raise RuntimeStartError(
+            f"a supervisor is already running for {state_dir} (pid {pid}); "
+            f"stop it with `albfargate down --state-dir {state_dir}`"
+        )
+    killed = kill_orphans(state_dir)
+    (state_dir / INFO_FILE).unlink(missing_ok=True)
+    (state_dir / PID_FILE).write_text(f"{os.getpid()}\n")
+    os.environ[SUPERVISOR_ENV] = str(state_dir)
+    return killed
+
+
+def release(state_dir: Path) -> None:
+    state_dir = state_dir.resolve()
+    for name in (INFO_FILE, PID_FILE):
+        p = state_dir / name
+        with contextlib.suppress(OSError, ValueError):
+            if name == PID_FILE and int(p.read_text().strip()) != os.getpid():
+                continue
+            p.unlink()
+
+
+# ---- the control channel: server ---------------------------------------------------------------------
+
+Handler = Callable[[dict[str, Any]], Awaitable[tuple[int, Any]]]
+
+
+class ControlServer:
+    def __init__(self, engine: Engine, on_down: Callable[[], None], token: str) -> None:
+        self.engine = engine
+        self.on_down = on_down
+        self.token = token
+        self.port = 0
+        self._server: asyncio.base_events.Server | None = None
+        self.routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/status"): self._status,
+            ("GET", "/steady"): self._steady,
+            ("POST", "/scale"): self._scale,
+            ("POST", "/redeploy"): self._redeploy,
+            ("POST", "/stop-task"): self._stop_task,
+            ("POST", "/down"): self._down,
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            lines = head.decode("latin-1").split("\r\n")
+            method, target = lines[0].split()[:2]
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    k, v = line.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+            length = int(headers.get("content-length", "0"))
+            if length > MAX_CONTROL_BODY:
+                raise ValueError("body too large")
+            body = await reader.readexactly(length) if length else b""
+            status, doc = await self._dispatch(method, target, headers, body)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
+            status, doc = 400, {"error": "bad request"}
+        except ConnectionError:
+            return
+        data = json.dumps(doc).encode()
+        with contextlib.suppress(ConnectionError):
+            writer.write(
+                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                f"Connection: close\r\n\r\n".encode()
+                + data
+            )
+            await writer.drain()
+        writer.close()
+
+    async def _dispatch(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any]:
+        if not secrets.compare_digest(headers.get("x-albfargate-token", ""), self.token):
+            return 403, {"error": "bad token"}
+        parts = urlsplit(target)
+        handler = self.routes.get((method, parts.path))
+        if handler is None:
+            return 404, {"error": f"no such control operation {method} {parts.path}"}
+        args: dict[str, Any] = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if body:
+            loaded = json.loads(body)
+            if isinstance(loaded, dict):
+                args.update(loaded)
+        try:
+            return await handler(args)
+        except KeyError as exc:
+            return 404, {"error": str(exc.args[0]) if exc.args else "not found"}
+        except (ValueError, TypeError) as exc:
+            return 400, {"error": str(exc)}
+
+    async def _status(self, args: dict[str, Any]) -> tuple[int, Any]:
+        return 200, self.engine.status(supervisor_pid=os.getpid(), events=int(args.get("events", 10)))
+
+    async def _steady(self, args: dict[str, Any]) -> tuple[int, Any]:
+        ok, why = self.engine.steady()
+        return 200, {"steady": ok, "why": why}
+
+    async def _scale(self, args: dict[str, Any]) -> tuple[int, Any]:
+        self.engine.update_desired_count(str(args["service"]), int(args["count"]))
+        return 200, {"ok": True}
+
+    async def _redeploy(self, args: dict[str, Any]) -> tuple[int, Any]:
+        dep = self.engine.force_new_deployment(str(args["service"]))
+        return 200, {"deployment": dep.id}
+
+    async def _stop_task(self, args: dict[str, Any]) -> tuple[int, Any]:
+        rec = self.engine.stop_task(str(args["task_id"]), args.get("reason"))
+        return 200, {"task": rec.task_arn}
+
+    async def _down(self, args: dict[str, Any]) -> tuple[int, Any]:
+        asyncio.get_running_loop().call_soon(self.on_down)
+        return 200, {"ok": True, "pid": os.getpid()}
+
+
+# ---- the control channel: client ----------------------------------------------------------------------
+
+
+def call(
+    state_dir: Path, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float = 10.0
+) -> Any:
+    """One control request to the supervisor of ``state_dir``; raises :class:`NoSupervisor` or
+    :class:`AlbfargateError` with the supervisor's error text."""
+    state_dir = state_dir.resolve()
+    info = read_info(state_dir)
+    if info is None or running_pid(state_dir) is None:
+        raise NoSupervisor(f"no supervisor is running for {state_dir} (start one with `albfargate up`)")
+    url = urlsplit(str(info["control_url"]))
+    data = json.dumps(body).encode() if body is not None else b""
+    try:
+        conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=timeout)
+        conn.request(
+            method,
+            path,
+            body=data,
+            headers={"X-Albfargate-Token": str(info["token"]), "Content-Type": "application/json"},
+        )
+        resp = conn.getresponse()
+        payload = json.loads(resp.read() or b"null")
+        conn.close()
+    except (OSError, ValueError) as exc:
+        raise NoSupervisor(f"the supervisor of {state_dir} does not answer: {exc}") from None
+    if resp.status != 200:
+        msg = payload.get("error") if isinstance(payload, dict) else payload
+        raise AlbfargateError(str(msg))
+    return payload
+
+
+# ---- running -------------------------------------------------------------------------------------------
+
+
+async def serve(
+    config: EngineConfig,
+    *,
+    on_started: Callable[[Engine], None] | None = None,
+    view: Callable[[Engine, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """Run the engine for ``config`` until SIGINT/SIGTERM or ``down``; the caller holds the lock."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    engine = Engine(config)
+    control: ControlServer | None = None
+    try:
+        await engine.start()
+        control = ControlServer(engine, stop.set, secrets.token_hex(16))
+        await control.start()
+        info = {
+            "pid": os.getpid(),
+            "control_url": control.url,
+            "token": control.token,
+            "started_at": time.time(),
+            "state_dir": str(engine.state_dir),
+        }
+        path = engine.state_dir / INFO_FILE
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(info, f)
+        tmp.replace(path)
+        if on_started is not None:
+            on_started(engine)
+        if view is not None:
+            view_task: asyncio.Task[None] = loop.create_task(view(engine, stop))
+            await stop.wait()
+            view_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await view_task
+        else:
+            await stop.wait()
+    finally:
+        (engine.state_dir / INFO_FILE).unlink(missing_ok=True)
+        # a second Ctrl-C during shutdown is ignored: the written order must complete
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, lambda: None)
+        if control is not None:
+            await control.stop()
+        await engine.stop()
+
+
+def run(config: EngineConfig, **kw: Any) -> None:
+    """Acquire the state dir, serve, release. Uses uvloop when installed."""
+    state_dir = config.state_dir.resolve()
+    acquire(state_dir)
+    try:
+        try:
+            import uvloop
+
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        except ImportError:  # pragma: no cover
+            pass
+        asyncio.run(serve(config, **kw))
+    finally:
+        release(state_dir)
