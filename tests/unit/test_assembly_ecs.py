@@ -178,7 +178,8 @@ def model() -> Any:
 
 
 def test_cluster(model: Any) -> None:
-    (cluster,) = model.clusters
+    cluster, implicit = model.clusters  # "Plain" names no cluster: the implicit "default" is added
+    assert (implicit.name, implicit.logical_id) == ("default", "")
     assert (cluster.name, cluster.arn, cluster.container_insights) == (
         "prod",
         "arn:aws:ecs:us-east-1:000000000000:cluster/prod",
@@ -372,3 +373,28 @@ def test_errors(resource: dict[str, Any], message: str) -> None:
         model_from_templates([("S", {"Resources": {"X": resource}})])
     assert str(info.value).startswith("stack S, resource X, property Properties.")
     assert message in str(info.value)
+
+
+def test_size_forms_task_definition_forms_and_implicit_cluster() -> None:
+    t = {
+        "Resources": {
+            "TD": res(
+                "AWS::ECS::TaskDefinition",
+                Family="f",
+                Cpu="0.5 vCPU",
+                Memory="2 GB",
+                ContainerDefinitions=[{"Name": "w", "Image": "x"}],
+            ),
+            "ByFamily": res("AWS::ECS::Service", TaskDefinition="f"),
+            "ByRevision": res("AWS::ECS::Service", TaskDefinition="f:1", Cluster="other"),
+        }
+    }
+    m = model_from_templates([("S", t)])
+    (td,) = m.task_definitions
+    assert (td.cpu, td.memory) == (512, 2048)
+    assert m.service("ByFamily").task_definition_arn == td.arn
+    assert m.service("ByRevision").task_definition_arn == td.arn
+    assert [(c.name, c.logical_id) for c in m.clusters] == [("default", ""), ("other", "")]
+    t["Resources"]["TD"]["Properties"]["Cpu"] = "half vCPU"
+    with pytest.raises(AssemblyError, match=r"property Properties\.Cpu: expected a number of vcpu"):
+        model_from_templates([("S", t)])

@@ -159,6 +159,29 @@ def _container(ctx: ResourceContext, c: Props) -> ContainerDefinition:
     )
 
 
+def _size(p: Props, key: str, unit: str) -> int | None:
+    """Task ``Cpu``/``Memory``: a number of CPU units / MiB, or the ``"0.25 vCPU"`` / ``"2 GB"`` forms."""
+    text = p.str(key)
+    if text is None:
+        return None
+    number, _, suffix = text.strip().partition(" ")
+    if suffix.strip().lower() == unit:
+        try:
+            return round(float(number) * 1024)
+        except ValueError:
+            p.error(key, f"expected a number of {unit}, got {text!r}")
+    return p.int(key)
+
+
+def task_definition_arn_of(value: str) -> str:
+    """A service's ``TaskDefinition`` (an ARN, ``family:revision`` or ``family``) -> the ARN. A bare family
+    means revision 1, the only revision an assembly defines."""
+    if value.startswith("arn:"):
+        return value
+    family, _, revision = value.partition(":")
+    return ids.task_definition_arn(family, int(revision) if revision.isdigit() else 1)
+
+
 def _convert_task_definition(ctx: ResourceContext) -> list[object]:
     p = ctx.props
     containers = tuple(_container(ctx, c) for c in p.items("ContainerDefinitions"))
@@ -175,8 +198,8 @@ def _convert_task_definition(ctx: ResourceContext) -> list[object]:
             family=_family(ctx),
             revision=1,
             containers=containers,
-            cpu=p.int("Cpu"),
-            memory=p.int("Memory"),
+            cpu=_size(p, "Cpu", "vcpu"),
+            memory=_size(p, "Memory", "gb"),
             network_mode=p.str("NetworkMode") or d.network_mode,
             requires_compatibilities=p.str_list("RequiresCompatibilities"),
             cpu_architecture=(platform.str("CpuArchitecture") if platform else None) or d.cpu_architecture,
@@ -265,7 +288,7 @@ def _convert_service(ctx: ResourceContext) -> list[object]:
             name=_service_name(ctx),
             cluster_arn=ids.cluster_arn(cluster),
             cluster_name=cluster,
-            task_definition_arn=p.req_str("TaskDefinition"),
+            task_definition_arn=task_definition_arn_of(p.req_str("TaskDefinition")),
             desired_count=desired,
             launch_type=launch_type,
             capacity_provider_strategy=strategy,

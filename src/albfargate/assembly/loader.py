@@ -254,6 +254,15 @@ class _ModelBuilder:
         target.append(item)
 
     def build(self, assets: Sequence[ImageAsset]) -> SystemModel:
+        # A service may name a cluster the assembly does not define (``default`` when ``Cluster`` is
+        # absent): it is added, with an empty logical id, so every service's cluster is in the model.
+        known = {c.arn for c in self.clusters}
+        for service in self.services:
+            if service.cluster_arn not in known:
+                known.add(service.cluster_arn)
+                self.clusters.append(
+                    Cluster(arn=service.cluster_arn, name=service.cluster_name, stack=service.stack)
+                )
         return SystemModel(
             stacks=tuple(self.stacks),
             load_balancers=tuple(self.load_balancers),
