@@ -216,3 +216,9 @@ def test_random_event_sequences_keep_invariants(seq: list[TaskEvent]) -> None:
         if t.last_status is LastStatus.STOPPED:
             assert t.stopped_at is not None and t.stop_code is not None
             assert t.desired_status is DesiredStatus.STOPPED
+
+
+def test_other_stop_codes_default_reason_is_the_code() -> None:
+    t = apply(apply(new_task(0.0), E.PROVISIONED, now=1.0), E.STARTED, now=2.0)
+    t = apply(apply(t, E.ACTIVATED, now=3.0), E.STOP_REQUESTED, now=4.0, stop_code=StopCode.SpotInterruption)
+    assert (t.stop_code, t.stopped_reason) == (StopCode.SpotInterruption, "SpotInterruption")
