@@ -354,3 +354,33 @@ def test_bad_conditions(conditions: list[Any], message: str, tmp_path: Path) -> 
         model_from_templates([("S", t)])
     assert str(info.value).startswith("stack S, resource R, property Properties.")
     assert message in str(info.value)
+
+
+def test_gateway_load_balancer_is_listed_not_emulated() -> None:
+    t = {
+        "Resources": {
+            "Gw": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {"Type": "gateway"}},
+            "TG": {
+                "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+                "Properties": {"Port": 6081, "Protocol": "GENEVE"},
+            },
+            "L": {
+                "Type": "AWS::ElasticLoadBalancingV2::Listener",
+                "Properties": {
+                    "LoadBalancerArn": {"Ref": "Gw"},
+                    "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "TG"}}],
+                },
+            },
+        }
+    }
+    m = model_from_templates([("S", t)])
+    assert m.load_balancers == () and m.listeners == ()
+    assert {(n.logical_id, n.reason) for n in m.not_emulated} == {
+        ("Gw", "gateway load balancer: not emulated"),
+        ("L", "listener of a gateway load balancer: not emulated"),
+    }
+    t["Resources"]["Gw"]["Properties"]["Type"] = "classic"
+    with pytest.raises(
+        AssemblyError, match=r"resource Gw, property Properties\.Type: unknown load balancer type 'classic'"
+    ):
+        model_from_templates([("S", t)])

@@ -22,6 +22,7 @@ from albfargate.model import (
     LoadBalancer,
     LoadBalancerAttributes,
     LoadBalancerType,
+    NotEmulated,
     QueryPair,
     RedirectAction,
     Rule,
@@ -50,11 +51,19 @@ NLB_PROTOCOLS = frozenset({"TCP", "UDP", "TLS", "TCP_UDP"})
 # ---- names, ids, ARNs -------------------------------------------------------------------------------
 
 
-def _lb_type(ctx: ResourceContext) -> LoadBalancerType:
+_ARN_KIND = {"application": "app", "network": "net", "gateway": "gwy"}
+
+
+def _lb_kind(ctx: ResourceContext) -> str:
+    """``application`` | ``network`` | ``gateway`` (gateway load balancers are listed, not emulated)."""
     value = (ctx.props.str("Type") or "application").lower()
-    if value not in ("application", "network"):
-        ctx.props.error("Type", f"load balancer type '{value}' is not emulated (application or network)")
-    return LoadBalancerType(value)
+    if value not in _ARN_KIND:
+        ctx.props.error("Type", f"unknown load balancer type '{value}'")
+    return value
+
+
+def _lb_type(ctx: ResourceContext) -> LoadBalancerType:
+    return LoadBalancerType(_lb_kind(ctx))
 
 
 def _lb_name(ctx: ResourceContext) -> str:
@@ -62,7 +71,7 @@ def _lb_name(ctx: ResourceContext) -> str:
 
 
 def _lb_arn(ctx: ResourceContext) -> str:
-    kind = "app" if _lb_type(ctx) is LoadBalancerType.APPLICATION else "net"
+    kind = _ARN_KIND[_lb_kind(ctx)]
     return ids.load_balancer_arn(_lb_name(ctx), ids.hex_id(ctx.seed), kind)
 
 
@@ -141,7 +150,7 @@ def _dns_name(ctx: ResourceContext) -> str:
 def _lb_att(ctx: ResourceContext, attribute: str) -> Any:
     arn = _lb_arn(ctx)
     lb_id = ids.hex_id(ctx.seed)
-    kind = "app" if _lb_type(ctx) is LoadBalancerType.APPLICATION else "net"
+    kind = _ARN_KIND[_lb_kind(ctx)]
     values: dict[str, Callable[[], Any]] = {
         "DNSName": lambda: _dns_name(ctx),
         "LoadBalancerFullName": lambda: f"{kind}/{_lb_name(ctx)}/{lb_id}",
@@ -206,6 +215,8 @@ def lb_attributes(props: Props) -> LoadBalancerAttributes:
 
 def _convert_lb(ctx: ResourceContext) -> list[object]:
     p = ctx.props
+    if _lb_kind(ctx) == "gateway":
+        return [NotEmulated(ctx.stack, ctx.logical_id, ctx.type, "gateway load balancer: not emulated")]
     lb_type = _lb_type(ctx)
     scheme = p.str("Scheme") or "internet-facing"
     if scheme not in ("internet-facing", "internal"):
@@ -346,6 +357,12 @@ def _convert_listener(ctx: ResourceContext) -> list[object]:
     p = ctx.props
     lb_arn = p.req_str("LoadBalancerArn")
     parsed = parse_lb_arn(lb_arn)
+    if parsed is not None and parsed[0] == "gwy":
+        return [
+            NotEmulated(
+                ctx.stack, ctx.logical_id, ctx.type, "listener of a gateway load balancer: not emulated"
+            )
+        ]
     is_net = parsed is not None and parsed[0] == "net"
     protocol = p.str("Protocol") or ("TCP" if is_net else "HTTP")
     port = p.int("Port")
