@@ -101,8 +101,8 @@ class Upstream:
     health_checks: list[bytes] = field(default_factory=list)
     conns: set[asyncio.StreamWriter] = field(default_factory=set)
 
-    async def start(self) -> Upstream:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+    async def start(self, ssl_context: object = None) -> Upstream:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=ssl_context)  # type: ignore[arg-type]
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -206,6 +206,14 @@ class Upstream:
                         await w.drain()
                     w.close()
                     return
+                if path == "/setcookie":
+                    out = self.name.encode()
+                    w.write(
+                        b"HTTP/1.1 200 OK\r\nSet-Cookie: APPC=1\r\nContent-Length: %d\r\n\r\n" % len(out)
+                        + out
+                    )
+                    await w.drain()
+                    continue
                 if path == "/echo":
                     out = body
                 elif path == "/headers":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Callable
 
 from albfargate.alb import health
@@ -24,13 +25,28 @@ MAX_STATUS_LINE = 8192
 UA = "ELB-HealthChecker/2.0"
 
 
+_NO_VERIFY: ssl.SSLContext | None = None
+
+
+def _no_verify() -> ssl.SSLContext:
+    """HTTPS health checks do not validate the target's certificate (as traffic, spec §3.1)."""
+    global _NO_VERIFY
+    if _NO_VERIFY is None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        _NO_VERIFY = ctx
+    return _NO_VERIFY
+
+
 async def probe(host: str, port: int, hc: HealthCheck) -> tuple[int | None, bool]:
     """One health check: (status or None, timed_out). A refused/reset connection or a malformed
     response gives (None, False)."""
     writer: asyncio.StreamWriter | None = None
     try:
         async with asyncio.timeout(hc.timeout_seconds):
-            reader, writer = await asyncio.open_connection(host, port)
+            ssl_ctx = _no_verify() if hc.protocol.upper() == "HTTPS" else None
+            reader, writer = await asyncio.open_connection(host, port, ssl=ssl_ctx)
             req = (
                 f"GET {hc.path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: {UA}\r\n"
                 "Accept: */*\r\nConnection: close\r\n\r\n"

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import re
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -238,14 +239,25 @@ class Upstream:
             self.writer.transport.abort()
 
 
+def _target_tls() -> ssl.SSLContext:
+    """HTTPS to targets does not validate target certificates (spec §3.1)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 class Pools:
-    """Idle keep-alive upstream connections per target key (spec §4.3: the ALB reuses them)."""
+    """Idle keep-alive upstream connections per target (spec §4.3: the ALB reuses them). Keyed by the
+    registry's Target object, so a target registered again (or in two groups) never shares a pool
+    with its former self."""
 
     def __init__(self) -> None:
-        self._idle: dict[str, list[Upstream]] = {}
+        self._idle: dict[Target, list[Upstream]] = {}
+        self._tls: ssl.SSLContext | None = None
 
     async def acquire(self, target: Target, connect_timeout: float, idle_timeout: float) -> Upstream:
-        stack = self._idle.get(target.key)
+        stack = self._idle.get(target)
         if stack:
             now = time.monotonic()
             while stack:
@@ -254,19 +266,23 @@ class Pools:
                     up.reader.at_eof()
                     or up.writer.transport.is_closing()
                     or now - up.last_used >= idle_timeout
-                    or up.target is not target
                 ):
                     up.close()
                     continue
                 up.reused = True
                 return up
+        ssl_ctx = None
+        if target.tls:
+            if self._tls is None:
+                self._tls = _target_tls()
+            ssl_ctx = self._tls
         async with asyncio.timeout(connect_timeout):
-            reader, writer = await asyncio.open_connection(target.tid.id, target.tid.port, limit=READ_CHUNK)
+            reader, writer = await asyncio.open_connection(
+                target.tid.id, target.tid.port, limit=READ_CHUNK, ssl=ssl_ctx
+            )
         sock = writer.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
-                import socket
-
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return Upstream(target, reader, writer)
 
@@ -275,15 +291,15 @@ class Pools:
         if t.gone or up.buf or up.writer.transport.is_closing() or up.reader.at_eof():
             up.close()
             return
-        stack = self._idle.setdefault(t.key, [])
+        stack = self._idle.setdefault(t, [])
         if len(stack) >= POOL_MAX_IDLE_PER_TARGET:
             up.close()
             return
         up.last_used = time.monotonic()
         stack.append(up)
 
-    def drop_target(self, key: str) -> None:
-        for up in self._idle.pop(key, []):
+    def drop_target(self, target: Target) -> None:
+        for up in self._idle.pop(target, []):
             up.close()
 
     def close(self) -> None:
@@ -810,21 +826,22 @@ class ClientConnection:
     ) -> bool:
         ctx = self.ctx
         now_wall = ex.received_at
-        need_cookies = action.stickiness_enabled
-        tg_arn0 = action.target_groups[0].target_group_arn if action.target_groups else None
-        tg0 = ctx.registry.target_group(tg_arn0) if tg_arn0 else None
-        if tg0 is not None and tg0.attributes.stickiness_enabled:
-            need_cookies = True
-        cookies = _cookies(p.headers) if need_cookies else None
+        cookies = _cookies(p.headers) if action.stickiness_enabled else None
         tg_arn, set_cookies, err = self._choose(action, cookies, now_wall)
         ex.error_reason = err
         tg = ctx.registry.target_group(tg_arn) if tg_arn else None
         if tg is None or tg_arn is None:
             return await self._answer_and_skip_body(ex, p, responses.alb_response(503, keep_alive=False), 503)
         ex.target_group_arn = tg_arn
+        if tg.protocol_version.upper() in ("HTTP2", "GRPC"):
+            # an HTTP/1.1 request to an HTTP2/gRPC target group (spec §4.5)
+            return await self._answer_and_skip_body(ex, p, responses.alb_response(464, keep_alive=False), 464)
         a = tg.attributes
         sticky_target: str | None = None
         app_cookie_seen = False
+        app_cookie: tuple[bytes, list[tuple[str, str]]] | None = None
+        if a.stickiness_enabled and cookies is None:
+            cookies = _cookies(p.headers)
         if a.stickiness_enabled and cookies is not None:
             if a.stickiness_type == "app_cookie":
                 app_cookie_seen = a.app_cookie_name is not None and a.app_cookie_name in cookies
@@ -845,10 +862,13 @@ class ClientConnection:
             return await self._answer_and_skip_body(ex, p, responses.alb_response(503, keep_alive=False), 503)
         if a.stickiness_enabled:
             if a.stickiness_type == "app_cookie":
+                alb_app = balancing.app_cookie_headers(
+                    balancing.encode_sticky(ctx.sticky_key, target.key, now_wall), now_wall
+                )
                 if app_cookie_seen:
-                    set_cookies += balancing.app_cookie_headers(
-                        balancing.encode_sticky(ctx.sticky_key, target.key, now_wall), now_wall
-                    )
+                    set_cookies += alb_app
+                elif a.app_cookie_name:  # added when the target sets its cookie
+                    app_cookie = (a.app_cookie_name.encode("latin-1") + b"=", alb_app)
             else:
                 set_cookies += balancing.set_cookie_headers(
                     "AWSALB", balancing.encode_sticky(ctx.sticky_key, target.key, now_wall), now_wall
@@ -878,7 +898,9 @@ class ClientConnection:
         ctx.registry.begin(tg_arn, target, cut)
         self.cut = self.timed_out = self.response_started = False
         try:
-            return await self._exchange(ex, p, target, up_head, set_cookies, keep_alive, close_after)
+            return await self._exchange(
+                ex, p, target, up_head, set_cookies, keep_alive, close_after, app_cookie
+            )
         finally:
             ctx.registry.end(target, cut)
             if self.upstream is not None:
@@ -894,6 +916,7 @@ class ClientConnection:
         set_cookies: list[tuple[str, str]],
         keep_alive: bool,
         close_after: bool,
+        app_cookie: tuple[bytes, list[tuple[str, str]]] | None = None,
     ) -> bool:
         ctx = self.ctx
         ls = self.ls
@@ -945,7 +968,9 @@ class ClientConnection:
         ex.target_processing = time.time() - t_sent
         # parse the response head
         try:
-            status, out_head, framing, length, up_keep = _parse_response_head(rhead, p.method, set_cookies)
+            status, out_head, framing, length, up_keep = _parse_response_head(
+                rhead, p.method, set_cookies, app_cookie
+            )
         except ProtocolError as e:
             return self._upstream_failed(ex, p, e.status)
         ex.target_status = status
@@ -1236,10 +1261,15 @@ def _host_of(hdrs: list[tuple[str, str]], ls: ListenerState, with_port: bool = T
 
 
 def _parse_response_head(
-    head: bytes, method: str, set_cookies: list[tuple[str, str]]
+    head: bytes,
+    method: str,
+    set_cookies: list[tuple[str, str]],
+    app_cookie: tuple[bytes, list[tuple[str, str]]] | None = None,
 ) -> tuple[int, bytes, str, int, bool]:
     """(status, head to send to the client, framing none|length|chunked|close, length,
-    upstream connection reusable). Malformed → ProtocolError(502)."""
+    upstream connection reusable). ``set_cookies`` are appended; ``app_cookie`` = (b"name=", cookies)
+    appends those cookies only when the target sets cookie ``name`` (app_cookie stickiness, §3.8).
+    Malformed → ProtocolError(502)."""
     lines = head.split(b"\n")
     while lines and lines[-1] in (b"", b"\r"):
         lines.pop()
@@ -1280,6 +1310,9 @@ def _parse_response_head(
             toks = [x.strip().lower() for x in value.split(b",")]
             if toks and toks[-1] == b"chunked":
                 chunked = True
+        elif lname == b"set-cookie" and app_cookie is not None and value.strip().startswith(app_cookie[0]):
+            set_cookies = [*set_cookies, *app_cookie[1]]
+            app_cookie = None
         out.append(line)
     for cname, cvalue in set_cookies:
         out.append(f"{cname}: {cvalue}".encode("latin-1"))
@@ -1320,8 +1353,6 @@ async def start_listener(
         sock = writer.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
-                import socket
-
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = ClientConnection(ctx, ls, reader, writer)
         await conn.run()

@@ -329,7 +329,7 @@ class LoadBalancerRuntime:
 
     def _on_target_event(self, arn: str, t: Any, event: str) -> None:
         if event == "leave":
-            self.ctx.pools.drop_target(t.key)
+            self.ctx.pools.drop_target(t)
 
 
 def _access_log_formatter() -> Callable[[proxy.Exchange], str]:

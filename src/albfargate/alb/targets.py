@@ -53,6 +53,7 @@ class Target:
     inflight: set[Callable[[], None]] = field(default_factory=set)
     drain_timer: asyncio.TimerHandle | None = None
     gone: bool = False  # left the group (drained): pooled connections must not be reused
+    tls: bool = False  # the group's protocol is HTTPS (certificates not validated, spec §3.1)
 
     @property
     def routable_state(self) -> bool:
@@ -172,6 +173,7 @@ class LiveTargets:
             tid=target,
             key=f"{target.id}:{target.port}",
             health=health.registered() if g.in_use else NOT_IN_USE,
+            tls=(g.tg.protocol or "HTTP").upper() == "HTTPS",
         )
         g.targets[target] = t
         if g.in_use:
