@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from albfargate.model.ecs import ContainerDependency, ContainerHealthCheck
+from albfargate.model.ecs import ContainerDefinition, ContainerDependency, ContainerHealthCheck
 
 #: Where a stopTimeout is absent (Fargate default, spec §6.2).
 DEFAULT_STOP_TIMEOUT = 30.0
@@ -56,6 +56,9 @@ class ContainerSpec:
     start_timeout: float | None = None
     secret_names: tuple[str, ...] = ()  # env var names whose values must never be shown
     stand_in: bool = False
+    # The task-definition container this spec was built from (image/asset, command, entry point, user,
+    # cpu/memory, labels, read-only root, ulimits, working directory): the Docker driver runs from it.
+    definition: ContainerDefinition | None = None
 
     def local_port(self, container_port: int) -> int | None:
         return next((lp for cp, lp in self.ports if cp == container_port), None)
