@@ -138,10 +138,10 @@ def _container_node(c: ContainerDefinition, service: Service) -> Node:
     image = c.image
     if c.image_asset is not None:
         image = f"asset {c.image_asset.asset_hash[:12]} (built from {Path(c.image_asset.directory).name})"
-    ports = ", ".join(f"{p.container_port}/{p.protocol}" for p in c.port_mappings) or "no ports"
+    ports = ", ".join(f"{p.container_port}/{p.protocol}" for p in c.port_mappings)
     targets = [lb.container_port for lb in service.load_balancers if lb.container_name == c.name]
     extra = f"; receives traffic on {', '.join(map(str, targets))}" if targets else ""
-    node = Node(f"Container {c.name}: {image}", [f"ports {ports}{extra}"])
+    node = Node(f"Container {c.name}: {image}", [f"ports {ports}{extra}" if ports else "no port mappings"])
     flags = []
     if not c.essential:
         flags.append("not essential")
