@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the embedded CDK app is kept compact)
 """A real CDK app (synthesized here, in a subprocess, into a temporary cdk.out) read into the model: a
 stage (nested assembly) with two stacks and a cross-stack reference (Fn::ImportValue), a parameter and a
 condition, listener rules with every condition form CDK writes, weighted forwarding with group stickiness,
