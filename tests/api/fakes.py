@@ -302,7 +302,9 @@ class FakeBackend:
         return out
 
     def tasks(self) -> Sequence[TaskRecord]:
-        return list(self._tasks.values())
+        out = list(self._tasks.values())
+        self.advance_tasks()  # the next read sees one lifecycle step later
+        return out
 
     # --- ECS writes
     def create_cluster(self, cluster: Cluster) -> None:
@@ -360,7 +362,6 @@ class FakeBackend:
             stopping_at=time.time(),
             version=task.version + 1,
         )
-        self._pending_stop = task_arn
 
     def run_task(
         self,
