@@ -35,18 +35,34 @@ def _post(endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> tuple[int
 
 
 def _ecs(op: str, body: Any, **extra: str) -> tuple[bytes, dict[str, str]]:
-    headers = {"X-Amz-Target": ECS_TARGET + op, "Content-Type": "application/x-amz-json-1.1",
-               "Authorization": SIG.format(svc="ecs"), **extra}  # fmt: skip
+    headers = {
+        "X-Amz-Target": ECS_TARGET + op,
+        "Content-Type": "application/x-amz-json-1.1",
+        "Authorization": SIG.format(svc="ecs"),
+        **extra,
+    }
     return (body if isinstance(body, bytes) else json.dumps(body).encode()), headers
 
 
 @pytest.mark.parametrize(
     ("host", "ok"),
-    [("localhost", True), ("localhost:4566", True), ("127.0.0.1:4566", True), ("127.1.2.3", True),
-     ("[::1]:4566", True), ("api.localhost", True), ("LOCALHOST.", True), ("evil.example.com", False),
-     ("evil.example.com:4566", False), ("10.0.0.1", False), ("0.0.0.0", False), ("", False), (None, False),
-     ("localhost.evil.com", False)],
-)  # fmt: skip
+    [
+        ("localhost", True),
+        ("localhost:4566", True),
+        ("127.0.0.1:4566", True),
+        ("127.1.2.3", True),
+        ("[::1]:4566", True),
+        ("api.localhost", True),
+        ("LOCALHOST.", True),
+        ("evil.example.com", False),
+        ("evil.example.com:4566", False),
+        ("10.0.0.1", False),
+        ("0.0.0.0", False),
+        ("", False),
+        (None, False),
+        ("localhost.evil.com", False),
+    ],
+)
 def test_is_loopback_host(host: str | None, ok: bool) -> None:
     assert is_loopback_host(host) is ok
 
@@ -64,8 +80,11 @@ def test_dns_rebinding_host_is_refused(endpoint: Endpoint) -> None:
     status, _, out = _post(endpoint, body, headers)
     assert status == 403
     assert json.loads(out)["__type"] == "AccessDenied"
-    status, _, out = _post(endpoint, b"Action=DescribeLoadBalancers&Version=2015-12-01",
-                           {"Host": "rebind.example", "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    status, _, out = _post(
+        endpoint,
+        b"Action=DescribeLoadBalancers&Version=2015-12-01",
+        {"Host": "rebind.example", "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 403 and b"<Code>AccessDenied</Code>" in out and b"<ErrorResponse" in out
 
 
