@@ -2,15 +2,19 @@
 ``<state_dir>/access-logs/``: one file per load balancer, ``<lb-name>.<lb-id>.log``, one line per
 request (per connection for WebSockets).
 
-Lines are queued in memory and appended by a flush every ``FLUSH_INTERVAL`` seconds (and on close), so
-the proxy's hot path never touches the disk; the queue is bounded (``MAX_PENDING``): beyond it lines are
-dropped and counted, as AWS's logging is best effort too."""
+Records are queued in memory by the proxy (a list append) and formatted + appended to the file every
+``FLUSH_INTERVAL`` seconds by a worker thread (and on close), so the proxy's hot path never formats or
+touches the disk, and a big batch never stalls the event loop for longer than the interpreter's thread
+switch interval. The queue is bounded (``MAX_PENDING``): beyond it records are dropped and counted, as
+AWS's logging is best effort too."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ class AccessLogWriter:
         self._count = 0
         self.dropped = 0
         self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="access-log")
+        self._lock = threading.RLock()  # one writer at a time (worker flush vs. flush() on close)
 
     def path_for(self, lb_full_name: str) -> Path:
         # app/<name>/<id> -> <name>.<id>.log
@@ -47,12 +53,27 @@ class AccessLogWriter:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="access-log flush")
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
-            self.flush()
+            pending = self._take()
+            if pending:
+                await loop.run_in_executor(self._executor, self._write, pending)
+
+    def _take(self) -> dict[str, list[Any]]:
+        pending, self._pending, self._count = self._pending, {}, 0
+        return pending
 
     def flush(self) -> None:
-        pending, self._pending, self._count = self._pending, {}, 0
+        """Format and write everything queued, now, on the calling thread."""
+        with self._lock:
+            self._write(self._take())
+
+    def _write(self, pending: dict[str, list[Any]]) -> None:
+        with self._lock:
+            self._write_locked(pending)
+
+    def _write_locked(self, pending: dict[str, list[Any]]) -> None:
         for lb, records in pending.items():
             lines: list[str] = []
             for r in records:
@@ -73,3 +94,4 @@ class AccessLogWriter:
                 await self._task
             self._task = None
         self.flush()
+        self._executor.shutdown(wait=True)

@@ -983,8 +983,20 @@ class ClientConnection:
         self.phase = RESPONSE
         self.response_started = True
         t_resp = time.time()
-        self.writer.write(out_head)
-        sent = len(out_head)
+        ubuf = up.buf
+        if framing == "length" and len(ubuf) >= length:
+            # the whole body is already here (the common small response): one write, one syscall
+            if len(ubuf) == length:
+                self.writer.write(out_head + ubuf)
+                ubuf.clear()
+            else:
+                self.writer.write(out_head + ubuf[:length])
+                del ubuf[:length]
+            sent = len(out_head) + length
+            framing = "none"
+        else:
+            self.writer.write(out_head)
+            sent = len(out_head)
         # stream the body
         try:
             sent += await self._relay_response_body(up, framing, length)
