@@ -5,7 +5,7 @@ A VPC (max 2 AZs), a cluster, a Fargate task definition with one nginx container
 (port 80), and ApplicationLoadBalancedFargateService with 2 tasks behind a public ALB listening on 80.
 
 What changed from the CDK v1 form of this app:
-- `from aws_cdk import core` and `core.App()`/`core.Stack` -> `import aws_cdk as cdk`, `cdk.App()`/`cdk.Stack`.
+- `from aws_cdk import core`, `core.App()`, `core.Stack` -> `import aws_cdk as cdk`, `cdk.App()`, `cdk.Stack`.
 - `from aws_cdk import aws_ec2, aws_ecs, aws_ecs_patterns` now come from the one `aws-cdk-lib` package
   (v1 had one pip package per service: aws-cdk.aws-ec2, aws-cdk.aws-ecs, aws-cdk.aws-ecs-patterns, ...).
 - `Construct` comes from the separate `constructs` package (`from constructs import Construct`), not core.
