@@ -281,3 +281,31 @@ def test_valid_request_served_after_fuzzing(background: _Background) -> None:
         _exchange(background.port, data)
     out = _exchange(background.port, b"GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200 OK") and out.endswith(b"a /ok")
+
+
+def test_stop_lets_in_flight_finish_and_closes_idle_connections() -> None:
+    async def scenario() -> None:
+        a = await Upstream("a").start()
+        tga = target_group("tga")
+        try:
+            async with running(model([tga])) as rt:
+                rt.targets.register(tga.arn, a.target)
+                await healthy(rt, tga.arn)
+                port = port_of(rt)
+                idle_rd, idle_wr = await asyncio.open_connection("127.0.0.1", port)
+                in_flight = asyncio.ensure_future(get(port, "/slow?s=0.5"))
+                await wait_for(lambda: "/slow" in a.requests)
+                loop = asyncio.get_running_loop()
+                t0 = loop.time()
+                await rt.stop(grace=3.0)
+                assert loop.time() - t0 < 2.0  # returned once the in-flight request was done
+                r = await asyncio.wait_for(in_flight, 1)
+                assert r.status == 200 and r.header("Connection") == "close"
+                assert await asyncio.wait_for(idle_rd.read(), 1) == b""  # idle connection closed
+                idle_wr.close()
+                with pytest.raises(OSError):
+                    await asyncio.open_connection("127.0.0.1", port)  # no longer accepting
+        finally:
+            await a.stop()
+
+    asyncio.run(scenario())

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import socket
 import ssl
@@ -731,7 +730,7 @@ class ClientConnection:
                 listener_port=ls.template_port,
                 attributes=attrs,
                 now=t0,
-                trace_random=os.urandom(12),
+                trace_random=self.ctx.rng.getrandbits(96).to_bytes(12, "big"),
                 uri_host=headers.split_absolute_form(p.target)[0],
                 tls_version=self.tls[1] if self.tls else None,
                 tls_cipher=self.tls[0] if self.tls else None,
@@ -856,8 +855,7 @@ class ClientConnection:
                     sticky_target = balancing.decode_sticky(
                         ctx.sticky_key, raw, now_wall, a.lb_cookie_duration_seconds
                     )
-        mono = time.monotonic()
-        target = ctx.registry.pick(tg_arn, mono, sticky_target)
+        target = ctx.registry.pick(tg_arn, ctx.registry.now(), sticky_target)
         if target is None:
             return await self._answer_and_skip_body(ex, p, responses.alb_response(503, keep_alive=False), 503)
         if a.stickiness_enabled:
@@ -977,7 +975,7 @@ class ClientConnection:
         ex.elb_status = status
         if status == 101 and p.upgrade is not None:
             return await self._tunnel(ex, up, out_head, target)
-        client_keep = keep_alive and framing != "close"
+        client_keep = keep_alive and framing != "close" and not ctx.stopping
         if not client_keep:
             out_head = _set_connection_close(out_head)
         self.phase = RESPONSE
@@ -1054,6 +1052,7 @@ class ClientConnection:
             await self.writer.drain()
         except (ConnectionError, OSError) as e:
             raise _ClientGone() from e
+        self.last = self.loop.time()  # the client took data: the connection is not idle
 
     async def _send_body(self, p: _Parsed, up: Upstream) -> None:
         """Stream the request body from the client to the target."""
@@ -1073,6 +1072,7 @@ class ClientConnection:
                         break
                 if uw.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
                     await uw.drain()
+                    self.last = self.loop.time()
                 if not await self._read_more():
                     raise ProtocolError(400, "client closed mid-body")
                 self.last = self.loop.time()
@@ -1088,6 +1088,7 @@ class ClientConnection:
                     break
                 if uw.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
                     await uw.drain()
+                    self.last = self.loop.time()
                 if not await self._read_more():
                     raise ProtocolError(400, "client closed mid-body")
 
@@ -1220,6 +1221,7 @@ class ClientConnection:
                     dst.write(data)
                     if dst.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
                         await dst.drain()
+                        self.last = self.loop.time()
             except (OSError, ConnectionError):
                 pass
             finally:

@@ -258,6 +258,10 @@ class LiveTargets:
         return h, u
 
     # ---------------------------------------------------------------- for the proxy (hot path)
+    def now(self) -> float:
+        """The registry's clock (slow start and health timestamps use it)."""
+        return self._clock()
+
     def pick(self, target_group_arn: str, now: float, sticky_key: str | None = None) -> Target | None:
         """The target for the next request of a group, or None (→ 503). ``sticky_key`` wins when it
         names a target of the candidate set (stickiness overrides the algorithm, §3.7/§3.8)."""
