@@ -272,3 +272,47 @@ def test_health_check_timeout_reason() -> None:
             hang.close()
 
     asyncio.run(scenario())
+
+
+def test_alb_made_errors_keep_the_connection_alive() -> None:
+    async def scenario() -> None:
+        from .alb_support import read_response
+
+        a = await Upstream("a").start()
+        tga, empty = target_group("tga"), target_group("empty")
+        rules = [
+            Rule(
+                arn=LISTENER_ARN + "/r1",
+                listener_arn=LISTENER_ARN,
+                priority=1,
+                conditions=(Condition(ConditionField.PATH_PATTERN, ("/none",)),),
+                actions=(ForwardAction((TargetGroupTuple(empty.arn),)),),
+            )
+        ]
+        try:
+            async with running(model([tga, empty], rules=rules)) as rt:
+                rt.targets.register(tga.arn, a.target)
+                await healthy(rt, tga.arn)
+                rd, wr = await asyncio.open_connection("127.0.0.1", port_of(rt))
+                for raw, status in [
+                    (b"GET /none HTTP/1.1\r\nHost: h\r\n\r\n", 503),
+                    (b"GET /reset-head HTTP/1.1\r\nHost: h\r\n\r\n", 502),
+                    (b"TRACE / HTTP/1.1\r\nHost: h\r\n\r\n", 405),
+                    (b"HEAD /none HTTP/1.1\r\nHost: h\r\n\r\n", 503),
+                    (b"GET /fine HTTP/1.1\r\nHost: h\r\n\r\n", 200),
+                ]:
+                    wr.write(raw)
+                    r = await asyncio.wait_for(read_response(rd, raw.split(b" ")[0].decode()), 5)
+                    assert r.status == status
+                    if status != 200:
+                        assert r.header("Connection") == "keep-alive" and r.header("Server") == "awselb/2.0"
+                # a request with a body the ALB does not read: answered, then the connection closes
+                wr.write(b"POST /none HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+                r = await asyncio.wait_for(read_response(rd), 5)
+                assert (r.status, r.header("Connection")) == (503, "close")
+                assert await asyncio.wait_for(rd.read(), 2) == b""
+                wr.close()
+        finally:
+            await a.stop()
+
+    asyncio.run(scenario())

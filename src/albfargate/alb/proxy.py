@@ -683,13 +683,13 @@ class ClientConnection:
             keep_alive = False
         has_body = p.body_chunked or p.body_length > 0
         if p.method == "TRACE":
-            return await self._answer_and_skip_body(ex, p, responses.alb_response(405, keep_alive=False), 405)
+            return self._alb_error(ex, p, 405, keep_alive)
         view = RequestView(p.method, p.path, p.query, p.headers, self.client[0])
         try:
             match = ls.rules.evaluate(view)
         except Exception:
             ex.matched_rule_priority = -1
-            return await self._answer_and_skip_body(ex, p, responses.alb_response(500, keep_alive=False), 500)
+            return self._alb_error(ex, p, 500, keep_alive)
         ex.matched_rule_priority = match.priority
         action = match.actions[-1] if match.actions else None
         head_only = p.method == "HEAD"
@@ -718,7 +718,7 @@ class ClientConnection:
             data = responses.fixed_response(action, keep_alive=ka, date=_http_date(), head_only=head_only)
             return await self._answer_and_skip_body(ex, p, data, int(action.status_code), keep_alive=ka)
         if not isinstance(action, ForwardAction):
-            return await self._answer_and_skip_body(ex, p, responses.alb_response(500, keep_alive=False), 500)
+            return self._alb_error(ex, p, 500, keep_alive)
         ex.actions_executed = ("forward",)
         # headers towards the target (may refuse with 463)
         try:
@@ -736,7 +736,7 @@ class ClientConnection:
                 tls_cipher=self.tls[0] if self.tls else None,
             )
         except headers.TooManyForwardedFor:
-            return await self._answer_and_skip_body(ex, p, responses.alb_response(463, keep_alive=False), 463)
+            return self._alb_error(ex, p, 463, keep_alive)
         return await self._forward(ex, p, action, out_headers, keep_alive, close_after)
 
     # ------------------------------------------------------------------------------ ALB answers
@@ -753,6 +753,13 @@ class ClientConnection:
             self._close(abort=False)
         self.last = self.loop.time()
         return keep_alive
+
+    def _alb_error(self, ex: Exchange, p: _Parsed, code: int, keep_alive: bool) -> bool:
+        """An ALB-made error page; the connection stays open when the request allows it and had no
+        body (the body is never read, so the connection must close then)."""
+        ka = keep_alive and not (p.body_chunked or p.body_length > 0) and not self.ctx.stopping
+        data = responses.alb_response(code, keep_alive=ka, date=_http_date(), head_only=p.method == "HEAD")
+        return self._finish_alb(ex, code, keep_alive=ka, data=data)
 
     async def _answer_and_skip_body(
         self, ex: Exchange, p: _Parsed, data: bytes, code: int, *, keep_alive: bool = False
@@ -830,11 +837,11 @@ class ClientConnection:
         ex.error_reason = err
         tg = ctx.registry.target_group(tg_arn) if tg_arn else None
         if tg is None or tg_arn is None:
-            return await self._answer_and_skip_body(ex, p, responses.alb_response(503, keep_alive=False), 503)
+            return self._alb_error(ex, p, 503, keep_alive)
         ex.target_group_arn = tg_arn
         if tg.protocol_version.upper() in ("HTTP2", "GRPC"):
             # an HTTP/1.1 request to an HTTP2/gRPC target group (spec §4.5)
-            return await self._answer_and_skip_body(ex, p, responses.alb_response(464, keep_alive=False), 464)
+            return self._alb_error(ex, p, 464, keep_alive)
         a = tg.attributes
         sticky_target: str | None = None
         app_cookie_seen = False
@@ -857,7 +864,7 @@ class ClientConnection:
                     )
         target = ctx.registry.pick(tg_arn, ctx.registry.now(), sticky_target)
         if target is None:
-            return await self._answer_and_skip_body(ex, p, responses.alb_response(503, keep_alive=False), 503)
+            return self._alb_error(ex, p, 503, keep_alive)
         if a.stickiness_enabled:
             if a.stickiness_type == "app_cookie":
                 alb_app = balancing.app_cookie_headers(
@@ -929,12 +936,12 @@ class ClientConnection:
             try:
                 up = await ctx.pools.acquire(target, ctx.connect_timeout, idle)
             except TimeoutError:
-                return self._upstream_failed(ex, p, 504)
+                return self._upstream_failed(ex, p, 504, keep_alive)
             except OSError:
-                return self._upstream_failed(ex, p, 502)
+                return self._upstream_failed(ex, p, 502, keep_alive)
             if self.cut or self.closed:
                 up.close()
-                return self._upstream_failed(ex, p, 502)
+                return self._upstream_failed(ex, p, 502, keep_alive)
             self.upstream = up
             self.last = self.loop.time()
             try:
@@ -948,7 +955,7 @@ class ClientConnection:
                 t_sent = time.time()
                 rhead = await self._read_response_head(up)
             except ProtocolError as e:
-                return self._upstream_failed(ex, p, e.status)
+                return self._upstream_failed(ex, p, e.status, keep_alive and e.status != 400)
             except _ClientGone:
                 return False
             except (OSError, asyncio.IncompleteReadError):
@@ -957,9 +964,9 @@ class ClientConnection:
                 break
             # no response at all
             if self.timed_out:
-                return self._upstream_failed(ex, p, 504)
+                return self._upstream_failed(ex, p, 504, keep_alive)
             if self.cut or not up.reused or attempt == attempts - 1:
-                return self._upstream_failed(ex, p, 502)
+                return self._upstream_failed(ex, p, 502, keep_alive)
             up.close()
             self.upstream = None
         assert up is not None and rhead is not None
@@ -970,7 +977,7 @@ class ClientConnection:
                 rhead, p.method, set_cookies, app_cookie
             )
         except ProtocolError as e:
-            return self._upstream_failed(ex, p, e.status)
+            return self._upstream_failed(ex, p, e.status, keep_alive and e.status != 400)
         ex.target_status = status
         ex.elb_status = status
         if status == 101 and p.upgrade is not None:
@@ -1034,7 +1041,7 @@ class ClientConnection:
             )
         self._log(ex)
 
-    def _upstream_failed(self, ex: Exchange, p: _Parsed, code: int) -> bool:
+    def _upstream_failed(self, ex: Exchange, p: _Parsed, code: int, keep_alive: bool = False) -> bool:
         if self.upstream is not None:
             self.upstream.close()
             self.upstream = None
@@ -1045,7 +1052,10 @@ class ClientConnection:
             return False
         ex.target_processing = -1.0
         ex.response_processing = -1.0
-        return self._finish_alb(ex, code, keep_alive=False)
+        # keep-alive only without a request body: a body may be partly unread from the client
+        ka = keep_alive and not (p.body_chunked or p.body_length > 0) and not self.ctx.stopping
+        data = responses.alb_response(code, keep_alive=ka, date=_http_date(), head_only=p.method == "HEAD")
+        return self._finish_alb(ex, code, keep_alive=ka, data=data)
 
     async def _drain_client(self) -> None:
         try:
