@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 GREETING = os.environ.get("GREETING", "Hello")
 _task_lock = threading.Lock()
 _task_name: str | None = None
+# The metadata endpoint is link-local (or loopback locally): never through an HTTP proxy.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def task_name() -> str:
@@ -34,7 +36,7 @@ def task_name() -> str:
         uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
         if uri:
             try:
-                with urllib.request.urlopen(uri.rstrip("/") + "/task", timeout=2) as response:
+                with _NO_PROXY.open(uri.rstrip("/") + "/task", timeout=2) as response:
                     arn = json.load(response)["TaskARN"]
                 _task_name = str(arn).rsplit("/", 1)[-1]
                 return _task_name
