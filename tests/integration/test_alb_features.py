@@ -316,3 +316,44 @@ def test_alb_made_errors_keep_the_connection_alive() -> None:
             await a.stop()
 
     asyncio.run(scenario())
+
+
+def test_metrics_endpoint() -> None:
+    async def scenario() -> None:
+        import json
+        import urllib.parse
+
+        a = await Upstream("a").start()
+        tga = target_group("tga")
+        try:
+            async with running(model([tga])) as rt:
+                rt.targets.register(tga.arn, a.target)
+                await healthy(rt, tga.arn)
+                for _ in range(3):
+                    assert (await get(port_of(rt), "/m")).status == 200
+                url = await rt.serve_metrics()
+                mport = urllib.parse.urlsplit(url).port
+                assert mport is not None
+                r = await request(mport, "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n")
+                assert r.status == 200 and r.header(
+                    "Content-Type",
+                ).startswith("text/plain")  # type: ignore[union-attr]
+                text = r.body.decode()
+                assert (
+                    'albfargate_tg_request_count_total{target_group="targetgroup/tga/00000000000000tg"} 3'
+                    in text
+                )
+                assert (
+                    'albfargate_tg_healthy_host_count{target_group="targetgroup/tga/00000000000000tg"} 1'
+                    in text
+                )
+                r = await request(mport, "GET /metrics.json HTTP/1.1\r\nHost: m\r\n\r\n")
+                snap = json.loads(r.body)
+                tg = snap["targetgroup/tga/00000000000000tg"]
+                assert tg["RequestCount"] == 3 and tg["RequestCountPerTarget"] == 3.0
+                assert tg["HTTPCode_Target_2XX_Count"] == 3 and tg["HealthyHostCount"] == 1
+                assert snap["app/test/0123456789abcdef"]["RequestCount"] == 3
+        finally:
+            await a.stop()
+
+    asyncio.run(scenario())

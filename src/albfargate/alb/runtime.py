@@ -116,6 +116,7 @@ class LoadBalancerRuntime:
         self.checker = HealthChecker(self.targets)
         self.targets.subscribe(self._on_target_event)
         self._started = False
+        self._metrics_server: asyncio.AbstractServer | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -249,12 +250,52 @@ class LoadBalancerRuntime:
         for b in self._bound.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(b.server.wait_closed(), 1.0)
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
         await self.checker.stop()
         self.targets.close()
         self.ctx.pools.close()
         if self._writer is not None:
             await self._writer.close()
         self._started = False
+
+    # ------------------------------------------------------------------ metrics endpoint
+    async def serve_metrics(self, port: int = 0) -> str:
+        """Serve ``GET /metrics`` (Prometheus text) and ``GET /metrics.json`` (CloudWatch-named
+        snapshot) on ``host:port`` (0 = any free port) until :meth:`stop`; returns the URL."""
+        import json
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                parts = head.split(b" ", 2)
+                path = parts[1].split(b"?", 1)[0] if len(parts) > 1 else b""
+                if parts[0] != b"GET":
+                    status, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
+                elif path == b"/metrics":
+                    status, ctype = "200 OK", "text/plain; version=0.0.4; charset=utf-8"
+                    body = self.metrics.prometheus_text().encode()
+                elif path == b"/metrics.json":
+                    status, ctype = "200 OK", "application/json"
+                    body = json.dumps(self.metrics.snapshot(), indent=1).encode()
+                else:
+                    status, ctype, body = "404 Not Found", "text/plain", b"see /metrics\n"
+                writer.write(
+                    f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                    f"Connection: close\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(handle, self.host, port)
+        self._metrics_server = server
+        real = server.sockets[0].getsockname()[1]
+        return f"http://{self._url_host()}:{real}/metrics"
 
     # ------------------------------------------------------------------ reading
     def bindings(self) -> list[ListenerBinding]:
