@@ -163,10 +163,16 @@ class Live:
 
 
 @contextmanager
-def live_engine(state_dir: Path, model: SystemModel | None = None) -> Iterator[Live]:
+def live_engine(
+    state_dir: Path, model: SystemModel | None = None, *, scaling_period: float | None = None
+) -> Iterator[Live]:
     lb_port = free_port()
     config = EngineConfig(
-        model=model or live_model(), state_dir=state_dir, stand_in=("*",), port_overrides={80: lb_port}
+        model=model or live_model(),
+        state_dir=state_dir,
+        stand_in=("*",),
+        port_overrides={80: lb_port},
+        scaling_period_seconds=scaling_period,
     )
     loop = asyncio.new_event_loop()
     ready = threading.Event()

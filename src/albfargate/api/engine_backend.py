@@ -7,6 +7,7 @@ Also :func:`start_api`, which the engine (or ``up``) calls to serve the endpoint
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -285,21 +286,33 @@ class EngineBackend:
     def set_scaling(
         self, targets: Sequence[ScalableTarget], policies: Sequence[TargetTrackingPolicy]
     ) -> None:
-        configure = getattr(self.engine.autoscaler, "configure", None)
-        if callable(configure):
-            configure(list(targets), list(policies))
+        """The autoscaler reads ``engine.model``'s scalable targets and policies on every tick, so the new
+        configuration replaces them there; the autoscaler is started if it was not running."""
+        engine = self.engine
+        engine.model = replace(
+            engine.model, scalable_targets=tuple(targets), scaling_policies=tuple(policies)
+        )
+        if engine.autoscaler is None and targets and engine.scheduler is not None:
+            start = getattr(engine, "start_autoscaler", None) or getattr(engine, "_start_autoscaler", None)
+            if callable(start):
+                start()
 
     def scaling_activities(self) -> Sequence[ScalingActivity]:
         out = []
         for a in getattr(self.engine.autoscaler, "activities", None) or []:
+            start = float(getattr(a, "start_time", 0.0))
+            resource = str(getattr(a, "resource_id", ""))
+            activity_id = getattr(a, "activity_id", None) or uuid.uuid5(
+                uuid.NAMESPACE_URL, f"{resource}#{start}"
+            )
             out.append(
                 ScalingActivity(
-                    activity_id=str(getattr(a, "activity_id", "")),
-                    resource_id=str(getattr(a, "resource_id", "")),
+                    activity_id=str(activity_id),
+                    resource_id=resource,
                     description=str(getattr(a, "description", "")),
                     cause=str(getattr(a, "cause", "")),
-                    start_time=float(getattr(a, "start_time", 0.0)),
-                    end_time=getattr(a, "end_time", None),
+                    start_time=start,
+                    end_time=getattr(a, "end_time", None) or start,
                     status_code=str(getattr(a, "status_code", "Successful")),
                 )
             )
