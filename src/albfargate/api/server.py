@@ -320,6 +320,7 @@ class ApiServer:
                 status=413,
             )
             await self._send(writer, fail(error), False)
+            await _linger(reader, length)
             return False
         if headers.get("expect", "").lower() == "100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -341,6 +342,24 @@ class ApiServer:
         )
         writer.write(head.encode("latin-1") + response.body)
         await writer.drain()
+
+
+# After refusing an oversized body, read and discard up to this much of it (for at most LINGER_SECONDS)
+# before closing, so the client reads our 413 instead of a connection reset.
+LINGER_BYTES = 8 * 1024 * 1024
+LINGER_SECONDS = 2.0
+
+
+async def _linger(reader: asyncio.StreamReader, length: int) -> None:
+    remaining = min(length, LINGER_BYTES)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LINGER_SECONDS
+    with contextlib.suppress(Exception):
+        while remaining > 0 and loop.time() < deadline:
+            chunk = await asyncio.wait_for(reader.read(min(remaining, 65536)), deadline - loop.time())
+            if not chunk:
+                break
+            remaining -= len(chunk)
 
 
 def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
