@@ -90,6 +90,33 @@ def missing_run_settings(
     return out
 
 
+def resolve_driver(
+    name: str, model: SystemModel, settings: RunSettings | None, stand_in: Sequence[str]
+) -> str:
+    """``auto`` -> ``process`` when run settings/stand-ins cover every container (the app was set up to
+    run locally), else ``docker`` when an engine answers, else ``process`` (which then names what is
+    missing); other names are returned as given. See docs/docker.md."""
+    if name != "auto":
+        return name
+    if not missing_run_settings(model, settings, stand_in):
+        return "process"
+    try:
+        from albfargate.ecs.runtime.docker import engine_available
+    except ImportError:
+        return "process"
+    return "docker" if engine_available() else "process"
+
+
+def remove_docker_orphans(state_dir: Path) -> int:
+    """Remove the containers and network a crashed supervisor of ``state_dir`` left in Docker (by their
+    ``albfargate.state-dir`` label; nothing else is touched). 0 without the docker package or an engine."""
+    try:
+        from albfargate.ecs.runtime.docker import remove_orphans
+    except ImportError:
+        return 0
+    return remove_orphans(state_dir)
+
+
 class Engine:
     def __init__(self, config: EngineConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
@@ -109,23 +136,35 @@ class Engine:
         self._stopping = False
 
     def _make_driver(self, name: str) -> TaskDriver:
-        if name in ("auto", "process"):
+        name = resolve_driver(name, self.model, self.config.run_settings, self.config.stand_in)
+        if name == "process":
             return ProcessDriver(self.state_dir)
         if name == "docker":
-            raise RuntimeStartError(
-                "--driver docker is not available yet; use --driver process (the default)"
-            )
+            try:
+                from albfargate.ecs.runtime.docker import DockerDriver
+            except ImportError:
+                raise RuntimeStartError(
+                    "--driver docker needs the docker Python package (pip install 'albfargate[docker]'); "
+                    "or run without Docker: --driver process"
+                ) from None
+            return DockerDriver(self.state_dir)
         raise RuntimeStartError(f"unknown driver {name!r} (expected auto, process or docker)")
 
     # ---- start -----------------------------------------------------------------------------------
     async def start(self) -> None:
-        problems = missing_run_settings(self.model, self.config.run_settings, self.config.stand_in)
+        problems = (
+            []
+            if self.driver.name == "docker"  # the Docker driver runs the images themselves
+            else missing_run_settings(self.model, self.config.run_settings, self.config.stand_in)
+        )
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise RuntimeStartError(problems[0] + more)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "logs").mkdir(exist_ok=True)
         self._load_store()
+        if self.driver.name == "docker":  # what a crashed supervisor of this state dir left running
+            await self.driver.cleanup_orphans(self.state_dir)
         try:
             await self.metadata.start()
             if self.model.load_balancers:
@@ -273,12 +312,16 @@ class Engine:
                     )
                 env[s.name] = v
                 secret_names.append(s.name)
-        stand_in = stand_in_matches(self.config.stand_in, c)
+        in_docker = self.driver.name == "docker"  # the image runs as is: no run setting, stand-in or $PORT
+        stand_in = stand_in_matches(self.config.stand_in, c) and not in_docker
         rs = self.config.run_settings.container(c.name) if self.config.run_settings else None
         port_env: str | None = "PORT"
         health: ContainerHealthCheck | None = c.health_check
-        if stand_in:
-            argv: tuple[str, ...] = (
+        argv: tuple[str, ...]
+        if in_docker:
+            argv, workdir, port_env = (), None, None
+        elif stand_in:
+            argv = (
                 sys.executable,
                 "-m",
                 "albfargate.ecs.standin",
@@ -318,9 +361,10 @@ class Engine:
             )
         if ports and port_env:
             env[port_env] = str(ports[0][1])
-        for cp, lp in ports:
+        for cp, lp in ports if not in_docker else ():
             env[f"ALBFARGATE_PORT_{cp}"] = str(lp)
-        env["ECS_CONTAINER_METADATA_URI_V4"] = self.metadata.uri_for(task_id, c.name)
+        if not in_docker:  # the endpoint listens on the host's loopback, which a container cannot reach
+            env["ECS_CONTAINER_METADATA_URI_V4"] = self.metadata.uri_for(task_id, c.name)
         env.setdefault("AWS_REGION", ids.LOCAL_REGION)
         env.setdefault("AWS_DEFAULT_REGION", ids.LOCAL_REGION)
         env["AWS_EXECUTION_ENV"] = "AWS_ECS_FARGATE"
@@ -338,6 +382,7 @@ class Engine:
             start_timeout=float(c.start_timeout_seconds) if c.start_timeout_seconds else None,
             secret_names=tuple(secret_names),
             stand_in=stand_in,
+            definition=c,
         )
 
     # ---- notifications -------------------------------------------------------------------------------

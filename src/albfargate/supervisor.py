@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from albfargate.ecs.runtime.process import kill_orphans
-from albfargate.engine import Engine, EngineConfig
+from albfargate.engine import Engine, EngineConfig, remove_docker_orphans
 from albfargate.errors import AlbfargateError, RuntimeStartError
 
 PID_FILE = "supervisor.pid"
@@ -99,7 +99,7 @@ def acquire(state_dir: Path) -> int:
             f"a supervisor is already running for {state_dir} (pid {pid}); "
             f"stop it with `albfargate down --state-dir {state_dir}`"
         )
-    killed = kill_orphans(state_dir)
+    killed = kill_orphans(state_dir) + remove_docker_orphans(state_dir)
     (state_dir / INFO_FILE).unlink(missing_ok=True)
     (state_dir / PID_FILE).write_text(f"{os.getpid()}\n")
     os.environ[SUPERVISOR_ENV] = str(state_dir)

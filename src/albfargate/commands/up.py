@@ -195,8 +195,6 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    if args.driver == "docker":
-        raise RuntimeStartError("--driver docker is not available yet; use --driver process (the default)")
     if args.detach:
         return _up_detached(args)
     config = build_config(args)
@@ -281,9 +279,13 @@ def _up_detached(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
     config = build_config(args)  # fail fast (bad assembly, missing run setting...) before forking
-    from albfargate.engine import missing_run_settings
+    from albfargate.engine import missing_run_settings, resolve_driver
 
-    problems = missing_run_settings(config.model, config.run_settings, config.stand_in)
+    problems = (
+        missing_run_settings(config.model, config.run_settings, config.stand_in)
+        if resolve_driver(config.driver, config.model, config.run_settings, config.stand_in) == "process"
+        else []  # the Docker driver runs the images themselves
+    )
     if problems:
         raise RuntimeStartError(
             problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
@@ -419,11 +421,12 @@ def cmd_stop_task(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     from albfargate import supervisor
     from albfargate.ecs.runtime.process import kill_orphans
+    from albfargate.engine import remove_docker_orphans
 
     state_dir = _state_dir(args)
     pid = supervisor.running_pid(state_dir)
     if pid is None:
-        killed = kill_orphans(state_dir)
+        killed = kill_orphans(state_dir) + remove_docker_orphans(state_dir)
         print(
             f"no supervisor running for {state_dir}"
             + (f"; killed {killed} orphan task groups" if killed else "")
@@ -441,6 +444,7 @@ def cmd_down(args: argparse.Namespace) -> int:
                 os.kill(pid, signal.SIGKILL)
             time.sleep(0.2)
             kill_orphans(state_dir)
+            remove_docker_orphans(state_dir)
             (state_dir / supervisor.PID_FILE).unlink(missing_ok=True)
             print(
                 f"supervisor {pid} did not stop in {DOWN_TIMEOUT:g} s: killed it and its tasks",
