@@ -189,7 +189,8 @@ def test_create_and_delete_service(endpoint: Endpoint) -> None:
     assert _code(exc) == "InvalidParameterException"  # scaled above 0 without force
     deleted = ecs.delete_service(cluster="demo", service="api", force=True)["service"]
     assert deleted["status"] == "DRAINING"
-    ecs.describe_services(cluster="demo", services=["api"])  # settles -> INACTIVE
+    ecs.get_waiter("services_inactive").wait(cluster="demo", services=["api"], WaiterConfig={"Delay": 0.05})
+    assert ecs.describe_services(cluster="demo", services=["api"])["services"][0]["status"] == "INACTIVE"
     listed = ecs.list_services(cluster="demo")["serviceArns"]
     assert created["serviceArn"] not in listed
     with pytest.raises(ClientError) as exc:
