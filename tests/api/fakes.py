@@ -329,10 +329,7 @@ class FakeBackend:
         s = svc.service
         if update.desired_count is not None:
             s = replace(s, desired_count=update.desired_count)
-        if update.deployment_configuration is not None:
-            s = replace(s, deployment_configuration=update.deployment_configuration)
-        if update.health_check_grace_period_seconds is not None:
-            s = replace(s, health_check_grace_period_seconds=update.health_check_grace_period_seconds)
+        s = update.apply(s)
         new_td = update.task_definition_arn and update.task_definition_arn != s.task_definition_arn
         if new_td:
             s = replace(s, task_definition_arn=update.task_definition_arn or s.task_definition_arn)

@@ -203,3 +203,41 @@ def test_list_service_deployments(endpoint: Endpoint) -> None:
     out = ecs.list_service_deployments(cluster="demo", service="web")
     assert out["serviceDeployments"][0]["serviceArn"] == SERVICE_ARN
     assert out["serviceDeployments"][0]["status"] == "SUCCESSFUL"
+
+
+def test_update_service_network_and_load_balancers_roll_a_deployment(endpoint: Endpoint) -> None:
+    from tests.api.fakes import TG2_ARN
+
+    ecs = endpoint.client("ecs")
+    out = ecs.update_service(
+        cluster="demo",
+        service="web",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-9"], "assignPublicIp": "ENABLED"}},
+        loadBalancers=[{"targetGroupArn": TG2_ARN, "containerName": "web", "containerPort": 8080}],
+    )["service"]
+    assert [d["status"] for d in out["deployments"]] == ["PRIMARY", "ACTIVE"]
+    assert out["loadBalancers"][0]["targetGroupArn"] == TG2_ARN
+    assert out["networkConfiguration"]["awsvpcConfiguration"] == {
+        "subnets": ["subnet-9"],
+        "securityGroups": [],
+        "assignPublicIp": "ENABLED",
+    }
+    assert out["deployments"][0]["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == ["subnet-9"]
+    with pytest.raises(ClientError) as exc:
+        ecs.update_service(
+            cluster="demo",
+            service="web",
+            loadBalancers=[{"targetGroupArn": TG2_ARN, "containerName": "web", "containerPort": 1}],
+        )
+    assert _code(exc) == "InvalidParameterException"
+    cfg = ecs.update_service(
+        cluster="demo",
+        service="web",
+        deploymentConfiguration={
+            "minimumHealthyPercent": 50,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        },
+    )["service"]
+    assert cfg["deploymentConfiguration"]["minimumHealthyPercent"] == 50
+    assert cfg["deploymentConfiguration"]["maximumPercent"] == 200
+    assert cfg["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}

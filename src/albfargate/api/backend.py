@@ -10,11 +10,17 @@ groups, attributes) and Application Auto Scaling configuration are held by the A
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from albfargate.model.autoscaling import ScalableTarget, TargetTrackingPolicy
-from albfargate.model.ecs import Cluster, DeploymentConfiguration, Service, TaskDefinition
+from albfargate.model.ecs import (
+    Cluster,
+    DeploymentConfiguration,
+    Service,
+    ServiceLoadBalancer,
+    TaskDefinition,
+)
 from albfargate.model.elbv2 import Action, LoadBalancerAttributes, Rule, TargetGroup
 
 
@@ -133,6 +139,26 @@ class ServiceUpdate:
     force_new_deployment: bool = False
     deployment_configuration: DeploymentConfiguration | None = None
     health_check_grace_period_seconds: int | None = None
+    load_balancers: tuple[ServiceLoadBalancer, ...] | None = None
+    network: tuple[tuple[str, ...], tuple[str, ...], bool] | None = None  # (subnets, groups, public ip)
+    platform_version: str | None = None
+
+    def apply(self, service: Service) -> Service:
+        """``service`` with this update's definition changes (not desired count / task definition)."""
+        s = service
+        if self.deployment_configuration is not None:
+            s = replace(s, deployment_configuration=self.deployment_configuration)
+        if self.health_check_grace_period_seconds is not None:
+            s = replace(s, health_check_grace_period_seconds=self.health_check_grace_period_seconds)
+        if self.load_balancers is not None:
+            s = replace(s, load_balancers=self.load_balancers)
+        if self.network is not None:
+            s = replace(
+                s, subnets=self.network[0], security_groups=self.network[1], assign_public_ip=self.network[2]
+            )
+        if self.platform_version is not None:
+            s = replace(s, platform_version=self.platform_version)
+        return s
 
 
 @dataclass(frozen=True, slots=True)

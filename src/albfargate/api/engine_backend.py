@@ -168,12 +168,8 @@ class EngineBackend:
         name = self._name(service_arn)
         svc = self.engine.store.service(name)
         assert svc is not None
-        model = svc.model
-        if update.deployment_configuration is not None:
-            model = replace(model, deployment_configuration=update.deployment_configuration)
-        if update.health_check_grace_period_seconds is not None:
-            model = replace(model, health_check_grace_period_seconds=update.health_check_grace_period_seconds)
-        if model is not svc.model:
+        model = update.apply(svc.model)
+        if model != svc.model:
             svc.model = model
             self.engine.store.touch_service(svc)
         try:

@@ -19,7 +19,7 @@ from albfargate.api.context import Context, Handler, Params, Result
 from albfargate.api.ecs import errors
 from albfargate.api.ecs.views import cluster_view, service_view, tags_view, task_definition_view, task_view
 from albfargate.api.errors import ApiError
-from albfargate.api.wire import Reader, page
+from albfargate.api.wire import Reader, page, ts
 from albfargate.model.ecs import (
     Cluster,
     ContainerDefinition,
@@ -65,11 +65,6 @@ def resolve_cluster(ctx: Context, ref: str | None) -> Cluster:
     raise errors.cluster_not_found()
 
 
-def _cluster_name_of(ref: str | None) -> str:
-    ref = ref or "default"
-    return ref.rsplit("/", 1)[-1] if ref.startswith("arn:") else ref
-
-
 def find_service(ctx: Context, cluster: Cluster, ref: str) -> ServiceRecord | None:
     for s in ctx.backend.services():
         if s.service.cluster_arn == cluster.arn and ref in (s.service.name, s.service.arn):
@@ -84,9 +79,7 @@ def resolve_service(ctx: Context, cluster: Cluster, ref: str) -> ServiceRecord:
     return record
 
 
-def resolve_task_definition(
-    ctx: Context, ref: str, *, active_only: bool = False
-) -> TaskDefinitionRecord | None:
+def resolve_task_definition(ctx: Context, ref: str) -> TaskDefinitionRecord | None:
     records = ctx.backend.task_definitions()
     if ref.startswith("arn:"):
         return next((r for r in records if r.definition.arn == ref), None)
@@ -408,7 +401,7 @@ def _deployment_configuration(
     )
     if out.minimum_healthy_percent < 0 or out.minimum_healthy_percent > 100:
         raise errors.invalid("minimumHealthyPercent must be between 0 and 100.")
-    if out.maximum_percent < 100 or (out.maximum_percent > 200 and out.maximum_percent > 2000):
+    if out.maximum_percent < 100:
         raise errors.invalid("maximumPercent must be at least 100.")
     return out
 
@@ -431,10 +424,22 @@ def update_service(ctx: Context, params: Params) -> Result:
         if td.status != "ACTIVE":
             raise errors.client("TaskDefinition is inactive.")
         td_arn = td.definition.arn
+    # networkConfiguration, loadBalancers and platformVersion start a new deployment (spec §7.2)
+    network = None
+    if r.struct("networkConfiguration") is not None:
+        network = _network(r.struct("networkConfiguration"))
+    lbs = None
+    if "loadBalancers" in params:
+        td_now = resolve_task_definition(ctx, td_arn or record.service.task_definition_arn)
+        if td_now is None:
+            raise errors.client("TaskDefinition not found.")
+        lbs = tuple(_load_balancers(ctx, r.items("loadBalancers"), td_now.definition))
+    platform = r.text("platformVersion")
+    rolls = network is not None or lbs is not None or platform is not None
     update = ServiceUpdate(
         desired_count=desired,
         task_definition_arn=td_arn,
-        force_new_deployment=r.flag("forceNewDeployment"),
+        force_new_deployment=r.flag("forceNewDeployment") or rolls,
         deployment_configuration=(
             _deployment_configuration(
                 r.struct("deploymentConfiguration"), record.service.deployment_configuration
@@ -443,14 +448,35 @@ def update_service(ctx: Context, params: Params) -> Result:
             else None
         ),
         health_check_grace_period_seconds=r.integer("healthCheckGracePeriodSeconds", lo=0, hi=2147483647),
+        load_balancers=lbs,
+        network=network,
+        platform_version=platform,
     )
-    if update.health_check_grace_period_seconds is not None and not record.service.load_balancers:
+    if update.health_check_grace_period_seconds is not None and not (lbs or record.service.load_balancers):
         raise errors.invalid(
             "Health check grace period is only valid for services configured to use load balancers"
         )
     _call(ctx.backend.update_service, record.service.arn, update)
     after = find_service(ctx, cluster, record.service.arn) or record
     return {"service": service_view(after)}
+
+
+def _load_balancers(ctx: Context, raw: Sequence[Any], td: TaskDefinition) -> list[ServiceLoadBalancer]:
+    lbs = []
+    for lb in raw:
+        if not isinstance(lb, dict):
+            raise errors.invalid("loadBalancers must be a list of structures.")
+        tg = lb.get("targetGroupArn")
+        if tg not in ctx.store.target_groups:
+            raise errors.invalid(f"Target Group {tg} is invalid or does not exist.")
+        container = td.container(lb.get("containerName", ""))
+        port = _int_or_none(lb.get("containerPort"), "containerPort")
+        if container is None or port not in [p.container_port for p in container.port_mappings]:
+            raise errors.invalid(
+                f"The container {lb.get('containerName')} did not have a container port {port} defined."
+            )
+        lbs.append(ServiceLoadBalancer(tg, container.name, port or 0))
+    return lbs
 
 
 def _network(raw: dict[str, Any] | None) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
@@ -477,18 +503,7 @@ def create_service(ctx: Context, params: Params) -> Result:
     td = resolve_task_definition(ctx, td_ref)
     if td is None or td.status != "ACTIVE":
         raise errors.client("TaskDefinition not found.")
-    lbs = []
-    for lb in r.items("loadBalancers"):
-        tg = lb.get("targetGroupArn")
-        if tg not in ctx.store.target_groups:
-            raise errors.invalid(f"Target Group {tg} is invalid or does not exist.")
-        container = td.definition.container(lb.get("containerName", ""))
-        port = _int_or_none(lb.get("containerPort"), "containerPort")
-        if container is None or port not in [p.container_port for p in container.port_mappings]:
-            raise errors.invalid(
-                f"The container {lb.get('containerName')} did not have a container port {port} defined."
-            )
-        lbs.append(ServiceLoadBalancer(tg, container.name, port or 0))
+    lbs = _load_balancers(ctx, r.items("loadBalancers"), td.definition)
     subnets, groups, public = _network(r.struct("networkConfiguration"))
     if td.definition.network_mode == "awsvpc" and r.struct("networkConfiguration") is None:
         raise errors.invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
@@ -564,9 +579,9 @@ def list_service_deployments(ctx: Context, params: Params) -> Result:
                 "serviceDeploymentArn": _deployment_arn(record, d.id),
                 "serviceArn": record.service.arn,
                 "clusterArn": cluster.arn,
-                "startedAt": _dt(d.created_at),
-                "createdAt": _dt(d.created_at),
-                "finishedAt": _dt(d.updated_at) if d.rollout_state == "COMPLETED" else None,
+                "startedAt": ts(d.created_at),
+                "createdAt": ts(d.created_at),
+                "finishedAt": ts(d.updated_at) if d.rollout_state == "COMPLETED" else None,
                 "targetServiceRevisionArn": _revision_arn(record, d.id),
                 "status": {"COMPLETED": "SUCCESSFUL", "FAILED": "ROLLBACK_SUCCESSFUL"}.get(
                     d.rollout_state, "IN_PROGRESS"
@@ -587,12 +602,6 @@ def _revision_arn(record: ServiceRecord, deployment_id: str) -> str:
     return ecs_arn(
         f"service-revision/{record.service.cluster_name}/{record.service.name}/{deployment_id.split('/')[-1]}"
     )
-
-
-def _dt(epoch: float) -> Any:
-    from albfargate.api.wire import ts
-
-    return ts(epoch)
 
 
 # --- tasks ------------------------------------------------------------------------------------------------
@@ -786,5 +795,3 @@ OPERATIONS: dict[str, Handler] = {
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
 }
-
-_ = _cluster_name_of
