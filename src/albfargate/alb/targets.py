@@ -76,6 +76,9 @@ class Group:
     in_use: bool = False
     requests: int = 0
     balancer: balancing.Balancer | None = None
+    # candidate set and key index, rebuilt only after a membership/health change (hot path); not used
+    # for least_outstanding_requests, whose choice needs the live in-flight counts
+    cache: tuple[list[balancing.TargetView], dict[str, Target]] | None = None
 
 
 Listener = Callable[[str, Target, str], None]  # (target group arn, target, event) event: register|leave
@@ -130,6 +133,7 @@ class LiveTargets:
         if g.tg.attributes != tg.attributes:
             g.balancer = balancing.Balancer(tg.attributes, self._rng)
         g.tg = tg
+        g.cache = None
 
     def set_in_use(self, arns: Iterable[str]) -> None:
         """Target groups used by some listener rule are health-checked; the others report
@@ -138,6 +142,7 @@ class LiveTargets:
         for arn, g in self._groups.items():
             was = g.in_use
             g.in_use = arn in used
+            g.cache = None
             if was == g.in_use:
                 continue
             for t in g.targets.values():
@@ -176,6 +181,7 @@ class LiveTargets:
             tls=(g.tg.protocol or "HTTP").upper() == "HTTPS",
         )
         g.targets[target] = t
+        g.cache = None
         if g.in_use:
             self._emit(target_group_arn, t, "register")
 
@@ -195,6 +201,7 @@ class LiveTargets:
                 "Target deregistration is in progress",
             )
         t.healthy_since = t.slow_start_from = None
+        g.cache = None
         delay = g.tg.attributes.deregistration_delay_seconds
         if delay <= 0:
             self._leave(g, t)
@@ -210,6 +217,7 @@ class LiveTargets:
         t.gone = True
         if g.targets.get(t.tid) is t:
             del g.targets[t.tid]
+        g.cache = None
         self._emit(g.tg.arn, t, "leave")
 
     def describe(self, target_group_arn: str) -> list[tuple[TargetId, TargetHealth]]:
@@ -237,6 +245,7 @@ class LiveTargets:
             return
         old = t.health.state
         t.health = new
+        g.cache = None
         if new.state is TargetState.HEALTHY and old is not TargetState.HEALTHY:
             now = self._clock()
             t.healthy_since = now
@@ -268,9 +277,15 @@ class LiveTargets:
         g = self._groups.get(target_group_arn)
         if g is None or not g.targets:
             return None
-        by_key = {t.key: t for t in g.targets.values()}
-        views = [t.view() for t in g.targets.values()]
-        candidates = balancing.routable(views, g.tg.attributes)
+        cache = g.cache
+        if cache is None:
+            by_key = {t.key: t for t in g.targets.values()}
+            views = [t.view() for t in g.targets.values()]
+            candidates = balancing.routable(views, g.tg.attributes)
+            if g.tg.attributes.algorithm != "least_outstanding_requests":
+                g.cache = (candidates, by_key)
+        else:
+            candidates, by_key = cache
         if not candidates:
             return None
         if sticky_key is not None:
