@@ -6,13 +6,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from albfargate.api.errors import ApiError
 
 T = TypeVar("T")
+
+
+@contextmanager
+def shape_errors(code: str, what: str) -> Iterator[None]:
+    """Parsing a request structure: a value of the wrong shape (a string where a structure belongs, a
+    non-number where a number belongs...) is the client's error ``code``, not a server fault."""
+    try:
+        yield
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        raise ApiError(code, f"Invalid {what}: {type(exc).__name__}: {exc}"[:300]) from None
 
 
 def ts(epoch: float | None) -> datetime | None:

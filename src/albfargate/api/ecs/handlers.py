@@ -19,7 +19,7 @@ from albfargate.api.context import Context, Handler, Params, Result
 from albfargate.api.ecs import errors
 from albfargate.api.ecs.views import cluster_view, service_view, tags_view, task_definition_view, task_view
 from albfargate.api.errors import ApiError
-from albfargate.api.wire import Reader, page, ts
+from albfargate.api.wire import Reader, page, shape_errors, ts
 from albfargate.model.ecs import (
     Cluster,
     ContainerDefinition,
@@ -140,9 +140,11 @@ def create_cluster(ctx: Context, params: Params) -> Result:
     name = r.text("clusterName") or "default"
     existing = next((c for c in ctx.backend.clusters() if c.name == name), None)
     if existing is None:
-        insights = any(
-            s.get("name") == "containerInsights" and s.get("value") == "enabled" for s in r.items("settings")
-        )
+        with shape_errors(INVALID, "settings"):
+            insights = any(
+                s.get("name") == "containerInsights" and s.get("value") == "enabled"
+                for s in r.items("settings")
+            )
         existing = Cluster(arn=cluster_arn(name), name=name, container_insights=insights)
         _call(ctx.backend.create_cluster, existing)
     _tag(ctx, existing.arn, r.items("tags"))
@@ -183,6 +185,11 @@ def _int_or_none(value: Any, name: str) -> int | None:
 
 
 def parse_container(d: Any) -> ContainerDefinition:
+    with shape_errors("ClientException", "container definition"):
+        return _parse_container(d)
+
+
+def _parse_container(d: Any) -> ContainerDefinition:
     if not isinstance(d, dict):
         raise errors.client("Container definition must be an object.")
     name, image = d.get("name"), d.get("image")
@@ -390,6 +397,8 @@ def _deployment_configuration(
         return base
     cb_raw = raw.get("deploymentCircuitBreaker")
     cb = base.circuit_breaker
+    if cb_raw is not None and not isinstance(cb_raw, dict):
+        raise errors.invalid("deploymentCircuitBreaker must be a structure.")
     if isinstance(cb_raw, dict):
         cb = DeploymentCircuitBreaker(bool(cb_raw.get("enable", False)), bool(cb_raw.get("rollback", False)))
     max_p = _int_or_none(raw.get("maximumPercent"), "maximumPercent")
@@ -462,6 +471,11 @@ def update_service(ctx: Context, params: Params) -> Result:
 
 
 def _load_balancers(ctx: Context, raw: Sequence[Any], td: TaskDefinition) -> list[ServiceLoadBalancer]:
+    with shape_errors(INVALID, "loadBalancers"):
+        return _parse_load_balancers(ctx, raw, td)
+
+
+def _parse_load_balancers(ctx: Context, raw: Sequence[Any], td: TaskDefinition) -> list[ServiceLoadBalancer]:
     lbs = []
     for lb in raw:
         if not isinstance(lb, dict):
@@ -480,7 +494,14 @@ def _load_balancers(ctx: Context, raw: Sequence[Any], td: TaskDefinition) -> lis
 
 
 def _network(raw: dict[str, Any] | None) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-    vpc = (raw or {}).get("awsvpcConfiguration") or {}
+    with shape_errors(INVALID, "networkConfiguration"):
+        vpc = (raw or {}).get("awsvpcConfiguration") or {}
+        if not isinstance(vpc, dict) or not all(
+            isinstance(vpc.get(k) or [], list) for k in ("subnets", "securityGroups")
+        ):
+            raise errors.invalid(
+                "networkConfiguration.awsvpcConfiguration must hold lists of subnets/groups."
+            )
     return (
         tuple(vpc.get("subnets") or ()),
         tuple(vpc.get("securityGroups") or ()),
@@ -512,10 +533,11 @@ def create_service(ctx: Context, params: Params) -> Result:
         raise errors.invalid(
             "Health check grace period is only valid for services configured to use load balancers"
         )
-    strategy = tuple(
-        (s.get("capacityProvider", ""), int(s.get("weight", 0)), int(s.get("base", 0)))
-        for s in r.items("capacityProviderStrategy")
-    )
+    with shape_errors(INVALID, "capacityProviderStrategy"):
+        strategy = tuple(
+            (str(s["capacityProvider"]), int(s.get("weight", 0)), int(s.get("base", 0)))
+            for s in r.items("capacityProviderStrategy")
+        )
     service = Service(
         arn=service_arn(cluster.name, name),
         name=name,

@@ -25,7 +25,7 @@ from albfargate.api.elbv2.views import (
     target_health_view,
 )
 from albfargate.api.errors import ApiError
-from albfargate.api.wire import Reader, page
+from albfargate.api.wire import Reader, page, shape_errors
 from albfargate.model.elbv2 import (
     Action,
     ActionType,
@@ -82,6 +82,11 @@ def _values(raw: Any) -> tuple[str, ...]:
 
 
 def parse_condition(raw: Any) -> Condition:
+    with shape_errors(VALIDATION, "condition"):
+        return _parse_condition(raw)
+
+
+def _parse_condition(raw: Any) -> Condition:
     if not isinstance(raw, dict):
         raise errors.validation("A condition must be a structure")
     try:
@@ -122,7 +127,19 @@ def parse_condition(raw: Any) -> Condition:
     return Condition(field, values=legacy or typed, header_name=header, regex_values=regex)
 
 
+def _field(config: dict[str, Any], key: str, default: str) -> str:
+    value = config.get(key, default)
+    if not isinstance(value, str):
+        raise errors.validation(f"{key} must be a string")
+    return value
+
+
 def parse_action(ctx: Context, raw: Any) -> Action:
+    with shape_errors(VALIDATION, "action"):
+        return _parse_action(ctx, raw)
+
+
+def _parse_action(ctx: Context, raw: Any) -> Action:
     if not isinstance(raw, dict):
         raise errors.validation("An action must be a structure")
     kind = raw.get("Type")
@@ -156,19 +173,23 @@ def parse_action(ctx: Context, raw: Any) -> Action:
         if not isinstance(c, dict) or not c.get("StatusCode"):
             raise errors.validation("A redirect action needs a RedirectConfig with a StatusCode")
         return RedirectAction(
-            status_code=c["StatusCode"],
-            protocol=c.get("Protocol", "#{protocol}"),
-            host=c.get("Host", "#{host}"),
-            port=c.get("Port", "#{port}"),
-            path=c.get("Path", "/#{path}"),
-            query=c.get("Query", "#{query}"),
+            status_code=_field(c, "StatusCode", ""),
+            protocol=_field(c, "Protocol", "#{protocol}"),
+            host=_field(c, "Host", "#{host}"),
+            port=_field(c, "Port", "#{port}"),
+            path=_field(c, "Path", "/#{path}"),
+            query=_field(c, "Query", "#{query}"),
             order=order,
         )
     if kind == "fixed-response":
         c = raw.get("FixedResponseConfig")
         if not isinstance(c, dict) or not c.get("StatusCode"):
             raise errors.validation("A fixed-response action needs a FixedResponseConfig with a StatusCode")
-        return FixedResponseAction(c["StatusCode"], c.get("ContentType"), c.get("MessageBody"), order)
+        content_type = c.get("ContentType")
+        body = c.get("MessageBody")
+        if not all(isinstance(v, str | None) for v in (content_type, body)):
+            raise errors.validation("FixedResponseConfig values must be strings")
+        return FixedResponseAction(_field(c, "StatusCode", ""), content_type, body, order)
     if kind in ("authenticate-oidc", "authenticate-cognito", "jwt-validation"):
         return AuthenticateAction(ActionType(kind), order)
     raise errors.validation(f"Action type '{kind}' is not valid")
