@@ -117,6 +117,23 @@ def remove_docker_orphans(state_dir: Path) -> int:
     return remove_orphans(state_dir)
 
 
+def served_target_groups(model: SystemModel) -> frozenset[str]:
+    """Target groups that a locally served (application LB, HTTP/HTTPS) listener forwards to."""
+    from albfargate.model.elbv2 import ForwardAction, LoadBalancerType
+
+    app_lbs = {lb.arn for lb in model.load_balancers if lb.type is LoadBalancerType.APPLICATION}
+    listeners = {
+        lst.arn: lst
+        for lst in model.listeners
+        if lst.load_balancer_arn in app_lbs and lst.protocol.upper() in ("HTTP", "HTTPS")
+    }
+    actions = [a for lst in listeners.values() for a in lst.default_actions]
+    actions += [a for r in model.rules if r.listener_arn in listeners for a in r.actions]
+    return frozenset(
+        t.target_group_arn for a in actions if isinstance(a, ForwardAction) for t in a.target_groups
+    )
+
+
 class Engine:
     def __init__(self, config: EngineConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
@@ -187,6 +204,7 @@ class Engine:
                 target_groups={tg.arn: tg for tg in self.model.target_groups},
                 clock=self.clock,
                 on_change=self._changed,
+                served_target_groups=served_target_groups(self.model),
             )
             self.scheduler.start()
             self._start_autoscaler()

@@ -99,6 +99,7 @@ class Scheduler:
         target_groups: Mapping[str, TargetGroup],
         clock: Callable[[], float],
         on_change: Callable[[], None] | None = None,
+        served_target_groups: frozenset[str] | None = None,
     ) -> None:
         self.store = store
         self.driver = driver
@@ -107,6 +108,9 @@ class Scheduler:
         self.target_groups = dict(target_groups)
         self.clock = clock
         self.on_change = on_change
+        # target groups a local listener forwards to; targets elsewhere (an NLB's, not emulated) are
+        # registered but their health does not gate the service (it is treated as having no LB, §7.3)
+        self.served = served_target_groups
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self._processing: set[str] = set()
@@ -222,15 +226,20 @@ class Scheduler:
         if self.targets is None:
             return out
         for b in t.targets:
-            if not b.registered:
+            if not b.registered or not self._served(b.target_group_arn):
                 continue
             h = self.targets.health_of(b.target_group_arn, TargetId(b.host, b.port))
             out.append((b.target_group_arn, b.container_port, str(h.state), h.description))
         return out
 
+    def _served(self, target_group_arn: str) -> bool:
+        return self.served is None or target_group_arn in self.served
+
     def _view(self, svc: ServiceRecord, now: float) -> planner.ServiceView:
         td_checks: dict[str, bool] = {}
-        has_lb = bool(svc.model.load_balancers) and self.targets is not None
+        has_lb = self.targets is not None and any(
+            self._served(lb.target_group_arn) for lb in svc.model.load_balancers
+        )
         task_views = []
         for t in self.store.tasks_of(svc.name):
             if t.last_status == "STOPPED":
