@@ -57,9 +57,9 @@ MAX_RESPONSE_HEAD = 32 * 1024
 # without a figure; 8 KiB is nginx's request-line buffer, which the ALB's front end descends from).
 MAX_URL = 8 * 1024
 # More than this many X-Forwarded-For addresses -> 463 (spec §4.2); counted by headers.forward_headers.
-# Read size per socket read: large enough for a whole typical request/response in one read, small
-# enough that a connection never holds more than this before flow control applies.
-READ_CHUNK = 64 * 1024
+# Unconsumed received bytes a connection holds before it stops reading from its socket (flow control:
+# a client or target sending faster than the other side takes is paused here, never buffered whole).
+READ_BUFFER_LIMIT = 256 * 1024
 # Above this many bytes queued towards a peer we await drain(), which stops us reading from the other
 # side until the slow peer catches up: a large upload/download is never held whole in memory.
 STREAM_HIGH_WATER = 256 * 1024
@@ -220,22 +220,154 @@ class Exchange:
 ExchangeSink = Callable[[Exchange], None]
 
 
+class Stream(asyncio.Protocol):
+    """A lean byte stream over one transport (instead of StreamReader/StreamWriter): received bytes
+    land directly in ``buf``, which the consumer parses and trims in place (no intermediate copies).
+
+    Flow control: reading pauses while ``buf`` holds more than ``READ_BUFFER_LIMIT`` unconsumed bytes
+    and resumes when the consumer asks for more; ``drain()`` waits while the transport's write buffer
+    is above its high-water mark (``pause_writing`` / ``resume_writing``)."""
+
+    __slots__ = (
+        "_drain",
+        "_read_paused",
+        "_waiter",
+        "_write_paused",
+        "buf",
+        "closed",
+        "eof",
+        "on_made",
+        "transport",
+    )
+
+    def __init__(self, on_made: Callable[[Stream], None] | None = None) -> None:
+        self.buf = bytearray()
+        self.eof = False
+        self.closed = False
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._read_paused = False
+        self.on_made = on_made
+
+    # protocol callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.set_write_buffer_limits(high=STREAM_HIGH_WATER)
+        if self.on_made is not None:
+            self.on_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if len(self.buf) > READ_BUFFER_LIMIT and not self._read_paused:
+            self._read_paused = True
+            with contextlib.suppress(Exception):
+                self.transport.pause_reading()
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        # keep the transport open for writing (half-close: the answer may still be owed); we close
+        # it ourselves. TLS transports cannot stay half-open.
+        return self.transport.get_extra_info("sslcontext") is None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.closed = True
+        self._wake()
+        d = self._drain
+        if d is not None:
+            self._drain = None
+            if not d.done():
+                d.set_exception(ConnectionResetError("connection lost"))
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        d = self._drain
+        if d is not None:
+            self._drain = None
+            if not d.done():
+                d.set_result(None)
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    # consumer side
+    async def read_more(self) -> bool:
+        """Wait for more bytes in ``buf``; False at end of stream (nothing new arrived)."""
+        if self._read_paused and len(self.buf) <= READ_BUFFER_LIMIT:
+            self._read_paused = False
+            with contextlib.suppress(Exception):
+                self.transport.resume_reading()
+        if self.eof:
+            return False
+        before = len(self.buf)
+        fut = asyncio.get_running_loop().create_future()
+        self._waiter = fut
+        try:
+            await fut
+        finally:
+            self._waiter = None
+        return len(self.buf) > before or not self.eof
+
+    def write(self, data: bytes | bytearray) -> None:
+        if not self.closed:
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self.closed:
+            raise ConnectionResetError("connection lost")
+        if not self._write_paused:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._drain = fut
+        await fut
+
+    def write_eof(self) -> None:
+        with contextlib.suppress(Exception):
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            else:
+                self.transport.close()
+
+    def get_extra_info(self, name: str) -> Any:
+        return self.transport.get_extra_info(name)
+
+    def at_eof(self) -> bool:
+        return self.eof
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.transport.abort()
+
+
 class Upstream:
     """One keep-alive connection to a target."""
 
-    __slots__ = ("buf", "last_used", "reader", "reused", "target", "writer")
+    __slots__ = ("buf", "last_used", "reused", "s", "target")
 
-    def __init__(self, target: Target, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, target: Target, stream: Stream) -> None:
         self.target = target
-        self.reader = reader
-        self.writer = writer
-        self.buf = bytearray()
+        self.s = stream
+        self.buf = stream.buf
         self.reused = False
         self.last_used = 0.0
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.transport.abort()
+        self.s.abort()
 
 
 def _target_tls() -> ssl.SSLContext:
@@ -261,11 +393,7 @@ class Pools:
             now = time.monotonic()
             while stack:
                 up = stack.pop()
-                if (
-                    up.reader.at_eof()
-                    or up.writer.transport.is_closing()
-                    or now - up.last_used >= idle_timeout
-                ):
+                if up.s.eof or up.s.transport.is_closing() or now - up.last_used >= idle_timeout:
                     up.close()
                     continue
                 up.reused = True
@@ -276,18 +404,18 @@ class Pools:
                 self._tls = _target_tls()
             ssl_ctx = self._tls
         async with asyncio.timeout(connect_timeout):
-            reader, writer = await asyncio.open_connection(
-                target.tid.id, target.tid.port, limit=READ_CHUNK, ssl=ssl_ctx
+            _, stream = await asyncio.get_running_loop().create_connection(
+                Stream, target.tid.id, target.tid.port, ssl=ssl_ctx
             )
-        sock = writer.get_extra_info("socket")
+        sock = stream.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return Upstream(target, reader, writer)
+        return Upstream(target, stream)
 
     def release(self, up: Upstream) -> None:
         t = up.target
-        if t.gone or up.buf or up.writer.transport.is_closing() or up.reader.at_eof():
+        if t.gone or up.buf or up.s.transport.is_closing() or up.s.eof:
             up.close()
             return
         stack = self._idle.setdefault(t, [])
@@ -484,18 +612,16 @@ class ClientConnection:
         self,
         ctx: ProxyContext,
         ls: ListenerState,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        stream: Stream,
     ) -> None:
         self.ctx = ctx
         self.ls = ls
-        self.reader = reader
-        self.writer = writer
-        self.transport = writer.transport
+        self.writer = stream
+        self.transport = stream.transport
         self.loop = asyncio.get_running_loop()
-        peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        peer = stream.get_extra_info("peername") or ("0.0.0.0", 0)
         self.client = (str(peer[0]), int(peer[1]))
-        self.buf = bytearray()
+        self.buf = stream.buf
         self.phase = IDLE
         self.last = self.loop.time()
         self.opened = self.last
@@ -505,7 +631,8 @@ class ClientConnection:
         self.cut = False
         self.response_started = False
         self.closed = False
-        sslobj = writer.get_extra_info("ssl_object")
+        self.task: asyncio.Task[None] | None = None
+        sslobj = stream.get_extra_info("ssl_object")
         self.tls: tuple[str | None, str | None] | None = None
         if sslobj is not None:
             cipher = sslobj.cipher()
@@ -597,11 +724,9 @@ class ClientConnection:
             self._close(abort=False)
 
     async def _read_more(self) -> bool:
-        data = await self.reader.read(READ_CHUNK)
-        if not data:
+        if not await self.writer.read_more():
             return False
         self.last = self.loop.time()
-        self.buf += data
         return True
 
     async def _read_head(self) -> bytes | None:
@@ -945,7 +1070,7 @@ class ClientConnection:
             self.upstream = up
             self.last = self.loop.time()
             try:
-                up.writer.write(up_head)
+                up.s.write(up_head)
                 if p.expect_continue and has_body:
                     self.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 if has_body:
@@ -1066,7 +1191,7 @@ class ClientConnection:
 
     async def _send_body(self, p: _Parsed, up: Upstream) -> None:
         """Stream the request body from the client to the target."""
-        uw = up.writer
+        uw = up.s
         buf = self.buf
         if p.body_chunked:
             framer = ChunkedFramer()
@@ -1121,87 +1246,52 @@ class ClientConnection:
                 if len(buf) > MAX_RESPONSE_HEAD:
                     raise ProtocolError(502, "response head too large")
                 start = max(0, len(buf) - 3)
-            data = await up.reader.read(READ_CHUNK)
-            if not data:
+            if not await up.s.read_more():
                 if buf:
                     raise ProtocolError(504 if self.timed_out else 502, "target closed mid-head")
                 return None
             self.last = self.loop.time()
-            buf += data
 
     async def _relay_response_body(self, up: Upstream, framing: str, length: int) -> int:
+        """Stream the response body from the target's buffer to the client; bytes sent."""
         w = self.writer
         tr = self.transport
+        src = up.s
         buf = up.buf
         sent = 0
         if framing == "none":
             return 0
-        if framing == "length":
-            remaining = length
-            while True:
-                if buf:
-                    take = min(remaining, len(buf))
-                    if take == len(buf):
-                        w.write(bytes(buf))
-                        buf.clear()
-                    else:
-                        w.write(bytes(buf[:take]))
-                        del buf[:take]
-                    remaining -= take
-                    sent += take
-                if remaining == 0:
-                    return sent
-                if tr.get_write_buffer_size() > STREAM_HIGH_WATER:
-                    await self._drain_client()
-                data = await up.reader.read(READ_CHUNK)
-                if not data:
-                    raise ConnectionResetError("target closed mid-body")
-                self.last = self.loop.time()
-                if len(data) <= remaining and not buf:
-                    w.write(data)
-                    remaining -= len(data)
-                    sent += len(data)
-                    if remaining == 0:
-                        return sent
-                else:
-                    buf += data
-                if self.closed:
-                    raise _ClientGone()
-        if framing == "chunked":
-            framer = ChunkedFramer()
-            while True:
-                if buf:
-                    n = framer.feed(buf)
-                    w.write(bytes(buf[:n]))
-                    del buf[:n]
-                    sent += n
-                    if framer.done:
-                        return sent
-                if tr.get_write_buffer_size() > STREAM_HIGH_WATER:
-                    await self._drain_client()
-                data = await up.reader.read(READ_CHUNK)
-                if not data:
-                    raise ConnectionResetError("target closed mid-body")
-                self.last = self.loop.time()
-                buf += data
-                if self.closed:
-                    raise _ClientGone()
-        # until close
-        if buf:
-            w.write(bytes(buf))
-            sent += len(buf)
-            buf.clear()
+        framer = ChunkedFramer() if framing == "chunked" else None
+        remaining = length
         while True:
-            if tr.get_write_buffer_size() > STREAM_HIGH_WATER:
-                await self._drain_client()
-            data = await up.reader.read(READ_CHUNK)
-            if not data:
+            if buf:
+                if framing == "length":
+                    take = min(remaining, len(buf))
+                    remaining -= take
+                elif framer is not None:
+                    take = framer.feed(buf)
+                else:
+                    take = len(buf)
+                if take == len(buf):
+                    w.write(bytes(buf))
+                    buf.clear()
+                else:
+                    w.write(bytes(buf[:take]))
+                    del buf[:take]
+                sent += take
+                if (framer is not None and framer.done) or (framing == "length" and remaining == 0):
+                    return sent
+            elif framing == "length" and remaining == 0:
                 return sent
-            self.last = self.loop.time()
-            w.write(data)
-            sent += len(data)
             if self.closed:
                 raise _ClientGone()
+            if tr.get_write_buffer_size() > STREAM_HIGH_WATER:
+                await self._drain_client()
+            if not await src.read_more():
+                if framing == "close":
+                    return sent
+                raise ConnectionResetError("target closed mid-body")
+            self.last = self.loop.time()
 
     async def _tunnel(self, ex: Exchange, up: Upstream, out_head: bytes, target: Target) -> bool:
         """WebSocket (any 101 upgrade): the target that answered 101 owns the connection (§4.3)."""
@@ -1209,40 +1299,29 @@ class ClientConnection:
         self.phase = TUNNEL
         self.response_started = True
         self.writer.write(out_head)
-        sent = len(out_head)
-        if up.buf:
-            self.writer.write(bytes(up.buf))
-            sent += len(up.buf)
-            up.buf.clear()
-        if self.buf:
-            up.writer.write(bytes(self.buf))
-            ex.received_bytes += len(self.buf)
-            self.buf.clear()
-        counts = [ex.received_bytes, sent]
+        counts = [ex.received_bytes, len(out_head)]
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, idx: int) -> None:
+        async def pipe(src: Stream, dst: Stream, idx: int) -> None:
+            buf = src.buf
             try:
                 while True:
-                    data = await src.read(READ_CHUNK)
-                    if not data:
+                    if buf:
+                        counts[idx] += len(buf)
+                        dst.write(bytes(buf))
+                        buf.clear()
+                        if dst.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
+                            await dst.drain()
+                            self.last = self.loop.time()
+                    if not await src.read_more():
                         break
                     self.last = self.loop.time()
-                    counts[idx] += len(data)
-                    dst.write(data)
-                    if dst.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
-                        await dst.drain()
-                        self.last = self.loop.time()
             except (OSError, ConnectionError):
                 pass
             finally:
-                with contextlib.suppress(Exception):
-                    if dst.can_write_eof():
-                        dst.write_eof()
-                    else:
-                        dst.close()
+                dst.write_eof()
 
-        t1 = asyncio.ensure_future(pipe(self.reader, up.writer, 0))
-        t2 = asyncio.ensure_future(pipe(up.reader, self.writer, 1))
+        t1 = asyncio.ensure_future(pipe(self.writer, up.s, 0))
+        t2 = asyncio.ensure_future(pipe(up.s, self.writer, 1))
         try:
             await asyncio.wait([t1, t2], return_when=asyncio.FIRST_COMPLETED)
             # one side finished: give the other a moment to flush its half, then close both
@@ -1372,21 +1451,21 @@ async def start_listener(
     ssl_context: ssl.SSLContext | None,
 ) -> asyncio.Server:
     """Bind one listener; raises OSError when the port is taken."""
+    loop = asyncio.get_running_loop()
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sock = writer.get_extra_info("socket")
+    def made(stream: Stream) -> None:
+        sock = stream.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = ClientConnection(ctx, ls, reader, writer)
-        await conn.run()
+        conn = ClientConnection(ctx, ls, stream)
+        conn.task = loop.create_task(conn.run())
 
-    return await asyncio.start_server(
-        handle,
+    return await loop.create_server(
+        lambda: Stream(made),
         host,
         port,
         ssl=ssl_context,
-        limit=READ_CHUNK,
         backlog=2048,
         reuse_address=True,
         ssl_handshake_timeout=10.0 if ssl_context is not None else None,
