@@ -203,6 +203,20 @@ def test_list_service_deployments(endpoint: Endpoint) -> None:
     out = ecs.list_service_deployments(cluster="demo", service="web")
     assert out["serviceDeployments"][0]["serviceArn"] == SERVICE_ARN
     assert out["serviceDeployments"][0]["status"] == "SUCCESSFUL"
+    arn = out["serviceDeployments"][0]["serviceDeploymentArn"]
+    assert arn.startswith("arn:aws:ecs:us-east-1:000000000000:service-deployment/demo/web/")
+    ecs.update_service(cluster="demo", service="web", forceNewDeployment=True)
+    listed = ecs.list_service_deployments(cluster="demo", service="web")["serviceDeployments"]
+    assert [d["status"] for d in listed] == ["IN_PROGRESS", "SUCCESSFUL"]
+    desc = ecs.describe_service_deployments(
+        serviceDeploymentArns=[listed[0]["serviceDeploymentArn"], arn + "0"]
+    )
+    [d] = desc["serviceDeployments"]
+    assert d["status"] in ("IN_PROGRESS", "SUCCESSFUL")
+    assert d["targetServiceRevision"]["requestedTaskCount"] == 2
+    assert isinstance(d["sourceServiceRevisions"], list)
+    assert d["deploymentCircuitBreaker"] == {"status": "DISABLED", "failureCount": 0, "threshold": 3}
+    assert desc["failures"] == [{"arn": arn + "0", "reason": "MISSING"}]
 
 
 def test_update_service_network_and_load_balancers_roll_a_deployment(endpoint: Endpoint) -> None:

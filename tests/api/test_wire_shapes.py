@@ -129,6 +129,12 @@ JSON_CASES = [
     (
         "ecs",
         ECS_PREFIX,
+        "DescribeServiceDeployments",
+        {"serviceDeploymentArns": ["arn:aws:ecs:us-east-1:000000000000:service-deployment/demo/web/x"]},
+    ),
+    (
+        "ecs",
+        ECS_PREFIX,
         "ListTagsForResource",
         {"resourceArn": "arn:aws:ecs:us-east-1:000000000000:cluster/demo"},
     ),

@@ -10,6 +10,7 @@ from typing import Any
 
 from albfargate.api.backend import (
     BackendError,
+    DeploymentRecord,
     ServiceRecord,
     ServiceUpdate,
     TaskDefinitionRecord,
@@ -590,12 +591,29 @@ def delete_service(ctx: Context, params: Params) -> Result:
     return {"service": view}
 
 
+_DEPLOYMENT_STATUS = {
+    "COMPLETED": "SUCCESSFUL",
+    "FAILED": "ROLLBACK_SUCCESSFUL",
+    "IN_PROGRESS": "IN_PROGRESS",
+}
+
+
+def _deployment_status(d: DeploymentRecord) -> str:
+    if d.status == "INACTIVE" and d.rollout_state == "IN_PROGRESS":
+        return "STOPPED"  # replaced by a newer deployment before it finished
+    return _DEPLOYMENT_STATUS.get(d.rollout_state, "IN_PROGRESS")
+
+
 def list_service_deployments(ctx: Context, params: Params) -> Result:
     r = _r(params)
     cluster = resolve_cluster(ctx, r.text("cluster"))
     record = resolve_service(ctx, cluster, r.req("service"))
+    wanted = set(r.strs("status"))
     out = []
     for d in record.deployments:
+        status = _deployment_status(d)
+        if wanted and status not in wanted:
+            continue
         out.append(
             {
                 "serviceDeploymentArn": _deployment_arn(record, d.id),
@@ -603,14 +621,77 @@ def list_service_deployments(ctx: Context, params: Params) -> Result:
                 "clusterArn": cluster.arn,
                 "startedAt": ts(d.created_at),
                 "createdAt": ts(d.created_at),
-                "finishedAt": ts(d.updated_at) if d.rollout_state == "COMPLETED" else None,
+                "finishedAt": ts(d.updated_at) if status != "IN_PROGRESS" else None,
                 "targetServiceRevisionArn": _revision_arn(record, d.id),
-                "status": {"COMPLETED": "SUCCESSFUL", "FAILED": "ROLLBACK_SUCCESSFUL"}.get(
-                    d.rollout_state, "IN_PROGRESS"
-                ),
+                "status": status,
+                "statusReason": d.rollout_state_reason,
             }
         )
-    return {"serviceDeployments": out}
+    size = r.integer("maxResults", 20, lo=1, hi=100) or 20
+    items, nxt = page(out, r.text("nextToken"), size, INVALID, "nextToken")
+    return {"serviceDeployments": items, "nextToken": nxt}
+
+
+def describe_service_deployments(ctx: Context, params: Params) -> Result:
+    r = _r(params)
+    arns = r.strs("serviceDeploymentArns")
+    if not arns or len(arns) > 20:
+        raise errors.invalid("serviceDeploymentArns must have between 1 and 20 items.")
+    found, failures = [], []
+    for arn in arns:
+        hit = None
+        for record in ctx.backend.services():
+            for i, d in enumerate(record.deployments):
+                if _deployment_arn(record, d.id) == arn:
+                    hit = (record, d, record.deployments[i + 1 :])
+        if hit is None:
+            failures.append({"arn": arn, "reason": "MISSING"})
+            continue
+        record, d, older = hit
+        status = _deployment_status(d)
+        dc = record.service.deployment_configuration
+        found.append(
+            {
+                "serviceDeploymentArn": arn,
+                "serviceArn": record.service.arn,
+                "clusterArn": record.service.cluster_arn,
+                "createdAt": ts(d.created_at),
+                "startedAt": ts(d.created_at),
+                "updatedAt": ts(d.updated_at),
+                "finishedAt": ts(d.updated_at) if status != "IN_PROGRESS" else None,
+                "sourceServiceRevisions": [
+                    {
+                        "arn": _revision_arn(record, o.id),
+                        "requestedTaskCount": o.desired_count,
+                        "runningTaskCount": o.running_count,
+                        "pendingTaskCount": o.pending_count,
+                    }
+                    for o in older
+                ],
+                "targetServiceRevision": {
+                    "arn": _revision_arn(record, d.id),
+                    "requestedTaskCount": d.desired_count,
+                    "runningTaskCount": d.running_count,
+                    "pendingTaskCount": d.pending_count,
+                },
+                "status": status,
+                "statusReason": d.rollout_state_reason,
+                "deploymentConfiguration": {
+                    "deploymentCircuitBreaker": {
+                        "enable": dc.circuit_breaker.enable,
+                        "rollback": dc.circuit_breaker.rollback,
+                    },
+                    "maximumPercent": dc.maximum_percent,
+                    "minimumHealthyPercent": dc.minimum_healthy_percent,
+                },
+                "deploymentCircuitBreaker": {
+                    "status": "MONITORING" if dc.circuit_breaker.enable else "DISABLED",
+                    "failureCount": d.failed_tasks,
+                    "threshold": min(max(-(-d.desired_count // 2), 3), 200),
+                },
+            }
+        )
+    return {"serviceDeployments": found, "failures": failures}
 
 
 def _deployment_arn(record: ServiceRecord, deployment_id: str) -> str:
@@ -808,6 +889,7 @@ OPERATIONS: dict[str, Handler] = {
     "CreateService": create_service,
     "DeleteService": delete_service,
     "ListServiceDeployments": list_service_deployments,
+    "DescribeServiceDeployments": describe_service_deployments,
     "ListTasks": list_tasks,
     "DescribeTasks": describe_tasks,
     "StopTask": stop_task,
