@@ -128,3 +128,14 @@ def test_reader_validation_messages() -> None:
     with pytest.raises(ApiError) as exc:
         r.req("missing")
     assert exc.value.code == "ValidationError"
+
+
+def test_xml_never_carries_characters_xml_cannot_hold() -> None:
+    import xml.etree.ElementTree as ET
+
+    _, body = query.encode_error(
+        ApiError("ValidationError", "bad \x08\x00 \ud800 value"), xmlns="u", request_id="r"
+    )
+    assert ET.fromstring(body).findtext("{u}Error/{u}Message") == "bad \ufffd\ufffd \ufffd value"
+    out = query.encode_response("Op", {"A": "x\x1fy"}, xmlns="u", request_id="r")
+    assert ET.fromstring(out).findtext("{u}OpResult/{u}A") == "x\ufffdy"

@@ -9,6 +9,7 @@ bool -> ``true``/``false``, ``datetime`` -> ISO 8601 with milliseconds, ``None``
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -74,12 +75,21 @@ def _finish(node: Any) -> Any:
     return {k: _finish(v) for k, v in node.items()}
 
 
+# Characters XML 1.0 cannot carry even escaped (C0 controls but tab/LF/CR, U+FFFE/U+FFFF, lone surrogates):
+# they can reach us inside a client's own values echoed in a message, and would make the document invalid.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(text: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", text))
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    return escape(str(value))
+    return _escape(str(value))
 
 
 def _xml(name: str, value: Any, out: list[str]) -> None:
@@ -111,7 +121,7 @@ def encode_response(operation: str, result: dict[str, Any], *, xmlns: str, reque
 def encode_error(error: ApiError, *, xmlns: str, request_id: str) -> tuple[int, bytes]:
     kind = "Sender" if error.sender else "Receiver"
     body = (
-        f'<ErrorResponse xmlns="{xmlns}"><Error><Type>{kind}</Type><Code>{escape(error.code)}</Code>'
-        f"<Message>{escape(error.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        f'<ErrorResponse xmlns="{xmlns}"><Error><Type>{kind}</Type><Code>{_escape(error.code)}</Code>'
+        f"<Message>{_escape(error.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
     )
     return error.status, body.encode()
