@@ -197,3 +197,21 @@ def test_port_taken_moves_to_next_free() -> None:
                 await srv.stop()
 
     asyncio.run(scenario())
+
+
+def test_backend_refusals_become_protocol_errors(endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    from albfargate.api.backend import BackendError
+
+    def refuse(*args: object) -> None:
+        raise BackendError("InvalidTarget", "No load balancer is running locally")
+
+    monkeypatch.setattr(endpoint.backend, "register_target", refuse)
+    elb = endpoint.client("elbv2")
+    from botocore.exceptions import ClientError
+
+    from tests.api.fakes import TG_ARN
+
+    with pytest.raises(ClientError) as exc:
+        elb.register_targets(TargetGroupArn=TG_ARN, Targets=[{"Id": "127.0.0.1", "Port": 5}])
+    assert exc.value.response["Error"]["Code"] == "InvalidTarget"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from albfargate.api.autoscaling.handlers import OPERATIONS as AAS_OPERATIONS
-from albfargate.api.backend import Backend
+from albfargate.api.backend import Backend, BackendError
 from albfargate.api.context import Context, Handler
 from albfargate.api.ecs.handlers import OPERATIONS as ECS_OPERATIONS
 from albfargate.api.elbv2.handlers import OPERATIONS as ELB_OPERATIONS
@@ -144,6 +144,9 @@ class Dispatcher:
                 return self._json(service, amz_target, body, request_id)
             return self._query(service, body, qs, request_id)
         except ApiError as error:
+            return _json_error(error) if as_json else _xml_error(error, request_id)
+        except BackendError as refused:  # the engine refused a write, naming the AWS error code
+            error = ApiError(refused.code, refused.message)
             return _json_error(error) if as_json else _xml_error(error, request_id)
         except Exception:  # a bug: answer in-protocol, log the traceback locally only
             log.exception("internal error handling %s %s", method, target)
