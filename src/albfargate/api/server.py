@@ -146,8 +146,8 @@ class Dispatcher:
         except ApiError as error:
             return _json_error(error) if as_json else _xml_error(error, request_id)
         except BackendError as refused:  # the engine refused a write, naming the AWS error code
-            error = ApiError(refused.code, refused.message)
-            return _json_error(error) if as_json else _xml_error(error, request_id)
+            as_api = ApiError(refused.code, refused.message)
+            return _json_error(as_api) if as_json else _xml_error(as_api, request_id)
         except Exception:  # a bug: answer in-protocol, log the traceback locally only
             log.exception("internal error handling %s %s", method, target)
             fault = ApiError(
