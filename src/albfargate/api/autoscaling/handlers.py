@@ -14,6 +14,7 @@ from albfargate.api.autoscaling.views import (
     scalable_target_arn,
     scalable_target_view,
 )
+from albfargate.api.backend import ServiceUpdate
 from albfargate.api.context import Context, Handler, Params, Result
 from albfargate.api.store import PolicyRecord, TargetRecord
 from albfargate.api.wire import Reader, page
@@ -63,6 +64,16 @@ def _service_exists(ctx: Context, resource_id: str) -> bool:
     )
 
 
+def _clamp_desired(ctx: Context, target: ScalableTarget) -> None:
+    """Registering a target moves the service's desired count inside [min, max] at once, as AAS does."""
+    _, cluster, name = target.resource_id.split("/")
+    for s in ctx.backend.services():
+        if s.service.cluster_name == cluster and s.service.name == name and s.status == "ACTIVE":
+            bounded = min(max(s.service.desired_count, target.min_capacity), target.max_capacity)
+            if bounded != s.service.desired_count:
+                ctx.backend.update_service(s.service.arn, ServiceUpdate(desired_count=bounded))
+
+
 def _push(ctx: Context) -> None:
     targets = [t.target for t in ctx.store.scalable_targets.values()]
     policies = [p.policy for p in ctx.store.policies.values() if p.policy_type == "TargetTrackingScaling"]
@@ -103,6 +114,7 @@ def register_scalable_target(ctx: Context, params: Params) -> Result:
     record = TargetRecord(target, current.created_at if current else ctx.clock(), r.text("RoleARN"))
     ctx.store.put_scalable_target(record)
     _push(ctx)
+    _clamp_desired(ctx, target)
     return {"ScalableTargetARN": scalable_target_arn(resource_id)}
 
 
