@@ -19,6 +19,7 @@ import asyncio
 import io
 import logging
 import struct
+import sys
 import tarfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -108,6 +109,11 @@ def _tar(files: dict[str, tuple[bytes, int]]) -> io.BytesIO:
     return buf
 
 
+def _to_stderr(line: str) -> None:
+    """Default progress: one line on stderr (the terminal of ``up``, or ``supervisor.log`` when detached)."""
+    print(f"albfargate: {line}", file=sys.stderr, flush=True)
+
+
 # ---- resolver -------------------------------------------------------------------------------------------
 
 
@@ -123,7 +129,7 @@ class ImageResolver:
     ) -> None:
         self.client = client
         self.run = run
-        self.progress = progress or (lambda line: log.info("%s", line))
+        self.progress = progress or _to_stderr
         self._locks: dict[str, asyncio.Lock] = {}
         self._ready: set[str] = set()
         self.builds = 0  # asset builds done by this resolver (tests and bench read it)
