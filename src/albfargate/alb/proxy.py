@@ -230,6 +230,7 @@ class Stream(asyncio.Protocol):
 
     __slots__ = (
         "_drain",
+        "_loop",
         "_read_paused",
         "_waiter",
         "_write_paused",
@@ -254,6 +255,7 @@ class Stream(asyncio.Protocol):
     # protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._loop = asyncio.get_running_loop()  # once: each lookup costs a getpid() syscall
         self.transport.set_write_buffer_limits(high=STREAM_HIGH_WATER)
         if self.on_made is not None:
             self.on_made(self)
@@ -315,7 +317,7 @@ class Stream(asyncio.Protocol):
         if self.eof:
             return False
         before = len(self.buf)
-        fut = asyncio.get_running_loop().create_future()
+        fut = self._loop.create_future()
         self._waiter = fut
         try:
             await fut
@@ -332,7 +334,7 @@ class Stream(asyncio.Protocol):
             raise ConnectionResetError("connection lost")
         if not self._write_paused:
             return
-        fut = asyncio.get_running_loop().create_future()
+        fut = self._loop.create_future()
         self._drain = fut
         await fut
 
@@ -618,7 +620,7 @@ class ClientConnection:
         self.ls = ls
         self.writer = stream
         self.transport = stream.transport
-        self.loop = asyncio.get_running_loop()
+        self.loop = stream._loop
         peer = stream.get_extra_info("peername") or ("0.0.0.0", 0)
         self.client = (str(peer[0]), int(peer[1]))
         self.buf = stream.buf
