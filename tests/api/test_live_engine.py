@@ -146,3 +146,42 @@ def test_register_and_deregister_targets_waiters(live: Live) -> None:
     elb.get_waiter("target_deregistered").wait(
         TargetGroupArn=TG_ARN, Targets=[alt], WaiterConfig={"Delay": 1, "MaxAttempts": 30}
     )
+
+
+def test_every_read_operation_answers_from_the_running_system(live: Live) -> None:
+    ecs, elb, aas = live.client("ecs"), live.client("elbv2"), live.client("application-autoscaling")
+    _stable(ecs, "web", "alt")
+    assert ecs.list_clusters()["clusterArns"] == ["arn:aws:ecs:us-east-1:000000000000:cluster/live"]
+    cluster = ecs.describe_clusters(clusters=["live"])["clusters"][0]
+    assert (cluster["runningTasksCount"], cluster["activeServicesCount"]) == (4, 2)
+    assert sorted(a.rsplit("/", 1)[1] for a in ecs.list_services(cluster="live")["serviceArns"]) == [
+        "alt",
+        "web",
+    ]
+    assert ecs.list_task_definitions()["taskDefinitionArns"][0].endswith("task-definition/alt:1")
+    td = ecs.describe_task_definition(taskDefinition="web")["taskDefinition"]
+    assert td["containerDefinitions"][0]["portMappings"][0]["containerPort"] == 8080
+    assert ecs.list_task_definition_families()["families"] == ["alt", "web"]
+    deployments = ecs.list_service_deployments(cluster="live", service="web")["serviceDeployments"]
+    assert deployments[0]["status"] in ("IN_PROGRESS", "SUCCESSFUL")
+    lb = elb.describe_load_balancers()["LoadBalancers"][0]
+    assert lb["LoadBalancerName"] == "live-lb" and lb["State"]["Code"] == "active"
+    listener = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"][0]
+    assert listener["ListenerArn"] == LISTENER_ARN and listener["Port"] == 80
+    rules = elb.describe_rules(ListenerArn=LISTENER_ARN)["Rules"]
+    assert [r["Priority"] for r in rules] == ["100", "default"]
+    groups = {g["TargetGroupName"]: g for g in elb.describe_target_groups()["TargetGroups"]}
+    assert groups["web-tg"]["LoadBalancerArns"] == [lb["LoadBalancerArn"]]
+    assert groups["web-tg"]["HealthCheckIntervalSeconds"] == 5
+    attrs = {
+        a["Key"]: a["Value"]
+        for a in elb.describe_target_group_attributes(TargetGroupArn=TG_ARN)["Attributes"]
+    }
+    assert attrs["deregistration_delay.timeout_seconds"] == "1"
+    lb_attrs = elb.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]
+    assert {"Key": "idle_timeout.timeout_seconds", "Value": "60"} in lb_attrs
+    assert elb.describe_listener_attributes(ListenerArn=LISTENER_ARN)["Attributes"]
+    assert elb.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"] == []
+    assert aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"] == []
+    assert aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"] == []
+    assert aas.describe_scaling_activities(ServiceNamespace="ecs")["ScalingActivities"] == []
