@@ -395,7 +395,8 @@ class Pools:
             now = time.monotonic()
             while stack:
                 up = stack.pop()
-                if up.s.eof or up.s.transport.is_closing() or now - up.last_used >= idle_timeout:
+                # unsolicited bytes (up.buf) mean the connection is out of step with its requests
+                if up.s.eof or up.buf or up.s.transport.is_closing() or now - up.last_used >= idle_timeout:
                     up.close()
                     continue
                 up.reused = True
