@@ -215,3 +215,15 @@ def test_backend_refusals_become_protocol_errors(endpoint: Endpoint, monkeypatch
         elb.register_targets(TargetGroupArn=TG_ARN, Targets=[{"Id": "127.0.0.1", "Port": 5}])
     assert exc.value.response["Error"]["Code"] == "InvalidTarget"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_query_protocol_as_get(endpoint: Endpoint) -> None:
+    host, port = endpoint.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        conn.request("GET", "/?Action=DescribeLoadBalancers&Version=2015-12-01&Names.member.1=demo-lb")
+        r = conn.getresponse()
+        body = r.read()
+    finally:
+        conn.close()
+    assert r.status == 200 and b"<LoadBalancerName>demo-lb</LoadBalancerName>" in body

@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from albfargate.api.autoscaling.handlers import OPERATIONS as AAS_OPERATIONS
 from albfargate.api.backend import Backend, BackendError
@@ -137,7 +137,9 @@ class Dispatcher:
             qs = dict(parse_qsl(url.query, keep_blank_values=True))
             if method == "GET" and url.path in ("/", "/health", "/_albfargate/health") and not qs:
                 return Response(200, "application/json", json.dumps({"status": "running"}).encode())
-            if method != "POST":
+            if method == "GET" and "Action" in qs and amz_target is None:
+                pass  # the query protocol may also come as a (presigned) GET
+            elif method != "POST":
                 raise ApiError("InvalidAction", f"Unsupported HTTP method {method}; use POST", status=405)
             service = signed_service(headers, qs)
             if amz_target is not None:
@@ -179,7 +181,7 @@ class Dispatcher:
     def _query(self, service: str | None, body: bytes, qs: dict[str, str], request_id: str) -> Response:
         params = query.parse_form(body) if body else {}
         if not params:
-            params = query.parse_form("&".join(f"{k}={v}" for k, v in qs.items()).encode()) if qs else {}
+            params = query.parse_form(urlencode(list(qs.items())).encode()) if qs else {}
         if service not in (None, "elasticloadbalancing"):
             raise ApiError("InvalidAction", f"Service {service!r} is not served by this endpoint")
         version = params.get("Version")
