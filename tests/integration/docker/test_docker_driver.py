@@ -28,7 +28,7 @@ from albfargate.ecs.runtime.docker import (
     connect,
     container_name,
 )
-from albfargate.ecs.runtime.process import free_port
+from albfargate.ecs.runtime.process import free_port, group_usage
 from albfargate.model.ecs import (
     ContainerDefinition,
     ContainerDependency,
@@ -186,6 +186,9 @@ def test_container_settings_from_the_definition(
             assert hc["ReadonlyRootfs"] is True
             assert c.labels["com.example.team"] == "web"
             assert c.attrs["Config"]["Healthcheck"]["Test"] == ["NONE"]  # the image's own check is off
+            pid = task.containers["app"].pid  # host pid: the autoscaler samples CPU/memory from /proc
+            assert pid == c.attrs["State"]["Pid"]
+            assert group_usage(pid)[1] > 0
         finally:
             await driver.stop_task(task, "test over")
             await driver.stop_all_now()

@@ -189,6 +189,8 @@ class DockerDriver:
         self._network_lock = asyncio.Lock()
         self._network: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        api = getattr(self.client, "api", None)
+        self._local_engine = str(getattr(api, "base_url", "")).startswith("http+docker://")
 
     async def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -451,9 +453,12 @@ class DockerDriver:
         if st.status is ContainerStatus.PENDING:
             st.status = ContainerStatus.RUNNING
             st.started_at = self.clock()
-        with contextlib.suppress(Exception):
-            info = await self._run(self.client.api.inspect_container, cid)
-            st.pid = int(info["State"].get("Pid") or 0) or None
+        if self._local_engine:
+            # the host pid of the container's main process (its own process group): CPU/memory samples
+            # for target tracking come from /proc, which only means something on this machine's engine
+            with contextlib.suppress(Exception):
+                info = await self._run(self.client.api.inspect_container, cid)
+                st.pid = int(info["State"].get("Pid") or 0) or None
         t = threading.Thread(
             target=self._follow_logs, args=(cid, spec.log_path(c.name)), name=f"logs-{c.name}", daemon=True
         )
