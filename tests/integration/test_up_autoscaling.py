@@ -1,0 +1,62 @@
+"""Autoscaling on ALBRequestCountPerTarget with ``--fast-scaling`` (1-second periods): load through the
+load balancer scales the service out; when the load stops it scales back in to the minimum."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.up_support import Svc, detached, free_port, make_template, service, status, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_request_count_scales_out_under_load_and_back_in(tmp_path: Path) -> None:
+    svc = Svc(
+        name="web",
+        desired=1,
+        autoscaling={"min": 1, "max": 3, "requests_per_target": 600, "cooldown": 60},
+    )
+    tpl = make_template(tmp_path / "t.json", [svc])
+    state = tmp_path / "state"
+    port = free_port()
+    stop = threading.Event()
+    sent = [0]
+
+    def load() -> None:  # ~40 requests/s = 2,400 per minute on one target: 4× the target value
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        while not stop.is_set():
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            sent[0] += 1
+            time.sleep(0.025)
+        conn.close()
+
+    with detached(state, "--template", str(tpl), "--stand-in", "*", "--port", f"80={port}", "--fast-scaling"):
+        th = threading.Thread(target=load)
+        th.start()
+        try:
+            st = wait_for(
+                lambda: (s := status(state)) and service(s, "web")["desired"] == 3 and s,
+                30,
+                "scale-out to the maximum",
+                interval=0.5,
+            )
+        finally:
+            stop.set()
+            th.join()
+        assert sent[0] > 100
+        wait_for(
+            lambda: (s := status(state))["steady"] and service(s, "web")["running"] == 3, 30, "3 running"
+        )
+        st = wait_for(
+            lambda: (s := status(state)) and service(s, "web")["desired"] == 1 and s["steady"] and s,
+            90,
+            "scale-in back to the minimum",
+            interval=1.0,
+        )
+        assert service(st, "web")["running"] == 1
