@@ -21,7 +21,7 @@ IMAGES = Path(__file__).resolve().parents[2] / "docker_images"
 BUSYBOX_TAG = "albfargate-test/busybox:latest"
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
     if os.environ.get("ALBFARGATE_REQUIRE_DOCKER") == "1":
         pytest.fail(f"a Docker engine is required (ALBFARGATE_REQUIRE_DOCKER=1) but {reason}")
     pytest.skip(f"no Docker engine: {reason}")
@@ -32,18 +32,18 @@ def docker_client() -> Iterator[Any]:
     try:
         import docker  # noqa: F401
     except ImportError:
-        _unavailable("the docker SDK is not installed")
+        unavailable("the docker SDK is not installed")
     from albfargate.ecs.runtime.docker import DockerUnavailable, connect
 
     try:
         client = connect(3.0)
     except DockerUnavailable as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc))
     yield client
     client.close()
 
 
-def _static_busybox() -> Path | None:
+def static_busybox() -> Path | None:
     for cand in (shutil.which("busybox"), "/bin/busybox", "/usr/bin/busybox"):
         if cand and Path(cand).is_file():
             out = subprocess.run(["file", "-L", cand], capture_output=True, text=True, check=False).stdout
@@ -54,9 +54,9 @@ def _static_busybox() -> Path | None:
 
 def build_busybox(client: Any, tag: str = BUSYBOX_TAG) -> str:
     """Build ``tag`` FROM scratch with the host's static busybox (about a second)."""
-    bb = _static_busybox()
+    bb = static_busybox()
     if bb is None:
-        _unavailable("no static busybox here to build the test image (apt-get install busybox-static)")
+        unavailable("no static busybox here to build the test image (apt-get install busybox-static)")
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Path(tmp)
         shutil.copy(IMAGES / "busybox" / "Dockerfile", ctx / "Dockerfile")
