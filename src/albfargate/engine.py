@@ -495,6 +495,26 @@ class Engine:
         self._sched().enqueue(svc.name)
         return svc
 
+    def redeploy_from_model(self, model: SystemModel) -> list[str]:
+        """``--watch``: the app changed. For every service of ``model`` that runs here, register its task
+        definition as a new revision when it differs from the running one and roll to it, else force a new
+        deployment (local sources changed under the same definition). Returns one line per service."""
+        out = []
+        for new_svc in model.services:
+            svc = self.store.service(new_svc.name)
+            if svc is None or svc.status != "ACTIVE":
+                continue
+            new_td = model.task_definition(new_svc.task_definition_arn)
+            current = self.store.task_definitions.get(svc.task_definition_arn)
+            if new_td is not None and current is not None and new_td.containers != current.containers:
+                td = self.register_task_definition(replace(new_td, family=current.family))
+                self.update_service(svc.name, task_definition=td.arn)
+                out.append(f"{svc.name}: new task definition {td.family}:{td.revision}")
+            else:
+                dep = self.force_new_deployment(svc.name)
+                out.append(f"{svc.name}: new deployment {dep.id}")
+        return out
+
     # ---- reading -------------------------------------------------------------------------------------
     def steady(self) -> tuple[bool, list[str]]:
         """Whether every ACTIVE service is steady (one deployment, COMPLETED, running == desired, all

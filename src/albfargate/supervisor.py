@@ -261,9 +261,44 @@ def call(
 # ---- running -------------------------------------------------------------------------------------------
 
 
+def source_fingerprint(app_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime, size) of every source file of the app (what ``synth`` hashes)."""
+    from albfargate.synth import source_files
+
+    out = []
+    for f in source_files(app_dir):
+        with contextlib.suppress(OSError):
+            st = f.stat()
+            out.append((str(f), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+async def watch(engine: Engine, app_dir: Path, *, interval: float = 1.0) -> None:
+    """``up --watch``: when the app's sources change, synth (cached) and roll new deployments."""
+    from albfargate.assembly import load_assembly
+    from albfargate.synth import synth_app
+
+    last = await asyncio.to_thread(source_fingerprint, app_dir)
+    while True:
+        await asyncio.sleep(interval)
+        current = await asyncio.to_thread(source_fingerprint, app_dir)
+        if current == last:
+            continue
+        last = current
+        try:
+            out = await asyncio.to_thread(synth_app, app_dir)
+            model = await asyncio.to_thread(load_assembly, out)
+        except AlbfargateError as exc:
+            print(f"albfargate: watch: {exc}", flush=True)
+            continue
+        for line in engine.redeploy_from_model(model):
+            print(f"albfargate: watch: {line}", flush=True)
+
+
 async def serve(
     config: EngineConfig,
     *,
+    watch_app: Path | None = None,
     on_started: Callable[[Engine], None] | None = None,
     view: Callable[[Engine, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
@@ -293,6 +328,7 @@ async def serve(
         tmp.replace(path)
         if on_started is not None:
             on_started(engine)
+        watcher = loop.create_task(watch(engine, watch_app)) if watch_app is not None else None
         if view is not None:
             view_task: asyncio.Task[None] = loop.create_task(view(engine, stop))
             await stop.wait()
@@ -301,6 +337,10 @@ async def serve(
                 await view_task
         else:
             await stop.wait()
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
     finally:
         (engine.state_dir / INFO_FILE).unlink(missing_ok=True)
         # a second Ctrl-C during shutdown is ignored: the written order must complete

@@ -207,7 +207,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         if args.supervised:
             print("albfargate: supervisor started", flush=True)
 
-    supervisor.run(config, on_started=started, view=_live_view if interactive else _plain_view)
+    watch_app = None
+    if args.watch:
+        app_dir, _, _, _ = resolve_source(args)
+        if app_dir is None:
+            raise UsageError("--watch needs APP_DIR (a CDK app), not --assembly/--template")
+        watch_app = app_dir
+    supervisor.run(
+        config,
+        on_started=started,
+        view=_live_view if interactive else _plain_view,
+        watch_app=watch_app,
+    )
     return 0
 
 
