@@ -480,11 +480,13 @@ class _Parsed:
         "close",
         "expect_continue",
         "headers",
+        "host",
         "method",
         "path",
         "query",
         "target",
         "upgrade",
+        "user_agent",
         "version",
     )
 
@@ -500,6 +502,8 @@ class _Parsed:
         self.close = False
         self.upgrade: str | None = None
         self.expect_continue = False
+        self.host: str | None = None  # the first Host header
+        self.user_agent: str | None = None
 
 
 def parse_request_head(head: bytes) -> _Parsed:
@@ -586,6 +590,11 @@ def parse_request_head(head: bytes) -> _Parsed:
             p.upgrade = value
         elif lname == "expect":
             p.expect_continue = value.lower() == "100-continue"
+        elif lname == "host":
+            if p.host is None:
+                p.host = value
+        elif lname == "user-agent":
+            p.user_agent = value
         hdrs.append((name, value))
     if te:
         for x in te:
@@ -801,11 +810,9 @@ class ClientConnection:
         except ProtocolError as e:
             ex.request_line = _request_line_of(head)
             return self._finish_alb(ex, e.status, keep_alive=False)
-        ex.request_line = f"{p.method} {ls.scheme}://{_host_of(p.headers, ls)}{p.target} {p.version}"
-        for n, v in p.headers:
-            if n.lower() == "user-agent":
-                ex.user_agent = v
-                break
+        ex.request_line = f"{p.method} {ls.scheme}://{_host_of(p.host, ls)}{p.target} {p.version}"
+        if p.user_agent is not None:
+            ex.user_agent = p.user_agent
         keep_alive = not (p.close or close_after)
         if self.loop.time() - self.opened > attrs.client_keep_alive_seconds or self.ctx.stopping:
             keep_alive = False
@@ -822,7 +829,7 @@ class ClientConnection:
         action = match.actions[-1] if match.actions else None
         head_only = p.method == "HEAD"
         if isinstance(action, RedirectAction):
-            host = _host_of(p.headers, ls, with_port=False)
+            host = _host_of(p.host, ls, with_port=False)
             loc = responses.redirect_location(
                 action,
                 scheme=ls.scheme,
@@ -1007,7 +1014,7 @@ class ClientConnection:
                     "AWSALB", balancing.encode_sticky(ctx.sticky_key, target.key, now_wall), now_wall
                 )
         ex.target = target.key
-        for n, v in out_headers:
+        for n, v in reversed(out_headers):  # headers.forward_headers adds it at the end when new
             if n.lower() == "x-amzn-trace-id":
                 ex.trace_id = v
                 break
@@ -1349,12 +1356,8 @@ def _request_line_of(head: bytes) -> str:
     return line.decode("latin-1", "replace")
 
 
-def _host_of(hdrs: list[tuple[str, str]], ls: ListenerState, with_port: bool = True) -> str:
-    host = ""
-    for n, v in hdrs:
-        if n.lower() == "host":
-            host = v.strip()
-            break
+def _host_of(host_header: str | None, ls: ListenerState, with_port: bool = True) -> str:
+    host = (host_header or "").strip()
     if not host:
         host = ls.lb.dns_name
     if with_port:
