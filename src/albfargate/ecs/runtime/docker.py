@@ -186,6 +186,7 @@ class DockerDriver:
         self._by_id: dict[str, tuple[str, str]] = {}  # container id -> (task id, container name)
         self._events: Any = None
         self._events_ready = threading.Event()
+        self._events_lock = asyncio.Lock()
         self._network_lock = asyncio.Lock()
         self._network: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -204,13 +205,16 @@ class DockerDriver:
 
     # ---- engine events (container exits) ----------------------------------------------------------------
     async def _ensure_events(self) -> None:
-        if self._events is not None:
-            return
-        self._loop = asyncio.get_running_loop()
-        self._events_ready.clear()
-        thread = threading.Thread(target=self._follow_events, name="albfargate-docker-events", daemon=True)
-        thread.start()
-        await self._run(self._events_ready.wait, 10.0)
+        async with self._events_lock:  # tasks start concurrently: one stream
+            if self._events is not None:
+                return
+            self._loop = asyncio.get_running_loop()
+            self._events_ready.clear()
+            thread = threading.Thread(
+                target=self._follow_events, name="albfargate-docker-events", daemon=True
+            )
+            thread.start()
+            await self._run(self._events_ready.wait, 10.0)
 
     def _follow_events(self) -> None:
         try:

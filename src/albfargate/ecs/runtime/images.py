@@ -16,11 +16,13 @@ Blocking Docker SDK calls run on the driver's thread pool (``run``); nothing her
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import struct
 import sys
 import tarfile
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -109,6 +111,32 @@ def _tar(files: dict[str, tuple[bytes, int]]) -> io.BytesIO:
     return buf
 
 
+async def in_daemon_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run a long blocking call (a pull, a build) on a daemon thread: a Ctrl-C during a pull of minutes
+    must not keep the process alive until the pull ends, as a thread-pool worker would at exit."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def done(ok: bool, value: Any) -> None:
+        if fut.done():
+            return
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)
+
+    def work() -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, fn(*args))
+        except BaseException as exc:  # handed to the awaiting coroutine
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is gone (the process is shutting down)
+            loop.call_soon_threadsafe(done, *outcome)
+
+    threading.Thread(target=work, name="albfargate-image", daemon=True).start()
+    return await fut
+
+
 def _to_stderr(line: str) -> None:
     """Default progress: one line on stderr (the terminal of ``up``, or ``supervisor.log`` when detached)."""
     print(f"albfargate: {line}", file=sys.stderr, flush=True)
@@ -149,9 +177,9 @@ class ImageResolver:
                 return ref
             if not await self.run(self._present, ref):
                 if asset is not None:
-                    await self.run(self._build_asset, asset, ref)
+                    await in_daemon_thread(self._build_asset, asset, ref)
                 else:
-                    await self.run(self._pull, image)
+                    await in_daemon_thread(self._pull, image)
             self._ready.add(ref)
         return ref
 
