@@ -20,7 +20,7 @@ import pytest
 
 from albfargate.ecs.runtime.docker import LABEL_STATE_DIR, LABEL_TASK, container_name
 from albfargate.ecs.runtime.process import free_port
-from albfargate.engine import Engine, EngineConfig
+from albfargate.engine import Engine, EngineConfig, resolve_driver
 from albfargate.model import (
     Cluster,
     ContainerDefinition,
@@ -282,3 +282,15 @@ def test_redeploy_under_load_fails_zero_requests(
         failures = [c for c in results if c != 200]
         assert len(results) > 100
         assert failures == [], f"{len(failures)} of {len(results)} requests failed: {sorted(set(failures))}"
+
+
+def test_auto_picks_docker_only_when_the_app_is_not_set_up_for_processes(
+    busybox_image: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    model = docker_model(busybox_image)
+    assert resolve_driver("auto", model, None, ("*",)) == "process"  # stand-ins cover every container
+    assert resolve_driver("auto", model, None, ()) == "docker"  # nothing local, and an engine answers
+    assert resolve_driver("process", model, None, ()) == "process"
+    assert resolve_driver("docker", model, None, ("*",)) == "docker"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    assert resolve_driver("auto", model, None, ()) == "process"  # no engine: process names what is missing
