@@ -1,0 +1,114 @@
+"""Benchmark of ``albfargate up --detach``: time from the command to every service steady.
+
+1. examples/hello with the process driver (the synth cache is warmed first, so this is the cached case);
+   goal: under 3 s.
+2. 50 stand-in services × 2 tasks (one application LB per service, from a generated template); goal:
+   steady within 30 s with the supervisor's resident memory under 200 MB.
+
+Prints one line per case; the state directories live in a temporary folder and everything is stopped with
+``albfargate down`` at the end. Run: ``.venv/bin/python bench/up.py [--services N] [--runs R]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.up_support import Svc, make_template, processes_of  # noqa: E402
+
+PY = sys.executable
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PY, "-m", "albfargate.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def timed_up(state: Path, *args: str, timeout: float = 120) -> tuple[float, dict[str, object]]:
+    t0 = time.monotonic()
+    p = cli("up", *args, "--detach", "--state-dir", str(state), "--timeout", str(timeout))
+    took = time.monotonic() - t0
+    if p.returncode != 0:
+        cli("down", "--state-dir", str(state))
+        raise SystemExit(f"up failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    st = json.loads(cli("status", "--json", "--state-dir", str(state)).stdout)
+    return took, st
+
+
+def down(state: Path) -> float:
+    t0 = time.monotonic()
+    cli("down", "--state-dir", str(state))
+    took = time.monotonic() - t0
+    left = processes_of(state)
+    if left:
+        print(f"  WARNING: {len(left)} processes left for {state}")
+    return took
+
+
+def bench_hello(tmp: Path, runs: int) -> None:
+    hello = ROOT / "examples" / "hello"
+    subprocess.run([PY, "-m", "albfargate.cli", "synth", str(hello)], capture_output=True, check=False)
+    times = []
+    for i in range(runs):
+        state = tmp / f"hello-{i}"
+        took, st = timed_up(state, str(hello), "--driver", "process", "--port", "80=18980")
+        sup = int(st["supervisor_pid"])  # type: ignore[call-overload]
+        mem = rss_mb(sup)
+        d = down(state)
+        times.append(took)
+        print(
+            f"hello run {i + 1}: up --detach -> steady {took:.2f} s "
+            f"(supervisor RSS {mem:.0f} MB), down {d:.2f} s"
+        )
+    print(f"hello: best {min(times):.2f} s, median {sorted(times)[len(times) // 2]:.2f} s (goal < 3 s)")
+
+
+def bench_many(tmp: Path, n: int) -> None:
+    services = [Svc(name=f"svc{i:02d}", desired=2, container_port=8080, dereg_delay=1) for i in range(n)]
+    tpl = make_template(tmp / "many.json", services, listener_port=20000)
+    state = tmp / "many"
+    took, st = timed_up(state, "--template", str(tpl), "--stand-in", "*", timeout=180)
+    sup = int(st["supervisor_pid"])  # type: ignore[call-overload]
+    mem = rss_mb(sup)
+    tasks = [p for p in processes_of(state) if p != sup]
+    task_mem = sum(rss_mb(p) for p in tasks)
+    d = down(state)
+    print(
+        f"{n} stand-in services x 2 tasks: up --detach -> steady {took:.2f} s (goal <= 30 s); supervisor RSS "
+        f"{mem:.0f} MB (goal < 200 MB); {len(tasks)} task processes using {task_mem:.0f} MB; down {d:.2f} s"
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--services", type=int, default=50)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--skip-hello", action="store_true")
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores (shared with other work: figures are indicative)")
+    with tempfile.TemporaryDirectory(prefix="albfargate-bench-") as d:
+        tmp = Path(d)
+        if not args.skip_hello:
+            bench_hello(tmp, args.runs)
+        bench_many(tmp, args.services)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
