@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
+import struct
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -43,12 +43,20 @@ def docker_client() -> Iterator[Any]:
     client.close()
 
 
+def is_static_elf(path: Path) -> bool:
+    """An ELF64 executable without a PT_INTERP program header (runs in an image with nothing else)."""
+    data = path.read_bytes()
+    if data[:5] != b"\x7fELF\x02":
+        return False
+    (phoff,) = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    return all(struct.unpack_from("<I", data, phoff + i * phentsize)[0] != 3 for i in range(phnum))
+
+
 def static_busybox() -> Path | None:
     for cand in (shutil.which("busybox"), "/bin/busybox", "/usr/bin/busybox"):
-        if cand and Path(cand).is_file():
-            out = subprocess.run(["file", "-L", cand], capture_output=True, text=True, check=False).stdout
-            if "dynamically linked" not in out:
-                return Path(cand)
+        if cand and Path(cand).is_file() and is_static_elf(Path(cand).resolve()):
+            return Path(cand)
     return None
 
 
