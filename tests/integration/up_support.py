@@ -43,6 +43,8 @@ class Svc:
     hc_path: str = "/"
     autoscaling: dict[str, Any] | None = None  # {"min":, "max":, "requests_per_target":, "cooldown":}
     extra_env: dict[str, str] = field(default_factory=dict)
+    health_check: dict[str, Any] | None = None  # the container's HealthCheck property as in CloudFormation
+    secrets: list[tuple[str, str]] = field(default_factory=list)  # (Name, ValueFrom)
 
 
 def make_template(path: Path, services: Sequence[Svc], *, listener_port: int = 80) -> Path:
@@ -96,6 +98,12 @@ def make_template(path: Path, services: Sequence[Svc], *, listener_port: int = 8
                         "PortMappings": [{"ContainerPort": s.container_port, "Protocol": "tcp"}],
                         "StopTimeout": 5,
                         "Environment": [{"Name": k, "Value": v} for k, v in s.extra_env.items()],
+                        **({"HealthCheck": s.health_check} if s.health_check else {}),
+                        **(
+                            {"Secrets": [{"Name": n, "ValueFrom": v} for n, v in s.secrets]}
+                            if s.secrets
+                            else {}
+                        ),
                     }
                 ],
             },
