@@ -4,6 +4,8 @@
    goal: under 3 s.
 2. 50 stand-in services × 2 tasks (one application LB per service, from a generated template); goal:
    steady within 30 s with the supervisor's resident memory under 200 MB.
+3. The Docker driver: a two-task service from a locally built image (``bench/up_docker.py``); skipped
+   without an engine or with ``--skip-docker``.
 
 Prints one line per case; the state directories live in a temporary folder and everything is stopped with
 ``albfargate down`` at the end. Run: ``.venv/bin/python bench/up.py [--services N] [--runs R]``."""
@@ -95,11 +97,32 @@ def bench_many(tmp: Path, n: int) -> None:
     )
 
 
+# ---- 3. the Docker driver (measured by bench/up_docker.py, owned by the Docker driver) ------------------
+def bench_docker(runs: int) -> None:
+    try:
+        from albfargate.ecs.runtime.docker import engine_available
+    except ImportError:
+        print("docker: skipped (the docker package is not installed)")
+        return
+    if not engine_available():
+        print("docker: skipped (no Docker engine answers)")
+        return
+    sys.path.insert(0, str(ROOT / "bench"))
+    from up_docker import docker_time_to_steady
+
+    r = docker_time_to_steady(max(2, runs))
+    print(
+        f"docker, 2 tasks, local image: cold {r['cold_s']:.2f} s (pause image built), warm median "
+        f"{r['warm_median_s']:.2f} s (best {r['warm_best_s']:.2f} s); down median {r['down_median_s']:.2f} s"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--services", type=int, default=50)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-hello", action="store_true")
+    ap.add_argument("--skip-docker", action="store_true")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores (shared with other work: figures are indicative)")
     with tempfile.TemporaryDirectory(prefix="albfargate-bench-") as d:
@@ -107,6 +130,8 @@ def main() -> int:
         if not args.skip_hello:
             bench_hello(tmp, args.runs)
         bench_many(tmp, args.services)
+    if not args.skip_docker:
+        bench_docker(args.runs)
     return 0
 
 
