@@ -1455,8 +1455,11 @@ async def start_listener(
     host: str,
     port: int,
     ssl_context: ssl.SSLContext | None,
+    *,
+    reuse_port: bool = False,
 ) -> asyncio.Server:
-    """Bind one listener; raises OSError when the port is taken."""
+    """Bind one listener; raises OSError when the port is taken. ``reuse_port``: SO_REUSEPORT, so that
+    worker processes share the port (the kernel spreads connections over them)."""
     loop = asyncio.get_running_loop()
 
     def made(stream: Stream) -> None:
@@ -1474,5 +1477,6 @@ async def start_listener(
         ssl=ssl_context,
         backlog=2048,
         reuse_address=True,
+        reuse_port=reuse_port or None,
         ssl_handshake_timeout=10.0 if ssl_context is not None else None,
     )

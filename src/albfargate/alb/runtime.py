@@ -85,6 +85,9 @@ class LoadBalancerRuntime:
         connect_timeout: float = proxy.CONNECT_TIMEOUT,
         access_logs: bool = True,
         rng: random.Random | None = None,
+        workers: int = 1,
+        _replica: bool = False,
+        _listener_ports: Mapping[str, int] | None = None,
     ) -> None:
         self.model = model
         self.state_dir = Path(state_dir)
@@ -117,6 +120,12 @@ class LoadBalancerRuntime:
         self.targets.subscribe(self._on_target_event)
         self._started = False
         self._metrics_server: asyncio.AbstractServer | None = None
+        # workers > 1: this process plus workers-1 worker processes share the ports (alb/workers.py);
+        # _replica: this runtime is such a worker (no health checks, targets from the main process)
+        self.workers = max(1, workers)
+        self._replica = _replica
+        self._listener_ports = dict(_listener_ports or {})
+        self._pool: Any = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -149,7 +158,7 @@ class LoadBalancerRuntime:
                         ssl_ctx = tls.server_context(
                             self.state_dir, f"{lb.name}-{listener.port}", [lb.dns_name]
                         )
-                    server, port = await self._bind(state, listener, ssl_ctx)
+                    server, port = await self._bind(state, listener, ssl_ctx, lb.arn)
                     servers.append(server)
                     state.local_port = port
                     self._local_ports[(proto, listener.port)] = port
@@ -176,6 +185,22 @@ class LoadBalancerRuntime:
             self._writer.start()
             writer = self._writer
             self.ctx.sink = lambda ex: writer.add(ex.lb_name, ex)
+        if self._replica:
+            self._started = True
+            return
+        if self.workers > 1:
+            from albfargate.alb.workers import WorkerPool
+
+            pool = WorkerPool(self, self.workers - 1)
+            try:
+                await pool.start({arn: b.binding.local_port for arn, b in self._bound.items()})
+            except BaseException:
+                await self._close_servers([b.server for b in self._bound.values()])
+                self._bound.clear()
+                if self._writer is not None:
+                    await self._writer.close()
+                raise
+            self._pool = pool
         self._refresh_in_use()
         for tg in self.model.target_groups:
             for tid, static_port in tg.static_targets:
@@ -189,12 +214,19 @@ class LoadBalancerRuntime:
         return f"[{self.host}]" if ":" in self.host else self.host
 
     async def _bind(
-        self, state: proxy.ListenerState, listener: Listener, ssl_ctx: Any
+        self, state: proxy.ListenerState, listener: Listener, ssl_ctx: Any, lb_arn: str = ""
     ) -> tuple[asyncio.AbstractServer, int]:
-        override = self.port_overrides.get(listener.port)
+        shared = self.workers > 1 or self._replica  # SO_REUSEPORT: the port is shared with workers
+        override = self._listener_ports.get(listener.arn)
+        if override is None:
+            override = self.port_overrides.get(listener.port)
         if override is not None:
             try:
-                server = await proxy.start_listener(self.ctx, state, self.host, override, ssl_ctx)
+                if shared and not self._replica and override != 0:
+                    _probe_free(self.host, override)
+                server = await proxy.start_listener(
+                    self.ctx, state, self.host, override, ssl_ctx, reuse_port=shared
+                )
                 # override 0: an ephemeral port (tests); report the real one
                 return server, int(server.sockets[0].getsockname()[1])
             except OSError as e:
@@ -209,7 +241,11 @@ class LoadBalancerRuntime:
             if candidate in taken:
                 continue
             try:
-                server = await proxy.start_listener(self.ctx, state, self.host, candidate, ssl_ctx)
+                if shared:
+                    _probe_free(self.host, candidate)  # reuse_port alone would share a taken port
+                server = await proxy.start_listener(
+                    self.ctx, state, self.host, candidate, ssl_ctx, reuse_port=shared
+                )
                 return server, candidate
             except OSError as e:
                 last = e
@@ -242,6 +278,9 @@ class LoadBalancerRuntime:
             for c in [c for b in self._bound.values() for c in list(b.state.connections)]:
                 c.stop_if_idle()
             await asyncio.sleep(0.02)
+        if self._pool is not None:
+            await self._pool.stop(max(0.0, deadline - loop.time()))
+            self._pool = None
         for b in self._bound.values():
             for c in list(b.state.connections):
                 if c.upstream is not None:
@@ -329,6 +368,7 @@ class LoadBalancerRuntime:
         b.rules = tuple(rules)
         b.state.set_rules(b.rules, b.default_actions)
         self._refresh_in_use()
+        self._broadcast(("rules", listener_arn, b.rules, b.default_actions))
 
     def set_default_actions(self, listener_arn: str, actions: Iterable[Action]) -> None:
         b = self._bound.get(listener_arn)
@@ -337,6 +377,7 @@ class LoadBalancerRuntime:
         b.default_actions = tuple(actions)
         b.state.set_rules(b.rules, b.default_actions)
         self._refresh_in_use()
+        self._broadcast(("rules", listener_arn, b.rules, b.default_actions))
 
     def update_rules(
         self, listener_arn: str, rules: Iterable[Rule], default_actions: Iterable[Action]
@@ -347,20 +388,33 @@ class LoadBalancerRuntime:
         b.rules, b.default_actions = tuple(rules), tuple(default_actions)
         b.state.set_rules(b.rules, b.default_actions)
         self._refresh_in_use()
+        self._broadcast(("rules", listener_arn, b.rules, b.default_actions))
 
     def update_target_group(self, tg: TargetGroup) -> None:
         self.targets.update_target_group(tg)
         if tg.arn not in self._tg_counters:
             self._tg_counters[tg.arn] = self.metrics.add_target_group(tg.arn, tg.full_name)
         self._refresh_in_use()
+        self._broadcast(("tg", tg))
 
     def update_load_balancer_attributes(self, lb_arn: str, attrs: LoadBalancerAttributes) -> None:
         self._lb_attrs[lb_arn] = attrs
         for b in self._bound.values():
             if b.state.lb.arn == lb_arn:
                 b.state.attributes = attrs
+        self._broadcast(("attrs", lb_arn, attrs))
+
+    def _broadcast(self, msg: tuple[Any, ...]) -> None:
+        if self._pool is not None:
+            self._pool.broadcast(msg)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the worker processes (empty with one process)."""
+        return [] if self._pool is None else list(self._pool.pids())
 
     def _refresh_in_use(self) -> None:
+        if self._replica:
+            return  # a replica's health comes from the main process
         used: set[str] = set()
         for b in self._bound.values():
             used.update(_forward_groups(b.default_actions))
@@ -371,6 +425,16 @@ class LoadBalancerRuntime:
     def _on_target_event(self, arn: str, t: Any, event: str) -> None:
         if event == "leave":
             self.ctx.pools.drop_target(t)
+
+
+def _probe_free(host: str, port: int) -> None:
+    """OSError(EADDRINUSE) when ``port`` is bound by anyone (checked without SO_REUSEPORT)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
 
 
 def _access_log_formatter() -> Callable[[proxy.Exchange], str]:

@@ -99,6 +99,7 @@ class LiveTargets:
         self._rng = rng or random.Random()
         self._groups: dict[str, Group] = {}
         self._listeners: list[Listener] = []
+        self._changed: list[Callable[[str], None]] = []
         for tg in target_groups:
             self._add_group(tg)
 
@@ -154,6 +155,7 @@ class LiveTargets:
                 else:
                     t.health = NOT_IN_USE
                     t.healthy_since = t.slow_start_from = None
+            self._notify(arn)
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -161,6 +163,50 @@ class LiveTargets:
     def _emit(self, arn: str, t: Target, event: str) -> None:
         for cb in self._listeners:
             cb(arn, t, event)
+
+    def on_change(self, callback: Callable[[str], None]) -> None:
+        """``callback(target_group_arn)`` after any change of a group's targets or their health
+        (worker processes are kept in step with it)."""
+        self._changed.append(callback)
+
+    def _notify(self, arn: str) -> None:
+        for cb in self._changed:
+            cb(arn)
+
+    def snapshot(
+        self, target_group_arn: str
+    ) -> list[tuple[str, int, TargetHealth, float | None, float | None]]:
+        """A group's targets as plain values: (id, port, health, healthy_since, slow_start_from)."""
+        g = self._group(target_group_arn)
+        return [
+            (t.tid.id, t.tid.port, t.health, t.healthy_since, t.slow_start_from) for t in g.targets.values()
+        ]
+
+    def apply_snapshot(
+        self, target_group_arn: str, items: list[tuple[str, int, TargetHealth, float | None, float | None]]
+    ) -> None:
+        """Make a replica's group match the authoritative one (worker processes): new targets appear,
+        health is copied, targets gone from the snapshot leave at once (their in-flight requests are
+        cut: the authority's deregistration delay has run out)."""
+        g = self._group(target_group_arn)
+        seen: set[TargetId] = set()
+        for tid_id, port, h, since, slow in items:
+            tid = TargetId(tid_id, port)
+            seen.add(tid)
+            t = g.targets.get(tid)
+            if t is None:
+                t = Target(
+                    tid=tid,
+                    key=f"{tid_id}:{port}",
+                    health=h,
+                    tls=(g.tg.protocol or "HTTP").upper() == "HTTPS",
+                )
+                g.targets[tid] = t
+            t.health, t.healthy_since, t.slow_start_from = h, since, slow
+        for tid, t in list(g.targets.items()):
+            if tid not in seen:
+                self._leave(g, t)
+        g.cache = None
 
     # ---------------------------------------------------------------- the ECS-facing contract
     def register(self, target_group_arn: str, target: TargetId) -> None:
@@ -184,6 +230,7 @@ class LiveTargets:
         g.cache = None
         if g.in_use:
             self._emit(target_group_arn, t, "register")
+        self._notify(target_group_arn)
 
     def deregister(self, target_group_arn: str, target: TargetId) -> None:
         """Draining at once (no new request); in-flight requests finish or are cut with 502 when
@@ -202,6 +249,7 @@ class LiveTargets:
             )
         t.healthy_since = t.slow_start_from = None
         g.cache = None
+        self._notify(target_group_arn)
         delay = g.tg.attributes.deregistration_delay_seconds
         if delay <= 0:
             self._leave(g, t)
@@ -219,6 +267,7 @@ class LiveTargets:
             del g.targets[t.tid]
         g.cache = None
         self._emit(g.tg.arn, t, "leave")
+        self._notify(g.tg.arn)
 
     def describe(self, target_group_arn: str) -> list[tuple[TargetId, TargetHealth]]:
         g = self._group(target_group_arn)
@@ -255,6 +304,8 @@ class LiveTargets:
                 t.slow_start_from = now
         elif new.state is not TargetState.HEALTHY:
             t.healthy_since = t.slow_start_from = None
+        if new.state is not old:
+            self._notify(target_group_arn)
 
     def counts(self, target_group_arn: str) -> tuple[int, int]:
         """(healthy, unhealthy) host counts of a group."""
