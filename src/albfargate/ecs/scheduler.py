@@ -50,6 +50,8 @@ DRAIN_SLACK_SECONDS = 2.0
 #: Backoff for a reconcile that raised: base × 2^n, capped.
 RECONCILE_BACKOFF_BASE = 0.2
 RECONCILE_BACKOFF_MAX = 30.0
+#: How often stopped tasks older than the retention time are forgotten.
+PRUNE_EVERY_SECONDS = 60.0
 #: Worker coroutines taking keys off the queue (reconciles are short; flows run as their own tasks).
 WORKERS = 4
 
@@ -124,6 +126,7 @@ class Scheduler:
         self.steady: dict[str, bool] = {}
         self.paused = False  # no new launches (shutdown)
         self._shutdown = asyncio.Event()  # cuts draining waits short
+        self._last_prune = clock()
         self.last_error: dict[str, str] = {}
 
     # ---- the keyed queue ---------------------------------------------------------------------
@@ -197,6 +200,11 @@ class Scheduler:
         if svc is None:
             return None
         now = self.clock()
+        if now - self._last_prune > PRUNE_EVERY_SECONDS:
+            self._last_prune = now
+            self.store.prune(now)
+            for tid in [t for t in self._flows if t not in self.store.tasks]:
+                del self._flows[tid]
         if svc.status == "INACTIVE":
             return None
         if svc.status == "DRAINING":
@@ -695,6 +703,7 @@ class Scheduler:
         if flow.stop is not None:
             return rec
         flow.stop_requested = (event, stop_code, reason)
+        was_running = rec.last_status == "RUNNING"
         if flow.launch is None or flow.launch.done():
             self._move(rec, event, stop_code=stop_code, reason=reason)
         else:
@@ -707,7 +716,7 @@ class Scheduler:
             )
             self._sync(rec, flow.life)
             self.store.task_changed(rec)
-        if emit and rec.service_name and rec.last_status == "RUNNING":
+        if emit and rec.service_name and was_running:
             svc = self.store.service(rec.service_name)
             if svc is not None:
                 self.store.add_event(svc, events.tasks_stopped(svc.name, [rec.task_id]))
