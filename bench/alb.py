@@ -34,7 +34,7 @@ PROXY_PORTS = {"nginx": 19201, "haproxy": 19202, "albfargate": 19203}
 
 
 # ------------------------------------------------------------------------------------ serve mode
-def serve_alb(port: int, upstreams: list[int], access_logs: bool) -> None:
+def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int = 1) -> None:
     from albfargate.alb.runtime import LoadBalancerRuntime
     from albfargate.alb.targets import TargetId
     from albfargate.model import (
@@ -73,7 +73,9 @@ def serve_alb(port: int, upstreams: list[int], access_logs: bool) -> None:
 
     async def main() -> None:
         state = Path(tempfile.mkdtemp(prefix="albbench-"))
-        rt = LoadBalancerRuntime(model, state_dir=state, port_overrides={80: port}, access_logs=access_logs)
+        rt = LoadBalancerRuntime(
+            model, state_dir=state, port_overrides={80: port}, access_logs=access_logs, workers=workers
+        )
         await rt.start()
         for p in upstreams:
             rt.targets.register(tg.arn, TargetId("127.0.0.1", p))
@@ -223,10 +225,21 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each is kept")
     ap.add_argument("--no-access-logs", action="store_true", help="run the albfargate LB without access logs")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="also measure the multi-process mode with this many processes (0: skip)",
+    )
     ap.add_argument("--serve-alb", nargs="+", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_alb:
-        serve_alb(args.serve_alb[0], args.serve_alb[1:], access_logs=not args.no_access_logs)
+        serve_alb(
+            args.serve_alb[0],
+            args.serve_alb[1:],
+            access_logs=not args.no_access_logs,
+            workers=max(1, args.workers),
+        )
         return 0
     ensure_tools()
     procs: list[subprocess.Popen[bytes]] = []
@@ -272,7 +285,7 @@ def main() -> int:
         ]
         if args.no_access_logs:
             alb_cmd.append("--no-access-logs")
-        alb = start(alb_cmd, PROXY_CPU, procs)
+        alb = start([*alb_cmd, "--workers", "1"], PROXY_CPU, procs)
         for port in PROXY_PORTS.values():
             wait_port(port, 20)
         time.sleep(1.0)  # the LB's first health checks
@@ -307,6 +320,20 @@ def main() -> int:
                 flush=True,
             )
         rss_after = rss_with_idle_connections(alb.pid, PROXY_PORTS["albfargate"], 1000)
+        if args.workers > 1:
+            wport = PROXY_PORTS["albfargate"] + 10
+            wcmd = [*alb_cmd, "--workers", str(args.workers)]
+            wcmd[wcmd.index(str(PROXY_PORTS["albfargate"]))] = str(wport)
+            start(wcmd, f"{PROXY_CPU},{LOAD_CPU}", procs)
+            wait_port(wport, 30)
+            time.sleep(1.5)
+            run_wrk(wport, 2, args.connections)
+            rps, p50, p99, _ = run_wrk(wport, args.duration, args.connections)
+            print(
+                f"albfargate with {args.workers} processes (CPUs {PROXY_CPU},{LOAD_CPU}, shared with wrk): "
+                f"rps {rps:.0f}   p50 {p50:.2f} ms   p99 {p99:.2f} ms",
+                flush=True,
+            )
         print(
             f"albfargate RSS with 1000 keep-alive client connections: {rss_fresh:.1f} MB fresh, "
             f"{rss_after:.1f} MB after the load",
