@@ -228,8 +228,8 @@ def main() -> int:
     ap.add_argument(
         "--workers",
         type=int,
-        default=2,
-        help="also measure the multi-process mode with this many processes (0: skip)",
+        default=None,
+        help="also measure the multi-process mode with this many processes (default 2; 0: skip)",
     )
     ap.add_argument("--serve-alb", nargs="+", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -238,9 +238,11 @@ def main() -> int:
             args.serve_alb[0],
             args.serve_alb[1:],
             access_logs=not args.no_access_logs,
-            workers=max(1, args.workers),
+            workers=args.workers or 1,
         )
         return 0
+    if args.workers is None:
+        args.workers = 2
     ensure_tools()
     procs: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="albbench-"))
