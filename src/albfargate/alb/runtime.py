@@ -344,7 +344,7 @@ class LoadBalancerRuntime:
         return [b.binding.url for b in self._bound.values()]
 
     def flush_access_logs(self) -> None:
-        """Write queued access-log lines now (they are otherwise flushed every 0.5 s)."""
+        """Write queued access-log lines now (they are otherwise flushed every 0.2 s)."""
         if self._writer is not None:
             self._writer.flush()
 
