@@ -354,9 +354,11 @@ class Engine:
                 argv += ("--port", str(lp))
             workdir = None
             if health is not None and ports:
-                # the template's check probes the real image; a stand-in is probed on its own port instead
+                # the template's check probes the real image; a stand-in is probed on its own port instead,
+                # with a start period of at least one interval so that it is probed (and HEALTHY) at once
                 health = replace(
                     health,
+                    start_period_seconds=max(health.start_period_seconds, health.interval_seconds),
                     command=(
                         "CMD",
                         sys.executable,
