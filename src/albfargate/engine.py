@@ -213,6 +213,11 @@ class Engine:
             raise
         self.started_at = self.clock()
 
+    def start_autoscaler(self) -> None:
+        """Start the autoscaler when scalable targets appear later (Application Auto Scaling API)."""
+        if self.autoscaler is None:
+            self._start_autoscaler()
+
     def _start_autoscaler(self) -> None:
         if not self.model.scalable_targets:
             return

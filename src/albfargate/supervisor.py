@@ -295,6 +295,20 @@ async def watch(engine: Engine, app_dir: Path, *, interval: float = 1.0) -> None
             print(f"albfargate: watch: {line}", flush=True)
 
 
+async def _start_api(engine: Engine) -> Any:
+    """The AWS-compatible endpoint (port 4566 or the next free one) when the api package is there;
+    a failure to start it is reported and the run goes on without it (``api_url`` stays null)."""
+    try:
+        from albfargate.api.engine_backend import start_api
+    except ImportError:
+        return None
+    try:
+        return await start_api(engine)
+    except Exception as exc:
+        print(f"albfargate: warning: the AWS-compatible API did not start: {exc}", flush=True)
+        return None
+
+
 async def serve(
     config: EngineConfig,
     *,
@@ -309,8 +323,10 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     engine = Engine(config)
     control: ControlServer | None = None
+    api: Any = None
     try:
         await engine.start()
+        api = await _start_api(engine)
         control = ControlServer(engine, stop.set, secrets.token_hex(16))
         await control.start()
         info = {
@@ -348,6 +364,9 @@ async def serve(
             loop.add_signal_handler(sig, lambda: None)
         if control is not None:
             await control.stop()
+        if api is not None:
+            with contextlib.suppress(Exception):
+                await api.stop()
         await engine.stop()
 
 
