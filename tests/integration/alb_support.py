@@ -175,6 +175,10 @@ class Upstream:
                     await asyncio.sleep(0.05)
                     self._reset(w)
                     return
+                elif path == "/bighead":
+                    w.write(b"HTTP/1.1 200 OK\r\nX-Big: " + b"h" * 40000 + b"\r\nContent-Length: 0\r\n\r\n")
+                    await w.drain()
+                    continue
                 elif path == "/malformed":
                     w.write(b"NOT HTTP AT ALL\r\n\r\n")
                     await w.drain()

@@ -214,6 +214,14 @@ def test_desync_modes() -> None:
                     'albfargate_lb_desync_non_compliant_total{load_balancer="app/test/0123456789abcdef"} 3'
                     in text
                 )
+                # monitor: a Severe request is not blocked by the classifier; an unknown
+                # Transfer-Encoding is then refused by the shell with 501
+                rt.update_load_balancer_attributes(
+                    lb_arn, LoadBalancerAttributes(desync_mitigation_mode="monitor")
+                )
+                r = await request(port, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n")
+                assert r.status == 501
+                assert (await request(port, ambiguous)).status == 200
         finally:
             await a.stop()
 

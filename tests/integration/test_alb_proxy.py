@@ -156,10 +156,13 @@ def test_alb_made_error_codes() -> None:
                 assert (await request(port, "GARBAGE\r\n\r\n")).status == 400
                 assert (await get(port, "/" + "a" * 9000)).status == 414
                 assert (await get(port, "/", headers="X-Big: " + "b" * 17000 + "\r\n")).status == 400
+                lines = "".join(f"X-H{i}: " + "v" * 1000 + "\r\n" for i in range(70))  # 70 KB of 1 KB lines
+                assert (await get(port, "/", headers=lines)).status == 400
                 many = ", ".join(f"10.0.0.{i}" for i in range(31))
                 assert (await get(port, "/", headers=f"X-Forwarded-For: {many}\r\n")).status == 463
                 assert (await get(port, "/reset-head")).status == 502
                 assert (await get(port, "/malformed")).status == 502
+                assert (await get(port, "/bighead")).status == 502  # response head > 32 KiB
                 r = await get(port, "/hang")  # no response within the idle timeout (1 s)
                 assert r.status == 504
                 # an incomplete request gets 408 at the idle timeout

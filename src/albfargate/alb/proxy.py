@@ -753,6 +753,8 @@ class ClientConnection:
                 m = _HEAD_END.search(buf, start)
                 if m is not None:
                     end = m.end()
+                    if end > MAX_REQUEST_HEAD:
+                        raise ProtocolError(400, "request head too large")
                     head = bytes(buf[:end])
                     del buf[:end]
                     return head
@@ -1246,6 +1248,8 @@ class ClientConnection:
                 m = _HEAD_END.search(buf, start)
                 if m is not None:
                     end = m.end()
+                    if end > MAX_RESPONSE_HEAD:
+                        raise ProtocolError(502, "response head too large")
                     head = bytes(buf[:end])
                     del buf[:end]
                     code = head[9:12]
