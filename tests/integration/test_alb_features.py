@@ -5,6 +5,7 @@ changes applied on the next request, desync modes, the port rule."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import tempfile
@@ -363,5 +364,45 @@ def test_metrics_endpoint() -> None:
                 assert snap["app/test/0123456789abcdef"]["RequestCount"] == 3
         finally:
             await a.stop()
+
+    asyncio.run(scenario())
+
+
+def test_target_connect_timeout_is_504() -> None:
+    async def scenario() -> None:
+        from albfargate.alb.targets import TargetId
+
+        # a listener whose accept queue is full: SYNs are dropped, connects hang
+        full = socket.socket()
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        port = full.getsockname()[1]
+        fillers = []
+        for _ in range(5):
+            s = socket.socket()
+            s.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                s.connect(("127.0.0.1", port))
+            fillers.append(s)
+        tga = target_group("tga")
+        try:
+            async with running(model([tga]), connect_timeout=0.5) as rt:
+                rt.targets.register(tga.arn, TargetId("127.0.0.1", port))
+                await wait_for(
+                    lambda: (
+                        rt.targets.health_of(tga.arn, TargetId("127.0.0.1", port)).state
+                        is TargetState.UNHEALTHY
+                    ),
+                    8,
+                )
+                loop = asyncio.get_running_loop()
+                t0 = loop.time()
+                r = await get(port_of(rt), "/")  # fail-open to the only target
+                assert r.status == 504
+                assert 0.4 < loop.time() - t0 < 3.0
+        finally:
+            for s in fillers:
+                s.close()
+            full.close()
 
     asyncio.run(scenario())
