@@ -256,7 +256,11 @@ def render_urls(status: dict[str, Any]) -> str:
     for lb in status["load_balancers"]:
         for lst in lb["listeners"]:
             lines.append(f"{lb['name']} {lst['protocol']}:{lst['port']} -> {lst['url']}")
-    return "\n".join(lines) if lines else "(no load balancer listeners)"
+    if not lines:
+        lines.append("(no load balancer listeners)")
+    if status.get("api_url"):
+        lines.append(f"AWS API endpoint (ECS, ELBv2, Application Auto Scaling) -> {status['api_url']}")
+    return "\n".join(lines)
 
 
 def render_view(status: dict[str, Any]) -> str:
