@@ -601,6 +601,7 @@ class Engine:
                     "name": svc.name,
                     "arn": svc.arn,
                     "cluster": svc.cluster,
+                    "target_groups": [lb.target_group_arn for lb in svc.model.load_balancers],
                     "status": svc.status,
                     "desired": svc.desired_count,
                     "running": svc.running_count,

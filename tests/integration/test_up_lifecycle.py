@@ -287,3 +287,25 @@ def test_sigkill_of_the_supervisor_then_up_cleans_up(tmp_path: Path) -> None:
         left = set(processes_of(state))
         assert not (left & set(orphans)), "the new supervisor killed the orphans of the old one"
         assert service(st2, "web")["running"] == 2
+
+
+def test_logs_of_a_service_and_its_access_log(tmp_path: Path) -> None:
+    tpl = make_template(tmp_path / "t.json", [Svc(name="alpha", desired=1), Svc(name="beta", desired=1)])
+    state = tmp_path / "state"
+    p0, p1 = free_port(), free_port()
+    with detached(
+        state, "--template", str(tpl), "--stand-in", "*", "--port", f"80={p0}", "--port", f"81={p1}"
+    ):
+        assert get(f"http://127.0.0.1:{p0}/from-alpha")[0] == 200
+        assert get(f"http://127.0.0.1:{p1}/from-beta")[0] == 200
+        out = cli("logs", "alpha", "--state-dir", str(state)).stdout
+        assert "stand-in app of task" in out and out.startswith("[")
+
+        def access(name: str) -> str:
+            return cli("logs", name, "--access", "--state-dir", str(state)).stdout
+
+        text = wait_for(lambda: "from-alpha" in (a := access("alpha")) and a, 10, "the access log line")
+        assert "from-beta" not in text
+        assert "from-beta" in wait_for(lambda: access("beta"), 10, "beta's access log")
+        bad = cli("logs", "nope", "--state-dir", str(state), check=False)
+        assert bad.returncode == 1 and "no logs of service nope" in bad.stderr

@@ -485,6 +485,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if not files and not args.follow:
         raise AlbfargateError(f"no {label} under {root}")
     offsets: dict[Path, int] = {}
+    keep = _access_filter(state_dir, args.service) if args.access else None
 
     def prefix_of(p: Path) -> str:
         return "" if args.access else f"[{p.stem[:8]}{p.stem[32:]}] "
@@ -499,7 +500,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
                 if data:
                     pre = prefix_of(f)
                     for line in data.decode(errors="replace").splitlines():
-                        sys.stdout.write(pre + line + "\n")
+                        if keep is None or any(arn in line for arn in keep):
+                            sys.stdout.write(pre + line + "\n")
             sys.stdout.flush()
             if not args.follow:
                 return 0
@@ -511,6 +513,21 @@ def cmd_logs(args: argparse.Namespace) -> int:
                 files = sorted(match.glob("*.log"), key=lambda p: p.stat().st_mtime) if match else []
     except (KeyboardInterrupt, BrokenPipeError):
         return 0
+
+
+def _access_filter(state_dir: Path, name: str) -> tuple[str, ...] | None:
+    """The target groups of service ``name`` (access-log lines name their target group), asked from the
+    running supervisor; None (no filter) when it does not run or the service is unknown."""
+    from albfargate import supervisor
+
+    try:
+        st = supervisor.call(state_dir, "GET", "/status", timeout=5)
+    except AlbfargateError:
+        return None
+    for svc in st.get("services", []):
+        if svc["name"] == name or svc["name"].lower().startswith(name.lower()):
+            return tuple(svc.get("target_groups", ())) or None
+    return None
 
 
 def _match_service_dir(root: Path, name: str) -> Path | None:
