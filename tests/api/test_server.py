@@ -227,3 +227,18 @@ def test_query_protocol_as_get(endpoint: Endpoint) -> None:
     finally:
         conn.close()
     assert r.status == 200 and b"<LoadBalancerName>demo-lb</LoadBalancerName>" in body
+
+
+def test_aws_endpoint_url_environment_variable(endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+    session = boto3.session.Session(
+        aws_access_key_id="a", aws_secret_access_key="b", region_name="ap-south-1"
+    )
+    assert session.client("ecs").list_clusters()["clusterArns"] == [
+        "arn:aws:ecs:us-east-1:000000000000:cluster/demo"
+    ]
+    assert (
+        session.client("elbv2").describe_load_balancers()["LoadBalancers"][0]["LoadBalancerName"] == "demo-lb"
+    )
