@@ -61,6 +61,8 @@ REFUSED = [
     (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400),
     (b"GET nothing HTTP/1.1\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nX: a\rContent-Length: 5\r\n\r\n", 400),  # bare CR inside a line
+    (b"GET / HTTP/1.1\r\r\n\r\n", 400),
 ]
 
 
@@ -176,6 +178,7 @@ def test_response_head_adds_cookies_and_drops_hop_by_hop() -> None:
         b"HTTP/1.1 200 OK\r\nNoColon\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nBad : space\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n",
     ],
 )
 def test_malformed_response_is_502(head: bytes) -> None:

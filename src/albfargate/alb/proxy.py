@@ -72,6 +72,7 @@ STOP_GRACE = 5.0
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
+_CTL_OR_SPACE = re.compile(rb"[\x00-\x20\x7f]")
 _HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -176,10 +177,12 @@ class ListenerState:
     rules: CompiledRules
     attributes: LoadBalancerAttributes
     connections: set[ClientConnection] = field(default_factory=set)
+    lb_full_name: str = ""  # app/<name>/<id>, computed once
+    template_port: int = 0  # the listener's port in the template
 
-    @property
-    def template_port(self) -> int:
-        return self.listener.port
+    def __post_init__(self) -> None:
+        self.lb_full_name = self.lb.full_name
+        self.template_port = self.listener.port
 
     def set_rules(self, rules: tuple[Rule, ...], default_actions: tuple[Action, ...]) -> None:
         self.rules = CompiledRules(rules, default_actions)
@@ -509,13 +512,10 @@ class _Parsed:
 def parse_request_head(head: bytes) -> _Parsed:
     """Split a complete request head (request line + header lines + blank line). Raises
     :class:`ProtocolError` with the status the ALB answers: 400, 414, 501, 505."""
-    lines = head.split(b"\n")
-    # drop the blank line(s) that end the head
-    while lines and lines[-1] in (b"", b"\r"):
-        lines.pop()
+    lines = _split_lines(head)
     if not lines:
         raise ProtocolError(400, "empty request")
-    rl = lines[0].rstrip(b"\r")
+    rl = lines[0]
     if len(rl) > MAX_REQUEST_LINE:
         raise ProtocolError(400, "request line too long")
     parts = rl.split(b" ")
@@ -538,7 +538,7 @@ def parse_request_head(head: bytes) -> _Parsed:
             raise ProtocolError(400, "bad version")
     if len(target_b) > MAX_URL:
         raise ProtocolError(414, "URL too long")
-    if not target_b or any(c < 0x21 or c == 0x7F for c in target_b):
+    if not target_b or _CTL_OR_SPACE.search(target_b):
         raise ProtocolError(400, "bad request target")
     p = _Parsed()
     p.method = method_b.decode("latin-1")
@@ -561,10 +561,11 @@ def parse_request_head(head: bytes) -> _Parsed:
     cl: int | None = None
     te: list[str] = []
     conn_tokens: list[str] = []
-    for raw in lines[1:]:
-        if len(raw) > MAX_HEADER_LINE:
+    for line in lines[1:]:
+        if len(line) > MAX_HEADER_LINE:
             raise ProtocolError(400, "header line too long")
-        line = raw.rstrip(b"\r")
+        if b"\r" in line:  # a bare CR is never forwarded, whatever the desync mode
+            raise ProtocolError(400, "bare CR in a header line")
         if not line or line[:1] in (b" ", b"\t"):
             continue  # obs-fold / whitespace-only lines are not forwarded
         name_b, sep, value_b = line.partition(b":")
@@ -787,7 +788,7 @@ class ClientConnection:
         ls = self.ls
         ex = Exchange(
             kind="https" if ls.scheme == "https" else "http",
-            lb_name=ls.lb.full_name,
+            lb_name=ls.lb_full_name,
             client=self.client,
             received_at=t0,
             received_bytes=len(head),
@@ -868,7 +869,7 @@ class ClientConnection:
                 attributes=attrs,
                 now=t0,
                 trace_random=self.ctx.rng.getrandbits(96).to_bytes(12, "big"),
-                uri_host=headers.split_absolute_form(p.target)[0],
+                uri_host=None if p.target[:1] == "/" else headers.split_absolute_form(p.target)[0],
                 tls_version=self.tls[1] if self.tls else None,
                 tls_cipher=self.tls[0] if self.tls else None,
             )
@@ -1383,12 +1384,10 @@ def _parse_response_head(
     upstream connection reusable). ``set_cookies`` are appended; ``app_cookie`` = (b"name=", cookies)
     appends those cookies only when the target sets cookie ``name`` (app_cookie stickiness, §3.8).
     Malformed → ProtocolError(502)."""
-    lines = head.split(b"\n")
-    while lines and lines[-1] in (b"", b"\r"):
-        lines.pop()
+    lines = _split_lines(head)
     if not lines:
         raise ProtocolError(502, "empty response head")
-    sl = lines[0].rstrip(b"\r")
+    sl = lines[0]
     parts = sl.split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit():
         raise ProtocolError(502, "malformed status line")
@@ -1398,12 +1397,11 @@ def _parse_response_head(
     cl: int | None = None
     chunked = False
     conn_close = http10
-    for raw in lines[1:]:
-        line = raw.rstrip(b"\r")
+    for line in lines[1:]:
         if not line:
             continue
         name, sep, value = line.partition(b":")
-        if not sep or not name or name[-1:] in (b" ", b"\t") or line[:1] in (b" ", b"\t"):
+        if not sep or not name or name[-1:] in (b" ", b"\t") or line[:1] in (b" ", b"\t") or b"\r" in line:
             raise ProtocolError(502, "malformed response header")
         lname = name.lower()
         if lname in _RESP_HOP:
@@ -1446,6 +1444,17 @@ def _parse_response_head(
     out.append(b"")
     out.append(b"")
     return status, b"\r\n".join(out), framing, length, not conn_close
+
+
+def _split_lines(head: bytes) -> list[bytes]:
+    """The lines of a head without their line ends (CRLF, or a bare LF), the final blank lines dropped."""
+    if head.count(b"\n") == head.count(b"\r\n"):
+        lines = head.split(b"\r\n")  # the common case: CRLF only
+    else:
+        lines = [x[:-1] if x[-1:] == b"\r" else x for x in head.split(b"\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def _set_connection_close(head: bytes) -> bytes:
