@@ -237,6 +237,11 @@ def test_render_view() -> None:
     assert "web  desired 2  running 1  pending 1  healthy 1  ACTIVE" in text
     assert "deployment ecs-svc/1 PRIMARY IN_PROGRESS f:1" in text
     assert "127.0.0.1:1 healthy" in text and "has started 1 tasks" in text
+    assert "NOT STEADY" not in text
+    status["not_steady"] = ["service web: 1/2 running"]
+    status["api_url"] = "http://127.0.0.1:4566"
+    text = render_view(status)
+    assert text.endswith("NOT STEADY\n  service web: 1/2 running\nAWS API  http://127.0.0.1:4566")
 
 
 def test_metadata_documents() -> None:

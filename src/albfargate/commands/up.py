@@ -287,6 +287,11 @@ def render_view(status: dict[str, Any]) -> str:
         for ev in svc.get("events", [])[:5]:
             stamp = time.strftime("%H:%M:%S", time.localtime(ev["created_at"]))
             out.append(f"    {stamp} {ev['message']}")
+    if status.get("not_steady"):
+        out.append("NOT STEADY")
+        out.extend(f"  {line}" for line in status["not_steady"])
+    if status.get("api_url"):
+        out.append(f"AWS API  {status['api_url']}")
     return "\n".join(out)
 
 
