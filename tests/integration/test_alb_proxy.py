@@ -357,6 +357,11 @@ def test_https_listener_over_the_local_ca() -> None:
                 assert r.status == 200
                 assert b"X-Forwarded-Proto: https" in r.body
                 assert b"X-Forwarded-Port: 443" in r.body
+                rt.flush_access_logs()
+                log = rt.access_log_path(rt.bindings()[0].lb_arn)
+                assert log is not None
+                line = log.read_text().splitlines()[0]
+                assert line.startswith("https ") and " TLSv1.3 " in line
                 wr.close()
                 # an untrusting client fails the handshake
                 with pytest.raises(ssl.SSLError):

@@ -217,6 +217,7 @@ class Exchange:
     ssl_cipher: str | None = None
     ssl_protocol: str | None = None
     domain_name: str | None = None
+    chosen_cert_arn: str | None = None
     sent_at: float = 0.0
 
 
@@ -795,6 +796,8 @@ class ClientConnection:
         )
         if self.tls is not None:
             ex.ssl_cipher, ex.ssl_protocol = self.tls
+            certs = ls.listener.certificates
+            ex.chosen_cert_arn = certs[0] if certs else None
         attrs = ls.attributes
         # desync classification of the raw head (spec §4.6)
         cls = desync.classify(head)

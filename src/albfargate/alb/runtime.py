@@ -469,6 +469,7 @@ def entry_of(ex: proxy.Exchange) -> accesslog.AccessLogEntry:
         target_group_arn=ex.target_group_arn,
         trace_id=ex.trace_id,
         domain_name=ex.domain_name,
+        chosen_cert_arn=ex.chosen_cert_arn,
         matched_rule_priority=ex.matched_rule_priority,
         request_creation_time=ex.received_at,
         actions_executed=ex.actions_executed,
