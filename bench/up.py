@@ -42,6 +42,17 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: shared interpreter/library pages split among the processes using them."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def timed_up(state: Path, *args: str, timeout: float = 120) -> tuple[float, dict[str, object]]:
     t0 = time.monotonic()
     p = cli("up", *args, "--detach", "--state-dir", str(state), "--timeout", str(timeout))
@@ -90,10 +101,12 @@ def bench_many(tmp: Path, n: int) -> None:
     mem = rss_mb(sup)
     tasks = [p for p in processes_of(state) if p != sup]
     task_mem = sum(rss_mb(p) for p in tasks)
+    task_pss = sum(pss_mb(p) for p in tasks)
     d = down(state)
     print(
         f"{n} stand-in services x 2 tasks: up --detach -> steady {took:.2f} s (goal <= 30 s); supervisor RSS "
-        f"{mem:.0f} MB (goal < 200 MB); {len(tasks)} task processes using {task_mem:.0f} MB; down {d:.2f} s"
+        f"{mem:.0f} MB (goal < 200 MB); {len(tasks)} task processes: RSS sum {task_mem:.0f} MB, "
+        f"PSS sum {task_pss:.0f} MB; down {d:.2f} s"
     )
 
 
