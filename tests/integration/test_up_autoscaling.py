@@ -4,6 +4,8 @@ load balancer scales the service out; when the load stops it scales back in to t
 from __future__ import annotations
 
 import http.client
+import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -60,3 +62,34 @@ def test_request_count_scales_out_under_load_and_back_in(tmp_path: Path) -> None
             interval=1.0,
         )
         assert service(st, "web")["running"] == 1
+
+
+BURN = """
+import os, runpy, sys, threading, time
+def burn():  # about half a CPU: twice the 256 units (0.25 vCPU) the task definition reserves
+    while True:
+        t = time.time()
+        while time.time() - t < 0.05:
+            pass
+        time.sleep(0.05)
+threading.Thread(target=burn, daemon=True).start()
+sys.argv = ["standin", "--port", os.environ["PORT"]]
+runpy.run_module("albfargate.ecs.standin", run_name="__main__")
+"""
+
+
+def test_cpu_measured_from_the_task_processes_scales_out(tmp_path: Path) -> None:
+    svc = Svc(
+        name="web",
+        desired=1,
+        autoscaling={"min": 1, "max": 2, "metric": "ECSServiceAverageCPUUtilization", "target": 50},
+    )
+    tpl = make_template(tmp_path / "t.json", [svc])
+    (tmp_path / "albfargate.toml").write_text(
+        f"[containers.app]\ncommand = {json.dumps([sys.executable, '-c', BURN])}\n"
+    )
+    state = tmp_path / "state"
+    with detached(
+        state, "--template", str(tpl), "--driver", "process", "--port", f"80={free_port()}", "--fast-scaling"
+    ):
+        wait_for(lambda: service(status(state), "web")["desired"] == 2, 30, "scale-out on CPU", interval=0.5)

@@ -151,19 +151,23 @@ def make_template(path: Path, services: Sequence[Svc], *, listener_port: int = 8
                     "PolicyType": "TargetTrackingScaling",
                     "ScalingTargetId": {"Ref": f"{p}Scalable"},
                     "TargetTrackingScalingPolicyConfiguration": {
-                        "PredefinedMetricSpecification": {
-                            "PredefinedMetricType": "ALBRequestCountPerTarget",
-                            "ResourceLabel": {
-                                "Fn::Join": [
-                                    "/",
-                                    [
-                                        {"Fn::GetAtt": [f"{p}LB", "LoadBalancerFullName"]},
-                                        {"Fn::GetAtt": [f"{p}TG", "TargetGroupFullName"]},
-                                    ],
-                                ]
-                            },
-                        },
-                        "TargetValue": a["requests_per_target"],
+                        "PredefinedMetricSpecification": (
+                            {"PredefinedMetricType": a["metric"]}
+                            if "metric" in a
+                            else {
+                                "PredefinedMetricType": "ALBRequestCountPerTarget",
+                                "ResourceLabel": {
+                                    "Fn::Join": [
+                                        "/",
+                                        [
+                                            {"Fn::GetAtt": [f"{p}LB", "LoadBalancerFullName"]},
+                                            {"Fn::GetAtt": [f"{p}TG", "TargetGroupFullName"]},
+                                        ],
+                                    ]
+                                },
+                            }
+                        ),
+                        "TargetValue": a.get("target", a.get("requests_per_target")),
                         "ScaleInCooldown": a.get("cooldown", 60),
                         "ScaleOutCooldown": a.get("cooldown", 60),
                     },
