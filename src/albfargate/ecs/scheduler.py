@@ -50,6 +50,8 @@ DRAIN_SLACK_SECONDS = 2.0
 #: Backoff for a reconcile that raised: base × 2^n, capped.
 RECONCILE_BACKOFF_BASE = 0.2
 RECONCILE_BACKOFF_MAX = 30.0
+#: Reconcile period while a service is not steady (waiting for a target to turn healthy, a drain...).
+UNSTEADY_POLL_SECONDS = 0.25
 #: How often stopped tasks older than the retention time are forgotten.
 PRUNE_EVERY_SECONDS = 60.0
 #: Worker coroutines taking keys off the queue (reconciles are short; flows run as their own tasks).
@@ -213,7 +215,8 @@ class Scheduler:
         p = planner.plan(view, now=now)
         self._apply(svc, p, now)
         self.steady[name] = p.steady
-        return p.requeue_after
+        # target health changes are not pushed to us: look again soon while something is moving
+        return p.requeue_after if p.steady else min(p.requeue_after, UNSTEADY_POLL_SECONDS)
 
     def _reconcile_draining(self, svc: ServiceRecord) -> float | None:
         live = [t for t in self.store.tasks_of(svc.name) if t.last_status != "STOPPED"]
