@@ -328,3 +328,44 @@ def assert_port_free(port: int) -> None:
                 return
         assert time.monotonic() < deadline, f"something still listens on {port}"
         time.sleep(0.05)
+
+
+def test_depends_on_healthy(tmp_path: Path) -> None:
+    port = free_port()
+    check = ContainerHealthCheck(command=("CMD", "true"), interval_seconds=1, start_period_seconds=5)
+    db = ContainerSpec(
+        name="db", image="i", argv=(PY, "-c", "import time; time.sleep(60)"), health_check=check
+    )
+    web = standin("web", port, depends_on=(ContainerDependency("db", DependencyCondition.HEALTHY),))
+
+    async def go() -> None:
+        d = ProcessDriver(tmp_path)
+        t = await d.start_task(spec(tmp_path, web, db))
+        assert t.containers["db"].health is ContainerHealthStatus.HEALTHY
+        started = t.containers["web"].started_at
+        assert started is not None and started >= (t.containers["db"].started_at or 0) + 0.5
+        await d.stop_task(t, "test")
+        # reverse order: web (the dependent) stopped before db
+        assert (t.containers["web"].stopped_at or 0) <= (t.containers["db"].stopped_at or 0)
+
+    run(go())
+
+
+def test_depends_on_healthy_without_a_check_fails_at_once(tmp_path: Path) -> None:
+    db = ContainerSpec(name="db", image="i", argv=(PY, "-c", "import time; time.sleep(60)"))
+    web = ContainerSpec(
+        name="web",
+        image="i",
+        argv=(PY, "-c", "import time; time.sleep(60)"),
+        depends_on=(ContainerDependency("db", DependencyCondition.HEALTHY),),
+    )
+
+    async def go() -> None:
+        d = ProcessDriver(tmp_path)
+        t0 = time.monotonic()
+        with pytest.raises(TaskStartError, match="db has no health check"):
+            await d.start_task(spec(tmp_path, web, db))
+        assert time.monotonic() - t0 < 2
+        assert not list((tmp_path / "pids").glob("*.pid"))
+
+    run(go())

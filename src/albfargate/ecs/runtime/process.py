@@ -153,6 +153,18 @@ class ProcessDriver:
     async def _wait_dependencies(self, task: RunningTask, c: ContainerSpec) -> None:
         if not c.depends_on:
             return
+        specs = {x.name: x for x in task.spec.containers}
+        for dep in c.depends_on:
+            target = specs.get(dep.container_name)
+            if (
+                dep.condition is DependencyCondition.HEALTHY
+                and target is not None
+                and not target.health_check
+            ):
+                raise TaskStartError(
+                    f"CannotStartContainerError: container {c.name} depends on {dep.container_name} being "
+                    f"HEALTHY, but {dep.container_name} has no health check"
+                )
         timeout = c.start_timeout if c.start_timeout is not None else DEFAULT_START_TIMEOUT
         deadline = self.clock() + timeout
         while True:
