@@ -56,8 +56,11 @@ def test_put_scaling_policy_drives_the_autoscaler(live: Live) -> None:
     desired = 2
     while time.time() < deadline and desired < 3:
         for _ in range(20):  # bounded load: a few hundred requests over the test
-            with urllib.request.urlopen(live.lb_url + "/", timeout=5) as r:
-                r.read()
+            try:
+                with urllib.request.urlopen(live.lb_url + "/", timeout=5) as r:
+                    r.read()
+            except OSError:  # the load only has to exist; a slow answer on a busy machine is not the point
+                pass
         desired = ecs.describe_services(cluster="live", services=["web"])["services"][0]["desiredCount"]
         time.sleep(0.2)
     assert desired == 3
