@@ -400,10 +400,36 @@ def kill_orphans(state_dir: Path) -> int:
     return killed
 
 
+#: Task ports are taken below the kernel's ephemeral range, so that an outgoing connection (the load
+#: balancer's upstream pools, health checks) can never be handed the port a task is about to bind.
+TASK_PORT_FLOOR = 20000
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1", exclude: frozenset[int] = frozenset()) -> int:
-    """A currently free TCP port on ``host`` (awsvpc emulation: one per task and container port)."""
+    """A currently free TCP port on ``host`` for a task's container port (awsvpc emulation): a random
+    bindable port between :data:`TASK_PORT_FLOOR` and the start of the ephemeral range, else any free one."""
+    import random
     import socket
 
+    top = _ephemeral_start() - 1
+    if top > TASK_PORT_FLOOR:
+        for _ in range(100):
+            port = random.randint(TASK_PORT_FLOOR, top)
+            if port in exclude:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    continue
+            return port
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind((host, 0))
