@@ -313,8 +313,12 @@ class Stream(asyncio.Protocol):
 
     # consumer side
     async def read_more(self) -> bool:
-        """Wait for more bytes in ``buf``; False at end of stream (nothing new arrived)."""
-        if self._read_paused and len(self.buf) <= READ_BUFFER_LIMIT:
+        """Wait for more bytes in ``buf``; False at end of stream (nothing new arrived).
+
+        The consumer asks for more only when it cannot progress with what ``buf`` holds, so reading
+        resumes even if ``buf`` filled up meanwhile (e.g. while the consumer awaited the other side's
+        drain): waiting with reading paused would never end."""
+        if self._read_paused:
             self._read_paused = False
             with contextlib.suppress(Exception):
                 self.transport.resume_reading()
