@@ -406,3 +406,30 @@ def test_target_connect_timeout_is_504() -> None:
             full.close()
 
     asyncio.run(scenario())
+
+
+def test_client_keep_alive_duration_closes_after_the_response() -> None:
+    async def scenario() -> None:
+        from .alb_support import read_response
+
+        a = await Upstream("a").start()
+        tga = target_group("tga")
+        m = model([tga], attributes=LoadBalancerAttributes(client_keep_alive_seconds=1))
+        try:
+            async with running(m) as rt:
+                rt.targets.register(tga.arn, a.target)
+                await healthy(rt, tga.arn)
+                rd, wr = await asyncio.open_connection("127.0.0.1", port_of(rt))
+                wr.write(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\n")
+                r = await asyncio.wait_for(read_response(rd), 5)
+                assert r.status == 200 and r.header("Connection") is None  # HTTP/1.1 keep-alive
+                await asyncio.sleep(1.1)
+                wr.write(b"GET /2 HTTP/1.1\r\nHost: h\r\n\r\n")
+                r = await asyncio.wait_for(read_response(rd), 5)
+                assert (r.status, r.body, r.header("Connection")) == (200, b"a /2", "close")
+                assert await asyncio.wait_for(rd.read(), 2) == b""
+                wr.close()
+        finally:
+            await a.stop()
+
+    asyncio.run(scenario())
