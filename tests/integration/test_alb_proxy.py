@@ -362,6 +362,7 @@ def test_https_listener_over_the_local_ca() -> None:
                 assert log is not None
                 line = log.read_text().splitlines()[0]
                 assert line.startswith("https ") and " TLSv1.3 " in line
+                assert ' "localhost" ' in line  # domain_name: the SNI name
                 wr.close()
                 # an untrusting client fails the handshake
                 with pytest.raises(ssl.SSLError):

@@ -652,9 +652,11 @@ class ClientConnection:
         self.task: asyncio.Task[None] | None = None
         sslobj = stream.get_extra_info("ssl_object")
         self.tls: tuple[str | None, str | None] | None = None
+        self.sni: str | None = None
         if sslobj is not None:
             cipher = sslobj.cipher()
             self.tls = (cipher[0] if cipher else None, sslobj.version())
+            self.sni = getattr(sslobj, "albfargate_sni", None)  # set by tls.server_context
 
     # ------------------------------------------------------------------------------ idle watchdog
     def _arm(self) -> None:
@@ -802,6 +804,7 @@ class ClientConnection:
             ex.ssl_cipher, ex.ssl_protocol = self.tls
             certs = ls.listener.certificates
             ex.chosen_cert_arn = certs[0] if certs else None
+            ex.domain_name = self.sni
         attrs = ls.attributes
         # desync classification of the raw head (spec §4.6)
         cls = desync.classify(head)

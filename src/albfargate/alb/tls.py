@@ -9,6 +9,7 @@ trust store (docs/alb.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -142,7 +143,18 @@ def server_context(state_dir: Path, label: str, names: Sequence[str]) -> ssl.SSL
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert_p, key_p)
     ctx.set_alpn_protocols(["http/1.1"])
+    ctx.sni_callback = _remember_sni
     return ctx
+
+
+SNI_ATTRIBUTE = "albfargate_sni"
+
+
+def _remember_sni(sslobj: object, server_name: str | None, _ctx: ssl.SSLContext) -> None:
+    """Keep the client's SNI name on its SSL object (the access log's ``domain_name``)."""
+    if server_name:
+        with contextlib.suppress(AttributeError):
+            setattr(sslobj, SNI_ATTRIBUTE, server_name)
 
 
 def client_context(state_dir: Path) -> ssl.SSLContext:
