@@ -43,6 +43,8 @@ def test_watch_rolls_a_new_deployment_on_source_change(tmp_path: Path) -> None:
         new = service(st2, name)["deployments"][0]
         assert new["task_definition"] != first["task_definition"]  # the asset hash changed: new revision
         assert new["task_definition"].endswith(":2")
-        wait_for(lambda: b"Howdy from task" in get(url)[1], 60, "the new code serving")
-        # the old tasks drain (no new request reaches them): every answer now comes from new code
-        assert all(b"Howdy from task" in get(url)[1] for _ in range(6))
+        # once the new tasks are healthy the old ones are deregistered and drain (no new request reaches
+        # them): then every answer comes from the new code
+        wait_for(
+            lambda: all(b"Howdy from task" in get(url)[1] for _ in range(6)), 60, "only the new code serving"
+        )
