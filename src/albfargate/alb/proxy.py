@@ -6,9 +6,10 @@ Shape: one :class:`ClientConnection` coroutine per client connection over a lean
 protocol (uvloop when the process runs it). The request head is framed here byte-exactly, not by
 httptools (it must be: the desync classifier and the size limits of §4.4 look at the raw bytes, and
 httptools would refuse or normalise what monitor mode must forward); bodies in both directions are
-streamed through verbatim — a Content-Length body is counted, a chunked body is delimited by :class:`ChunkedFramer` without being re-encoded — and never
-held whole: every write to the other side is followed by ``drain()`` once its buffer passes
-``STREAM_HIGH_WATER``, which pauses our reads from the sending side (flow control).
+streamed through verbatim — a Content-Length body is counted, a chunked body is delimited by
+:class:`ChunkedFramer` without being re-encoded — and never held whole: every write to the other side
+is followed by ``drain()`` once its buffer passes ``STREAM_HIGH_WATER``, which pauses our reads from the
+sending side (flow control).
 
 Every decision comes from the pure cores: rules (routing), desync (classification), headers (what goes
 to the target), balancing (via the target registry), responses (ALB-made bytes). This module only
