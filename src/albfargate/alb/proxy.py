@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import socket
 import ssl
@@ -71,6 +72,8 @@ POOL_MAX_IDLE_PER_TARGET = 256
 CONNECT_TIMEOUT = 10.0
 # Grace period for in-flight requests on stop() before they are cut.
 STOP_GRACE = 5.0
+
+_log = logging.getLogger(__name__)
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -734,8 +737,10 @@ class ClientConnection:
             while not self.closed:
                 if not await self._one_request():
                     break
-        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+        except (ConnectionError, OSError, asyncio.IncompleteReadError, _ClientGone):
             pass
+        except Exception:  # a bug must cost this connection only, never the listener
+            _log.exception("albfargate ALB: connection from %s:%s failed", *self.client)
         finally:
             self.ls.counters.active_connections -= 1
             self.ls.connections.discard(self)
