@@ -354,7 +354,7 @@ def _up_detached(args: argparse.Namespace) -> int:
         rc = child.poll()
         if rc is not None:
             raise RuntimeStartError(
-                _last_error(log_path, log_start) or f"the supervisor exited with code {rc}"
+                _last_error(log_path, log_start) or f"the supervisor exited with code {rc} (see {log_path})"
             )
         if supervisor.read_info(state_dir) is not None:
             try:
