@@ -338,6 +338,7 @@ def _up_detached(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env[supervisor.SUPERVISOR_ENV] = str(state_dir)
     with log_path.open("ab") as logf:
+        log_start = logf.tell()  # this run's output starts here
         child = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -347,7 +348,6 @@ def _up_detached(args: argparse.Namespace) -> int:
             env=env,
             cwd=os.getcwd(),
         )
-    log_start = log_path.stat().st_size
     deadline = time.monotonic() + args.timeout
     why: list[str] = []
     while time.monotonic() < deadline:
