@@ -243,7 +243,18 @@ def assert_nothing_left(state_dir: Path, timeout: float = 10) -> None:
 @contextmanager
 def detached(state_dir: Path, *up_args: str, timeout: float = 60) -> Iterator[dict[str, Any]]:
     """``up --detach`` for the block; ``down`` and the no-stray-process check afterwards."""
-    p = cli("up", *up_args, "--detach", "--state-dir", str(state_dir), "--timeout", str(timeout), check=False)
+    # the command may synthesize first (a cold CDK synth can take a minute or two on a busy machine)
+    p = cli(
+        "up",
+        *up_args,
+        "--detach",
+        "--state-dir",
+        str(state_dir),
+        "--timeout",
+        str(timeout),
+        check=False,
+        timeout=timeout + 240,
+    )
     try:
         if p.returncode != 0:
             raise AssertionError(f"up --detach failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
