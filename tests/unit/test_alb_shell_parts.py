@@ -1,0 +1,104 @@
+"""Small parts of the ALB shell without sockets: metric counters and their Prometheus text, the
+access-log writer (queue, flush, bound), and the local CA and listener certificates."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from albfargate.alb import accesslog_writer, tls
+from albfargate.alb.accesslog_writer import AccessLogWriter
+from albfargate.alb.metrics import Metrics
+
+SAMPLE = re.compile(r'^[a-z_0-9]+\{[a-z_]+="[^"]*"\} -?[0-9.e+-]+$')
+
+
+def test_metrics_counters_snapshot_and_prometheus_text() -> None:
+    m = Metrics(host_counts=lambda arn: (2, 1))
+    lb = m.add_load_balancer("lb", "app/x/1")
+    tg = m.add_target_group("tg", "targetgroup/t/2")
+    for code in (200, 201, 302, 404, 503):
+        m.target_response(lb, tg, "10.0.0.1:80", code, 0.01)
+    for code in (301, 400, 503, 504):
+        m.elb_response(lb, code)
+    snap = m.snapshot()
+    assert snap["app/x/1"]["RequestCount"] == 9
+    assert snap["app/x/1"]["HTTPCode_ELB_5XX_Count"] == 2
+    assert snap["app/x/1"]["HTTPCode_ELB_3XX_Count"] == 1
+    assert snap["app/x/1"]["HTTPCode_Target_2XX_Count"] == 2
+    t = snap["targetgroup/t/2"]
+    assert t["RequestCount"] == 5 and t["RequestCountPerTarget"] == 2.5
+    assert t["HealthyHostCount"] == 2 and t["UnHealthyHostCount"] == 1
+    assert t["TargetResponseTime"] == pytest.approx(0.01)
+    assert tg.per_target == {"10.0.0.1:80": 5}
+    text = m.prometheus_text()
+    families = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            name, kind = line.split()[2:4]
+            assert kind in ("counter", "gauge")
+            families.add(name)
+        elif not line.startswith("# HELP "):
+            assert SAMPLE.match(line), line
+            assert line.split("{")[0] in families
+    assert 'albfargate_tg_request_count_per_target{target_group="targetgroup/t/2"} 2.5' in text
+    assert 'albfargate_lb_httpcode_elb_5xx_total{load_balancer="app/x/1"} 2' in text
+
+
+def test_access_log_writer_flushes_formatted_lines_and_bounds_its_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fmt(record: object) -> str:
+        if record == "bad":
+            raise ValueError("unformattable")
+        return f"line {record}"
+
+    async def scenario() -> None:
+        w = AccessLogWriter(tmp_path, fmt)
+        w.start()
+        w.add("app/lb/0123", 1)
+        w.add("app/lb/0123", "bad")
+        w.add("app/lb/0123", 2)
+        path = w.path_for("app/lb/0123")
+        assert path == tmp_path / "access-logs" / "lb.0123.log"
+        for _ in range(50):  # the worker thread flushes within FLUSH_INTERVAL
+            await asyncio.sleep(0.05)
+            if path.exists() and path.read_text().count("\n") == 2:
+                break
+        assert path.read_text() == "line 1\nline 2\n"
+        assert w.dropped == 1
+        monkeypatch.setattr(accesslog_writer, "MAX_PENDING", 2)
+        for i in range(5):
+            w.add("app/lb/0123", 10 + i)
+        assert w.dropped == 4  # 3 over the bound + the unformattable one
+        await w.close()
+        assert path.read_text().splitlines()[-2:] == ["line 10", "line 11"]
+
+    asyncio.run(scenario())
+
+
+def test_local_ca_is_made_once_and_listener_certs_follow_their_names(tmp_path: Path) -> None:
+    ca, key = tls.ensure_ca(tmp_path)
+    assert (key.stat().st_mode & 0o777) == 0o600
+    first = ca.read_bytes()
+    assert tls.ensure_ca(tmp_path)[0].read_bytes() == first  # reused
+    cert_p, _ = tls.listener_cert(tmp_path, "lb-443", ["lb.example.com"])
+    leaf = x509.load_pem_x509_certificates(cert_p.read_bytes())[0]
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "lb.example.com" in san.get_values_for_type(x509.DNSName)
+    assert "localhost" in san.get_values_for_type(x509.DNSName)
+    same, _ = tls.listener_cert(tmp_path, "lb-443", ["lb.example.com"])
+    assert same.read_bytes() == cert_p.read_bytes()  # cached while the names are the same
+    tls.listener_cert(tmp_path, "lb-443", ["other.example.com"])
+    leaf2 = x509.load_pem_x509_certificates(cert_p.read_bytes())[0]
+    assert leaf2.serial_number != leaf.serial_number  # re-issued for new names
+    # the chain verifies against the CA
+    ctx = tls.client_context(tmp_path)
+    assert ctx.verify_mode == ssl.CERT_REQUIRED
+    server = tls.server_context(tmp_path, "lb-443", ["other.example.com"])
+    assert server.sni_callback is not None
