@@ -46,19 +46,21 @@ import docker
 import docker.errors
 from docker.types import Ulimit
 
-from albfargate.ecs import health as hc
 from albfargate.ecs.runtime.base import (
-    DEFAULT_START_TIMEOUT,
-    ContainerHealthStatus,
     ContainerSpec,
-    ContainerState,
     ContainerStatus,
     RunningTask,
     TaskSpec,
     TaskStartError,
 )
+from albfargate.ecs.runtime.common import (
+    health_loop,
+    new_running_task,
+    settle,
+    start_order,
+    wait_dependencies,
+)
 from albfargate.ecs.runtime.images import ImageResolver
-from albfargate.ecs.runtime.process import _condition_state, start_order
 from albfargate.errors import RuntimeStartError
 
 log = logging.getLogger("albfargate.docker")
@@ -295,9 +297,7 @@ class DockerDriver:
     async def start_task(self, spec: TaskSpec) -> RunningTask:
         spec.log_dir.mkdir(parents=True, exist_ok=True)
         order = start_order(spec.containers)
-        task = RunningTask(
-            spec=spec, containers={c.name: ContainerState(c.name, c.essential) for c in spec.containers}
-        )
+        task = new_running_task(spec)
         rec = _TaskRecord(task=task, order=[c.name for c in order])
         self._tasks[spec.task_id] = rec
         try:
@@ -309,16 +309,9 @@ class DockerDriver:
             network = await self._ensure_network()
             await self._start_pause(rec, network)
             for c in order:
-                await self._wait_dependencies(task, c)
+                await wait_dependencies(task, c, self.clock)
                 await self._start_container(rec, c, images[c.name])
-            if spec.settle_seconds > 0:
-                await asyncio.sleep(spec.settle_seconds)
-            dead = task.essential_exited()
-            if dead is not None:
-                raise TaskStartError(
-                    f"CannotStartContainerError: essential container {dead.name} exited with code "
-                    f"{dead.exit_code} at start"
-                )
+            await settle(task)
         except BaseException:
             task.stopping = True
             await asyncio.shield(self._remove_task(rec))
@@ -360,35 +353,6 @@ class DockerDriver:
             raise TaskStartError(
                 f"CannotStartContainerError: cannot start the task's network container: {text}"
             ) from None
-
-    async def _wait_dependencies(self, task: RunningTask, c: ContainerSpec) -> None:
-        if not c.depends_on:
-            return
-        timeout = c.start_timeout if c.start_timeout is not None else DEFAULT_START_TIMEOUT
-        deadline = self.clock() + timeout
-        while True:
-            pending = []
-            for dep in c.depends_on:
-                st = task.containers.get(dep.container_name)
-                if st is None:
-                    continue
-                ok, impossible = _condition_state(st, dep.condition)
-                if impossible:
-                    raise TaskStartError(
-                        f"CannotStartContainerError: dependency {dep.container_name} of container {c.name} "
-                        f"can no longer reach {dep.condition.value}"
-                    )
-                if not ok:
-                    pending.append(dep)
-            if not pending:
-                return
-            if self.clock() >= deadline:
-                names = ", ".join(f"{d.container_name} {d.condition.value}" for d in pending)
-                raise TaskStartError(
-                    f"CannotStartContainerError: container {c.name} timed out after {timeout:g} s "
-                    f"waiting for {names}"
-                )
-            await asyncio.sleep(0.1)
 
     def create_options(self, c: ContainerSpec, image: str, pause_id: str, task_id: str) -> dict[str, Any]:
         """The ``containers.create`` keyword arguments for one container (public for tests)."""
@@ -469,7 +433,9 @@ class DockerDriver:
         t.start()
         rec.log_threads.append(t)
         if c.health_check is not None and c.health_check.command and st.status is ContainerStatus.RUNNING:
-            rec.health[c.name] = asyncio.get_running_loop().create_task(self._health_loop(rec, c, cid))
+            rec.health[c.name] = asyncio.get_running_loop().create_task(
+                health_loop(rec.task, c, self.clock, functools.partial(self._run_check, cid))
+            )
         rec.task.notify()
 
     def _follow_logs(self, cid: str, path: Path) -> None:
@@ -482,29 +448,6 @@ class DockerDriver:
             pass  # the container was removed, or the engine went away
 
     # ---- health checks ----------------------------------------------------------------------------------
-    async def _health_loop(self, rec: _TaskRecord, c: ContainerSpec, cid: str) -> None:
-        check = c.health_check
-        assert check is not None
-        try:
-            argv = hc.command_argv(check.command)
-        except ValueError:
-            return
-        st = rec.task.containers[c.name]
-        state = hc.start(st.started_at or self.clock())
-        while st.status is ContainerStatus.RUNNING:
-            due = hc.next_check_at(state, check)
-            if check.start_period_seconds > 0 and state.last_check_at is None:
-                due = min(due, state.started_at + 1.0)
-            await asyncio.sleep(max(0.0, due - self.clock()))
-            ok = await self._run_check(cid, argv, float(check.timeout_seconds))
-            if st.status is not ContainerStatus.RUNNING:
-                return
-            state = hc.on_result(state, check, ok=ok, now=self.clock())
-            new = ContainerHealthStatus(state.status.value)
-            if new is not st.health:
-                st.health = new
-                rec.task.notify()
-
     async def _run_check(self, cid: str, argv: list[str], timeout: float) -> bool:
         """``docker exec`` of the check; exit code 0 within ``timeout`` is a success. A check that
         overruns is abandoned (the engine has no exec kill) and counts as a failure."""

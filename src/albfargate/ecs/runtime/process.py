@@ -14,23 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from albfargate.ecs import health as hc
 from albfargate.ecs.runtime.base import (
-    DEFAULT_START_TIMEOUT,
-    ContainerHealthStatus,
     ContainerSpec,
-    ContainerState,
     ContainerStatus,
     RunningTask,
     TaskSpec,
     TaskStartError,
 )
+from albfargate.ecs.runtime.common import health_loop, new_running_task, settle, wait_dependencies
+from albfargate.ecs.runtime.common import start_order as start_order  # re-exported (tests, callers)
 from albfargate.model.ecs import DependencyCondition
 
 STATE_DIR_ENV = "ALBFARGATE_STATE_DIR"
@@ -39,31 +38,6 @@ STATE_DIR_ENV = "ALBFARGATE_STATE_DIR"
 def exit_code_of(returncode: int) -> int:
     """asyncio reports death by signal N as -N; Docker/ECS report 128 + N."""
     return 128 - returncode if returncode < 0 else returncode
-
-
-def start_order(containers: tuple[ContainerSpec, ...]) -> list[ContainerSpec]:
-    """Containers in dependsOn order (dependencies first; otherwise definition order). Unknown
-    dependencies are ignored; a cycle raises :class:`TaskStartError`."""
-    by_name = {c.name: c for c in containers}
-    order: list[ContainerSpec] = []
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-
-    def visit(c: ContainerSpec) -> None:
-        mark = state.get(c.name)
-        if mark == 2:
-            return
-        if mark == 1:
-            raise TaskStartError(f"CannotStartContainerError: dependsOn cycle through container {c.name}")
-        state[c.name] = 1
-        for dep in c.depends_on:
-            if dep.container_name in by_name:
-                visit(by_name[dep.container_name])
-        state[c.name] = 2
-        order.append(c)
-
-    for c in containers:
-        visit(c)
-    return order
 
 
 def _pgrp_of(pid: int) -> int | None:
@@ -129,28 +103,21 @@ class ProcessDriver:
         spec.log_dir.mkdir(parents=True, exist_ok=True)
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         order = start_order(spec.containers)
-        task = RunningTask(
-            spec=spec, containers={c.name: ContainerState(c.name, c.essential) for c in spec.containers}
-        )
+        task = new_running_task(spec)
         self._order[spec.task_id] = [c.name for c in order]
         try:
             for c in order:
                 await self._wait_dependencies(task, c)
                 await self._spawn(task, c)
-            if spec.settle_seconds > 0:
-                await asyncio.sleep(spec.settle_seconds)
-            dead = task.essential_exited()
-            if dead is not None:
-                raise TaskStartError(
-                    f"CannotStartContainerError: essential container {dead.name} exited with code "
-                    f"{dead.exit_code} at start"
-                )
+            await settle(task)
         except BaseException:
             await self._kill_all(task)
             raise
         return task
 
     async def _wait_dependencies(self, task: RunningTask, c: ContainerSpec) -> None:
+        """The process driver fails at once where a container waits for a dependency to be HEALTHY that
+        has no health check; then the common wait."""
         if not c.depends_on:
             return
         specs = {x.name: x for x in task.spec.containers}
@@ -165,31 +132,7 @@ class ProcessDriver:
                     f"CannotStartContainerError: container {c.name} depends on {dep.container_name} being "
                     f"HEALTHY, but {dep.container_name} has no health check"
                 )
-        timeout = c.start_timeout if c.start_timeout is not None else DEFAULT_START_TIMEOUT
-        deadline = self.clock() + timeout
-        while True:
-            pending = []
-            for dep in c.depends_on:
-                st = task.containers.get(dep.container_name)
-                if st is None:
-                    continue
-                ok, impossible = _condition_state(st, dep.condition)
-                if impossible:
-                    raise TaskStartError(
-                        f"CannotStartContainerError: dependency {dep.container_name} of container {c.name} "
-                        f"can no longer reach {dep.condition.value}"
-                    )
-                if not ok:
-                    pending.append(dep)
-            if not pending:
-                return
-            if self.clock() >= deadline:
-                names = ", ".join(f"{d.container_name} {d.condition.value}" for d in pending)
-                raise TaskStartError(
-                    f"CannotStartContainerError: container {c.name} timed out after {timeout:g} s "
-                    f"waiting for {names}"
-                )
-            await asyncio.sleep(0.1)
+        await wait_dependencies(task, c, self.clock)
 
     async def _spawn(self, task: RunningTask, c: ContainerSpec) -> None:
         spec = task.spec
@@ -231,7 +174,9 @@ class ProcessDriver:
         st.started_at = self.clock()
         self._watchers[key] = asyncio.get_running_loop().create_task(self._watch(task, c, proc))
         if c.health_check is not None and c.health_check.command:
-            self._health_tasks[key] = asyncio.get_running_loop().create_task(self._health_loop(task, c, env))
+            self._health_tasks[key] = asyncio.get_running_loop().create_task(
+                health_loop(task, c, self.clock, functools.partial(self._run_check, c=c, env=env))
+            )
         task.notify()
 
     async def _watch(self, task: RunningTask, c: ContainerSpec, proc: asyncio.subprocess.Process) -> None:
@@ -254,32 +199,8 @@ class ProcessDriver:
         self._procs.pop(key, None)
         task.notify()
 
-    async def _health_loop(self, task: RunningTask, c: ContainerSpec, env: dict[str, str]) -> None:
-        check = c.health_check
-        assert check is not None
-        try:
-            argv = hc.command_argv(check.command)
-        except ValueError:
-            return
-        st = task.containers[c.name]
-        state = hc.start(st.started_at or self.clock())
-        while st.status is ContainerStatus.RUNNING:
-            due = hc.next_check_at(state, check)
-            if check.start_period_seconds > 0 and state.last_check_at is None:
-                # inside a start period an early success may make the container HEALTHY at once
-                due = min(due, state.started_at + 1.0)
-            await asyncio.sleep(max(0.0, due - self.clock()))
-            ok = await self._run_check(argv, c, env, float(check.timeout_seconds))
-            if st.status is not ContainerStatus.RUNNING:
-                return
-            state = hc.on_result(state, check, ok=ok, now=self.clock())
-            new = ContainerHealthStatus(state.status.value)
-            if new is not st.health:
-                st.health = new
-                task.notify()
-
     async def _run_check(
-        self, argv: list[str], c: ContainerSpec, env: dict[str, str], timeout: float
+        self, argv: list[str], timeout: float, *, c: ContainerSpec, env: dict[str, str]
     ) -> bool:
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -352,19 +273,6 @@ class ProcessDriver:
     # ---- crash recovery ------------------------------------------------------------------------
     async def cleanup_orphans(self, state_dir: Path) -> int:
         return kill_orphans(state_dir)
-
-
-def _condition_state(st: ContainerState, cond: DependencyCondition) -> tuple[bool, bool]:
-    """(reached, can never be reached) for one dependsOn condition."""
-    stopped = st.status is ContainerStatus.STOPPED
-    if cond is DependencyCondition.START:
-        return st.status is not ContainerStatus.PENDING, False
-    if cond is DependencyCondition.COMPLETE:
-        return stopped, False
-    if cond is DependencyCondition.SUCCESS:
-        return stopped and st.exit_code == 0, stopped and st.exit_code != 0
-    # HEALTHY
-    return st.health is ContainerHealthStatus.HEALTHY, stopped
 
 
 def kill_orphans(state_dir: Path) -> int:
