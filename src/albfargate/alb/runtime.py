@@ -438,12 +438,72 @@ def _probe_free(host: str, port: int) -> None:
 
 
 def _access_log_formatter() -> Callable[[proxy.Exchange], str]:
-    """Exchange -> one access-log line (alb/accesslog.py formats it)."""
+    """Exchange -> one access-log line: :func:`exchange_line`."""
+    return exchange_line
 
-    def line(ex: proxy.Exchange) -> str:
-        return accesslog.format_line(entry_of(ex))
 
-    return line
+def _q(v: str | None) -> str:
+    """accesslog's quoted field."""
+    if not v:
+        return '"-"'
+    if "\\" in v or '"' in v:
+        v = v.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{v}"'
+
+
+def _s(v: float) -> str:
+    return "-1" if v < 0 else f"{v:.3f}"
+
+
+def exchange_line(ex: proxy.Exchange) -> str:
+    """The access-log line of one exchange, byte for byte ``accesslog.format_line(entry_of(ex))``
+    (spec §5) without building the intermediate record: the log thread formats every request, and
+    under the GIL its time is the event loop's time."""
+    fmt_time = accesslog.format_time
+    target = ex.target or "-"
+    ts = ex.target_status
+    tstatus = "-" if ts is None else str(ts)
+    es = ex.elb_status
+    ua = ex.user_agent
+    if ua == "-":
+        ua = ""
+    elif len(ua) > accesslog.USER_AGENT_LIMIT:
+        ua = ua[: accesslog.USER_AGENT_LIMIT]
+    prio = ex.matched_rule_priority
+    client = ex.client
+    return " ".join(
+        (
+            ex.kind,
+            fmt_time(ex.sent_at),
+            ex.lb_name,
+            f"{client[0]}:{client[1]}",
+            target,
+            _s(ex.request_processing),
+            _s(ex.target_processing),
+            _s(ex.response_processing),
+            "-" if es is None else str(es),
+            tstatus,
+            str(ex.received_bytes),
+            str(ex.sent_bytes),
+            _q(ex.request_line),
+            _q(ua),
+            ex.ssl_cipher or "-",
+            ex.ssl_protocol or "-",
+            ex.target_group_arn or "-",
+            _q(ex.trace_id),
+            _q(ex.domain_name),
+            _q(ex.chosen_cert_arn),
+            "-" if prio is None else str(prio),
+            fmt_time(ex.received_at),
+            _q(",".join(ex.actions_executed)),
+            _q(ex.redirect_url),
+            _q(ex.error_reason),
+            _q(target),
+            _q(tstatus),
+            _q(ex.classification),
+            _q(ex.classification_reason),
+        )
+    )
 
 
 def entry_of(ex: proxy.Exchange) -> accesslog.AccessLogEntry:
