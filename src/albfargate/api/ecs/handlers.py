@@ -4,9 +4,9 @@ name (the ``X-Amz-Target`` suffix) to its handler."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from albfargate.api.backend import (
     BackendError,
@@ -41,6 +41,8 @@ INVALID = "InvalidParameterException"
 MAX_DESCRIBE_SERVICES = 10
 MAX_DESCRIBE_TASKS = 100
 MAX_RUN_TASK_COUNT = 10
+
+R = TypeVar("R")
 
 
 def _r(params: Params) -> Reader:
@@ -371,24 +373,44 @@ def list_services(ctx: Context, params: Params) -> Result:
     return {"serviceArns": items, "nextToken": nxt}
 
 
-def describe_services(ctx: Context, params: Params) -> Result:
-    r = _r(params)
-    refs = r.strs("services")
+def _describe_in_cluster(
+    r: Reader,
+    ctx: Context,
+    key: str,
+    maximum: int,
+    find: Callable[[Context, Cluster, str], R | None],
+    arn_of: Callable[[str, str], str],
+    view: Callable[[R, bool], dict[str, Any]],
+) -> Result:
+    """DescribeServices / DescribeTasks: the ``key`` list (1..``maximum`` references) looked up in the
+    request's cluster; a reference not found is a ``MISSING`` failure under its ARN (``arn_of(cluster
+    name, reference)`` when it is a bare name or id)."""
+    refs = r.strs(key)
+    noun = key.capitalize()
     if not refs:
-        raise errors.invalid("Services cannot be empty.")
-    if len(refs) > MAX_DESCRIBE_SERVICES:
-        raise errors.invalid(f"Services cannot have more than {MAX_DESCRIBE_SERVICES} items.")
+        raise errors.invalid(f"{noun} cannot be empty.")
+    if len(refs) > maximum:
+        raise errors.invalid(f"{noun} cannot have more than {maximum} items.")
     cluster = resolve_cluster(ctx, r.text("cluster"))
     include_tags = "TAGS" in r.strs("include")
     found, failures = [], []
     for ref in refs:
-        record = find_service(ctx, cluster, ref)
+        record = find(ctx, cluster, ref)
         if record is None:
-            arn = ref if ref.startswith("arn:") else service_arn(cluster.name, ref)
+            arn = ref if ref.startswith("arn:") else arn_of(cluster.name, ref)
             failures.append({"arn": arn, "reason": "MISSING"})
             continue
-        found.append(service_view(record, ctx.store.tags.get(record.service.arn), include_tags))
-    return {"services": found, "failures": failures}
+        found.append(view(record, include_tags))
+    return {key: found, "failures": failures}
+
+
+def describe_services(ctx: Context, params: Params) -> Result:
+    def view(record: ServiceRecord, include_tags: bool) -> dict[str, Any]:
+        return service_view(record, ctx.store.tags.get(record.service.arn), include_tags)
+
+    return _describe_in_cluster(
+        _r(params), ctx, "services", MAX_DESCRIBE_SERVICES, find_service, service_arn, view
+    )
 
 
 def _deployment_configuration(
@@ -749,23 +771,10 @@ def list_tasks(ctx: Context, params: Params) -> Result:
 
 
 def describe_tasks(ctx: Context, params: Params) -> Result:
-    r = _r(params)
-    refs = r.strs("tasks")
-    if not refs:
-        raise errors.invalid("Tasks cannot be empty.")
-    if len(refs) > MAX_DESCRIBE_TASKS:
-        raise errors.invalid(f"Tasks cannot have more than {MAX_DESCRIBE_TASKS} items.")
-    cluster = resolve_cluster(ctx, r.text("cluster"))
-    include_tags = "TAGS" in r.strs("include")
-    found, failures = [], []
-    for ref in refs:
-        task = find_task(ctx, cluster, ref)
-        if task is None:
-            arn = ref if ref.startswith("arn:") else task_arn(cluster.name, ref)
-            failures.append({"arn": arn, "reason": "MISSING"})
-            continue
-        found.append(task_view(task, ctx.store.tags.get(task.arn), include_tags))
-    return {"tasks": found, "failures": failures}
+    def view(task: TaskRecord, include_tags: bool) -> dict[str, Any]:
+        return task_view(task, ctx.store.tags.get(task.arn), include_tags)
+
+    return _describe_in_cluster(_r(params), ctx, "tasks", MAX_DESCRIBE_TASKS, find_task, task_arn, view)
 
 
 def stop_task(ctx: Context, params: Params) -> Result:
