@@ -5,7 +5,8 @@ kept in the :class:`ConfigStore` and handed to the engine's autoscaler with ``ba
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from albfargate.api.autoscaling import errors
 from albfargate.api.autoscaling.views import (
@@ -26,9 +27,17 @@ NAMESPACE = "ecs"
 DIMENSION = "ecs:service:DesiredCount"
 DEFAULT_COOLDOWN = 300  # seconds, for ECS services (spec §8.1)
 
+T = TypeVar("T")
+
 
 def _r(params: Params) -> Reader:
     return Reader(params, VALIDATION)
+
+
+def _page(r: Reader, records: Sequence[T]) -> tuple[list[T], str | None]:
+    """One page of a Describe* answer: ``MaxResults`` 1..50 (default 50), ``NextToken``."""
+    size = r.integer("MaxResults", 50, lo=1, hi=50) or 50
+    return page(records, r.text("NextToken"), size, VALIDATION, "NextToken")
 
 
 def _namespace(r: Reader) -> str:
@@ -128,8 +137,7 @@ def describe_scalable_targets(ctx: Context, params: Params) -> Result:
         for x in ctx.store.scalable_targets.values()
         if (not ids or x.target.resource_id in ids) and (dim is None or x.target.scalable_dimension == dim)
     ]
-    size = r.integer("MaxResults", 50, lo=1, hi=50) or 50
-    items, nxt = page(records, r.text("NextToken"), size, VALIDATION, "NextToken")
+    items, nxt = _page(r, records)
     return {"ScalableTargets": [scalable_target_view(x) for x in items], "NextToken": nxt}
 
 
@@ -269,8 +277,7 @@ def describe_scaling_policies(ctx: Context, params: Params) -> Result:
         if (not names or p.policy.name in names)
         and (resource_id is None or p.policy.resource_id == resource_id)
     ]
-    size = r.integer("MaxResults", 50, lo=1, hi=50) or 50
-    items, nxt = page(records, r.text("NextToken"), size, VALIDATION, "NextToken")
+    items, nxt = _page(r, records)
     return {"ScalingPolicies": [policy_view(p) for p in items], "NextToken": nxt}
 
 
@@ -306,8 +313,7 @@ def describe_scaling_activities(ctx: Context, params: Params) -> Result:
         a for a in ctx.backend.scaling_activities() if resource_id is None or a.resource_id == resource_id
     ]
     acts.sort(key=lambda a: a.start_time, reverse=True)
-    size = r.integer("MaxResults", 50, lo=1, hi=50) or 50
-    items, nxt = page(acts, r.text("NextToken"), size, VALIDATION, "NextToken")
+    items, nxt = _page(r, acts)
     return {"ScalingActivities": [activity_view(a) for a in items], "NextToken": nxt}
 
 
