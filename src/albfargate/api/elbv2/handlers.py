@@ -36,6 +36,7 @@ from albfargate.model.elbv2 import (
     ForwardAction,
     HealthCheck,
     Listener,
+    LoadBalancer,
     QueryPair,
     RedirectAction,
     Rule,
@@ -216,6 +217,13 @@ def parse_conditions(raw: Sequence[Any]) -> tuple[Condition, ...]:
 # --- lookups ----------------------------------------------------------------------------------------------
 
 
+def _lb(ctx: Context, arn: str) -> LoadBalancer:
+    lb = ctx.store.load_balancers.get(arn)
+    if lb is None:
+        raise errors.lb_not_found()
+    return lb
+
+
 def _listener(ctx: Context, arn: str) -> Listener:
     x = ctx.store.listeners.get(arn)
     if x is None:
@@ -255,10 +263,7 @@ def describe_load_balancers(ctx: Context, params: Params) -> Result:
     arns, names = r.strs("LoadBalancerArns"), r.strs("Names")
     lbs = list(ctx.store.load_balancers.values())
     if arns:
-        missing = [a for a in arns if a not in ctx.store.load_balancers]
-        if missing:
-            raise errors.lb_not_found()
-        lbs = [ctx.store.load_balancers[a] for a in arns]
+        lbs = [_lb(ctx, a) for a in arns]
     elif names:
         by_name = {lb.name: lb for lb in lbs}
         missing = [n for n in names if n not in by_name]
@@ -271,9 +276,7 @@ def describe_load_balancers(ctx: Context, params: Params) -> Result:
 
 
 def describe_load_balancer_attributes(ctx: Context, params: Params) -> Result:
-    lb = ctx.store.load_balancers.get(_r(params).req("LoadBalancerArn"))
-    if lb is None:
-        raise errors.lb_not_found()
+    lb = _lb(ctx, _r(params).req("LoadBalancerArn"))
     return {"Attributes": attributes_view(attrs.lb_pairs(lb.attributes))}
 
 
@@ -290,9 +293,7 @@ def _pairs(r: Reader, name: str = "Attributes") -> list[tuple[str, str]]:
 
 def modify_load_balancer_attributes(ctx: Context, params: Params) -> Result:
     r = _r(params)
-    lb = ctx.store.load_balancers.get(r.req("LoadBalancerArn"))
-    if lb is None:
-        raise errors.lb_not_found()
+    lb = _lb(ctx, r.req("LoadBalancerArn"))
     updated = attrs.apply_lb(lb.attributes, _pairs(r))
     ctx.store.load_balancers[lb.arn] = replace(lb, attributes=updated)
     ctx.backend.update_load_balancer_attributes(lb.arn, updated)
@@ -334,8 +335,7 @@ def describe_listeners(ctx: Context, params: Params) -> Result:
     if lb_arn is None and not arns:
         raise errors.validation("You must specify either listener ARNs or a load balancer ARN")
     if lb_arn is not None:
-        if lb_arn not in ctx.store.load_balancers:
-            raise errors.lb_not_found()
+        _lb(ctx, lb_arn)
         listeners = ctx.store.listeners_of(lb_arn)
     else:
         listeners = [_listener(ctx, a) for a in arns]
@@ -393,8 +393,7 @@ def modify_listener_attributes(ctx: Context, params: Params) -> Result:
 def create_listener(ctx: Context, params: Params) -> Result:
     r = _r(params)
     lb_arn = r.req("LoadBalancerArn")
-    if lb_arn not in ctx.store.load_balancers:
-        raise errors.lb_not_found()
+    _lb(ctx, lb_arn)
     port = r.integer("Port", lo=1, hi=65535)
     same = [x for x in ctx.store.listeners_of(lb_arn) if x.port == port]
     if same:
@@ -550,8 +549,7 @@ def describe_target_groups(ctx: Context, params: Params) -> Result:
     lb_arn, arns, names = r.text("LoadBalancerArn"), r.strs("TargetGroupArns"), r.strs("Names")
     groups = list(ctx.store.target_groups.values())
     if lb_arn is not None:
-        if lb_arn not in ctx.store.load_balancers:
-            raise errors.lb_not_found()
+        _lb(ctx, lb_arn)
         groups = [g for g in groups if lb_arn in _lb_arns_of_tg(ctx, g.arn)]
     elif arns:
         groups = [_tg(ctx, a) for a in arns]
