@@ -99,3 +99,89 @@ def test_access_log_formatter_is_exchange_line() -> None:
     line = runtime._access_log_formatter()(ex)
     assert line == accesslog.format_line(runtime.entry_of(ex))
     assert line.startswith("http 2026-05-28T20:26:40.500000Z app/a/b 10.0.0.1:1234 - -1 -1 -1 - - 0 0 ")
+
+
+# ------------------------------------------------------------------------------ response heads
+_STATUS_LINES = [
+    b"HTTP/1.1 200 OK",
+    b"HTTP/1.0 200 OK",
+    b"HTTP/1.1 204 No Content",
+    b"HTTP/1.1 101 Switching Protocols",
+    b"HTTP/1.1 304",
+    b"HTTP/1.1 200  two  spaces",
+    b"HTTP/1.2 500 Odd",
+    b"HTTP/2.0 200 OK",
+    b"HTTP/1.1 20 OK",
+    b"HTTP/1.1 2000 OK",
+    b"HTTP/1.1 abc OK",
+]
+_HEADER_LINES = [
+    b"Server: nginx/1.22.1",
+    b"Date: Thu, 26 Nov 2026 15:45:05 GMT",
+    b"Content-Length: 13",
+    b"content-length:13",
+    b"Content-Length: 14",
+    b"Content-Length: 1x",
+    b"Content-Length:  13 ",
+    b"Transfer-Encoding: chunked",
+    b"transfer-encoding: gzip, Chunked",
+    b"Transfer-Encoding: chunked, gzip",
+    b"Connection: keep-alive",
+    b"Connection: close",
+    b"connection: Keep-Alive, Upgrade",
+    b"Keep-Alive: timeout=5",
+    b"Proxy-Connection: close",
+    b"Set-Cookie: app=1; Path=/",
+    b"Set-Cookie: other=2",
+    b"Upgrade: websocket",
+    b"X-Connection: close",
+    b"Content-Lengthy: 3",
+    b"X-Empty:",
+    b" folded",
+    b"Bad Name: x",
+    b"Name : x",
+    b"NoColon",
+    b"Bare: a\rb",
+    b"Weird: :colons: here",
+]
+
+
+@st.composite
+def _response_heads(draw: st.DrawFn) -> bytes:
+    sl = draw(st.sampled_from(_STATUS_LINES))
+    lines = draw(st.lists(st.sampled_from(_HEADER_LINES), max_size=8))
+    eol = draw(st.sampled_from([b"\r\n", b"\r\n", b"\n"]))
+    return eol.join([sl, *lines]) + eol + eol
+
+
+def _outcome(fn: object, *args: object) -> object:
+    try:
+        return fn(*args)  # type: ignore[operator]
+    except proxy.ProtocolError as e:
+        return ("error", e.status)
+
+
+@settings(max_examples=4000, deadline=None)
+@given(
+    _response_heads(),
+    st.sampled_from(["GET", "HEAD", "POST"]),
+    st.sampled_from([[], [("Set-Cookie", "AWSALB=v; Path=/")]]),
+    st.sampled_from([None, (b"app=", [("Set-Cookie", "AWSALBAPP-0=x")])]),
+)
+def test_response_head_fast_path_equals_general(
+    head: bytes,
+    method: str,
+    cookies: list[tuple[str, str]],
+    app_cookie: tuple[bytes, list[tuple[str, str]]] | None,
+) -> None:
+    fast = _outcome(proxy._parse_response_head, head, method, cookies, app_cookie)
+    general = _outcome(proxy._parse_response_head_general, head, method, cookies, app_cookie)
+    assert fast == general
+
+
+def test_response_head_fast_path_is_taken_for_a_plain_head() -> None:
+    head = b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\n"
+    assert proxy._RESP_WELL_FORMED.fullmatch(head) is not None
+    status, out, framing, length, keep = proxy._parse_response_head(head, "GET", [("Set-Cookie", "a=b")])
+    assert (status, framing, length, keep) == (200, "length", 13, True)
+    assert out == b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 13\r\nSet-Cookie: a=b\r\n\r\n"

@@ -1391,6 +1391,18 @@ def _host_of(host_header: str | None, ls: ListenerState, with_port: bool = True)
     return host.split(":", 1)[0] if host.count(":") == 1 else host
 
 
+# A well-formed response head (CRLF only, token names right before the colon, no obs-fold, no bare
+# CR): the fast path of _parse_response_head takes it; anything else goes the general way.
+_RESP_WELL_FORMED = re.compile(
+    rb"HTTP/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\r\n"
+)
+# The header lines the fast path looks at, each with the CRLF before it (a match can only start a line).
+_RESP_SPECIAL = re.compile(
+    rb"\r\n(connection|keep-alive|proxy-connection|content-length|transfer-encoding|set-cookie):([^\r\n]*)",
+    re.IGNORECASE,
+)
+
+
 def _parse_response_head(
     head: bytes,
     method: str,
@@ -1400,7 +1412,89 @@ def _parse_response_head(
     """(status, head to send to the client, framing none|length|chunked|close, length,
     upstream connection reusable). ``set_cookies`` are appended; ``app_cookie`` = (b"name=", cookies)
     appends those cookies only when the target sets cookie ``name`` (app_cookie stickiness, §3.8).
-    Malformed → ProtocolError(502)."""
+    Malformed → ProtocolError(502).
+
+    A well-formed head (the common case) is rewritten by slicing around the few header lines that
+    matter; any other goes through :func:`_parse_response_head_general`. Both give the same result
+    (property-tested)."""
+    if _RESP_WELL_FORMED.fullmatch(head) is None:
+        return _parse_response_head_general(head, method, set_cookies, app_cookie)
+    status = int(head[9:12])
+    http10 = head[5:8] == b"1.0"
+    cl: int | None = None
+    chunked = False
+    conn_close = http10
+    keep: list[bytes] = [b"HTTP/1.1"]
+    pos = 8
+    cl_spans: list[tuple[int, int]] = []
+    for m in _RESP_SPECIAL.finditer(head):
+        name, value = m.groups()
+        lname = name.lower()
+        if lname == b"content-length":
+            v = value.strip()
+            if not v.isdigit():
+                raise ProtocolError(502, "bad content-length")
+            n = int(v)
+            if cl is not None and cl != n:
+                raise ProtocolError(502, "bad content-length")
+            cl = n
+            cl_spans.append(m.span())
+            continue
+        if lname == b"transfer-encoding":
+            toks = [x.strip().lower() for x in value.split(b",")]
+            if toks and toks[-1] == b"chunked":
+                chunked = True
+            continue
+        if lname == b"set-cookie":
+            if app_cookie is not None and value.strip().startswith(app_cookie[0]):
+                set_cookies = [*set_cookies, *app_cookie[1]]
+                app_cookie = None
+            continue
+        if lname == b"connection":
+            toks = [x.strip() for x in value.lower().split(b",")]
+            if b"close" in toks:
+                conn_close = True
+            elif http10 and b"keep-alive" in toks:
+                conn_close = False
+        start, end = m.span()  # a hop-by-hop line: cut out (with the CRLF before it)
+        keep.append(head[pos:start])
+        pos = end
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:  # 101 included
+        framing, length = "none", 0
+    elif chunked:
+        framing, length = "chunked", 0
+        if cl is not None:  # the Content-Length lines go too
+            spans = sorted([*cl_spans, *_hop_spans(head)])
+            keep = [b"HTTP/1.1"]
+            pos = 8
+            for start, end in spans:
+                keep.append(head[pos:start])
+                pos = end
+    elif cl is not None:
+        framing, length = "length", cl
+    else:
+        framing, length = "close", 0
+        conn_close = True
+    keep.append(head[pos:-2])  # up to the CRLF that ends the last header line
+    for cname, cvalue in set_cookies:
+        keep.append(f"{cname}: {cvalue}\r\n".encode("latin-1"))
+    if status == 101:
+        keep.append(b"Connection: Upgrade\r\n")
+    keep.append(b"\r\n")
+    return status, b"".join(keep), framing, length, not conn_close
+
+
+def _hop_spans(head: bytes) -> list[tuple[int, int]]:
+    return [m.span() for m in _RESP_SPECIAL.finditer(head) if m.group(1).lower() in _RESP_HOP]
+
+
+def _parse_response_head_general(
+    head: bytes,
+    method: str,
+    set_cookies: list[tuple[str, str]],
+    app_cookie: tuple[bytes, list[tuple[str, str]]] | None = None,
+) -> tuple[int, bytes, str, int, bool]:
+    """:func:`_parse_response_head` for any head (line by line)."""
     lines = _split_lines(head)
     if not lines:
         raise ProtocolError(502, "empty response head")
