@@ -7,6 +7,7 @@ import asyncio
 import os
 import socket
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -166,6 +167,9 @@ class Live:
 def live_engine(
     state_dir: Path, model: SystemModel | None = None, *, scaling_period: float | None = None
 ) -> Iterator[Live]:
+    """The engine and its API on a background loop for the block; on a normal exit it is stopped and no
+    child process it started may be left (given 10 s to go)."""
+    before = child_pids()
     lb_port = free_port()
     config = EngineConfig(
         model=model or live_model(),
@@ -218,6 +222,10 @@ def live_engine(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(90)
         assert not thread.is_alive(), "engine did not stop"
+    deadline = time.time() + 10
+    while child_pids() - before and time.time() < deadline:
+        time.sleep(0.2)
+    assert child_pids() - before == set(), "stand-in processes left behind"
 
 
 def child_pids() -> set[int]:
