@@ -185,3 +185,109 @@ def test_response_head_fast_path_is_taken_for_a_plain_head() -> None:
     status, out, framing, length, keep = proxy._parse_response_head(head, "GET", [("Set-Cookie", "a=b")])
     assert (status, framing, length, keep) == (200, "length", 13, True)
     assert out == b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 13\r\nSet-Cookie: a=b\r\n\r\n"
+
+
+# ------------------------------------------------------------------------------- request heads
+_REQUEST_LINES = [
+    b"GET / HTTP/1.1",
+    b"GET /a/b?x=1&y=2#frag HTTP/1.1",
+    b"POST /upload HTTP/1.0",
+    b"get / HTTP/1.1",
+    b"GET http://example.com/p HTTP/1.1",
+    b"OPTIONS * HTTP/1.1",
+    b"GET / HTTP/1.2",
+    b"GET / HTTP/2.0",
+    b"GET  / HTTP/1.1",
+    b"GET /\x7f HTTP/1.1",
+    b"TRACE / HTTP/1.1",
+    b"GET /" + b"a" * 9000 + b" HTTP/1.1",
+]
+_REQUEST_HEADERS = [
+    b"Host: example.com",
+    b"host:example.com:8080",
+    b"Host: second",
+    b"User-Agent: curl/8.0",
+    b"User-Agent:  spaced \t",
+    b"Content-Length: 5",
+    b"Content-Length: 5, 5",
+    b"Content-Length: 6",
+    b"Content-Length: x",
+    b"Transfer-Encoding: chunked",
+    b"Transfer-Encoding: gzip, chunked",
+    b"Transfer-Encoding: identity",
+    b"Transfer-Encoding: chunked, identity",
+    b"Connection: close",
+    b"Connection: keep-alive, Upgrade",
+    b"Upgrade: websocket",
+    b"Expect: 100-continue",
+    b"X-Forwarded-For: 1.2.3.4",
+    b"X-Empty:",
+    b"X-Tab:\tv\t",
+    b"X-High: caf\xe9",
+    b" folded",
+    b"Bad Name: x",
+    b"Name : x",
+    b"NoColon",
+    b": novalue",
+    b"Bare: a\rb",
+    b"X-Long: " + b"v" * 9000,
+]
+
+
+@st.composite
+def _request_heads(draw: st.DrawFn) -> bytes:
+    rl = draw(st.sampled_from(_REQUEST_LINES))
+    lines = draw(st.lists(st.sampled_from(_REQUEST_HEADERS), max_size=8))
+    eol = draw(st.sampled_from([b"\r\n", b"\r\n", b"\r\n", b"\n"]))
+    return eol.join([rl, *lines]) + eol + eol
+
+
+def _parsed(fn: object, head: bytes) -> object:
+    try:
+        p = fn(head)  # type: ignore[operator]
+    except proxy.ProtocolError as e:
+        return ("error", e.status, str(e))
+    return {k: getattr(p, k) for k in proxy._Parsed.__slots__}
+
+
+@settings(max_examples=4000, deadline=None)
+@given(_request_heads())
+def test_request_head_fast_path_equals_general(head: bytes) -> None:
+    assert _parsed(proxy.parse_request_head, head) == _parsed(proxy._parse_request_head_general, head)
+
+
+def test_request_head_fast_path_is_taken_for_a_plain_head() -> None:
+    head = b"GET /x?q=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: wrk\r\n\r\n"
+    assert proxy._REQ_WELL_FORMED.fullmatch(head) is not None
+    p = proxy.parse_request_head(head)
+    assert (p.method, p.path, p.query, p.host, p.user_agent, p.close) == (
+        "GET",
+        "/x",
+        "q=1",
+        "h",
+        "wrk",
+        False,
+    )
+    assert p.headers == [("Host", "h"), ("User-Agent", "wrk")]
+
+
+# ------------------------------------------------------------------------------------- rules
+def test_only_default_is_set_exactly_when_there_is_no_rule() -> None:
+    from albfargate.alb.rules import CompiledRules, RequestView
+    from albfargate.model import Condition, ConditionField, FixedResponseAction, Rule
+
+    default = (FixedResponseAction(status_code="404"),)
+    none = CompiledRules((), default)
+    view = RequestView("GET", "/", "", [("Host", "h")], "127.0.0.1")
+    assert none.only_default is not None
+    assert none.only_default == none.evaluate(view)
+    rule = Rule(
+        arn="arn:r",
+        listener_arn="arn:l",
+        priority=5,
+        conditions=(Condition(field=ConditionField.PATH_PATTERN, values=("/*",)),),
+        actions=(FixedResponseAction(status_code="200"),),
+    )
+    some = CompiledRules((rule,), default)
+    assert some.only_default is None
+    assert some.evaluate(view).priority == 5

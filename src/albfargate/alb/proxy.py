@@ -519,9 +519,76 @@ class _Parsed:
         self.user_agent: str | None = None
 
 
+# A well-formed origin-form request head below every size limit (CRLF only, an upper-case method,
+# token header names right before the colon, no obs-fold, no bare CR): parse_request_head's fast path.
+_REQ_WELL_FORMED = re.compile(
+    rb"[A-Z]+ /[!-~]* HTTP/1\.[01]\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\r\n"
+)
+_REQ_SPECIAL = frozenset(
+    {"content-length", "transfer-encoding", "connection", "upgrade", "expect", "host", "user-agent"}
+)
+
+
 def parse_request_head(head: bytes) -> _Parsed:
     """Split a complete request head (request line + header lines + blank line). Raises
-    :class:`ProtocolError` with the status the ALB answers: 400, 414, 501, 505."""
+    :class:`ProtocolError` with the status the ALB answers: 400, 414, 501, 505.
+
+    A well-formed head short enough to be under every limit (the common case) is validated by one regex
+    and split with C-level str methods; any other goes line by line (:func:`_parse_request_head_general`).
+    Both give the same result (property-tested)."""
+    if len(head) > MAX_URL or _REQ_WELL_FORMED.fullmatch(head) is None:
+        return _parse_request_head_general(head)
+    text = head.decode("latin-1")
+    eol = text.index("\r\n")
+    method, target, version = text[:eol].split(" ")
+    p = _Parsed()
+    p.method = method
+    p.target = target
+    p.version = version
+    path, _, query = target.split("#", 1)[0].partition("?")
+    p.path, p.query = path, query
+    if eol + 4 == len(text):
+        hdrs: list[tuple[str, str]] = []
+    else:
+        hdrs = [
+            (n, v.strip(" \t")) for n, _, v in [x.partition(":") for x in text[eol + 2 : -4].split("\r\n")]
+        ]
+    p.headers = hdrs
+    cl: int | None = None
+    te: list[str] = []
+    conn_tokens: list[str] = []
+    special = _REQ_SPECIAL
+    for name, value in hdrs:
+        lname = name.lower()
+        if lname not in special:
+            continue
+        if lname == "host":
+            if p.host is None:
+                p.host = value
+        elif lname == "user-agent":
+            p.user_agent = value
+        elif lname == "content-length":
+            for v in value.split(","):
+                v = v.strip()
+                if not v.isdigit() or len(v) > 19:
+                    raise ProtocolError(400, "bad content-length")
+                n = int(v)
+                if cl is not None and cl != n:
+                    raise ProtocolError(400, "conflicting content-length")
+                cl = n
+        elif lname == "transfer-encoding":
+            te.extend(x.strip().lower() for x in value.split(",") if x.strip())
+        elif lname == "connection":
+            conn_tokens.extend(x.strip().lower() for x in value.split(","))
+        elif lname == "upgrade":
+            p.upgrade = value
+        else:  # expect
+            p.expect_continue = value.lower() == "100-continue"
+    return _finish_request(p, cl, te, conn_tokens)
+
+
+def _parse_request_head_general(head: bytes) -> _Parsed:
+    """:func:`parse_request_head` for any head (line by line)."""
     lines = _split_lines(head)
     if not lines:
         raise ProtocolError(400, "empty request")
@@ -607,6 +674,11 @@ def parse_request_head(head: bytes) -> _Parsed:
         elif lname == "user-agent":
             p.user_agent = value
         hdrs.append((name, value))
+    return _finish_request(p, cl, te, conn_tokens)
+
+
+def _finish_request(p: _Parsed, cl: int | None, te: list[str], conn_tokens: list[str]) -> _Parsed:
+    """Body framing and connection handling from the headers parse_request_head collected."""
     if te:
         for x in te:
             if x not in ("chunked", "identity"):
@@ -839,12 +911,14 @@ class ClientConnection:
         has_body = p.body_chunked or p.body_length > 0
         if p.method == "TRACE":
             return self._alb_error(ex, p, 405, keep_alive)
-        view = RequestView(p.method, p.path, p.query, p.headers, self.client[0])
-        try:
-            match = ls.rules.evaluate(view)
-        except Exception:
-            ex.matched_rule_priority = -1
-            return self._alb_error(ex, p, 500, keep_alive)
+        rules = ls.rules
+        match = rules.only_default  # no rule to evaluate: the default rule matches
+        if match is None:
+            try:
+                match = rules.evaluate(RequestView(p.method, p.path, p.query, p.headers, self.client[0]))
+            except Exception:
+                ex.matched_rule_priority = -1
+                return self._alb_error(ex, p, 500, keep_alive)
         ex.matched_rule_priority = match.priority
         action = match.actions[-1] if match.actions else None
         head_only = p.method == "HEAD"

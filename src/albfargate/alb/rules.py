@@ -426,7 +426,7 @@ class CompiledRules:
     """A listener's rules sorted once, conditions compiled once, actions sorted once; then
     :meth:`evaluate` per request."""
 
-    __slots__ = ("_default", "_rules")
+    __slots__ = ("_default", "_rules", "only_default")
 
     def __init__(self, rules: Sequence[Rule], default_actions: Sequence[Action]) -> None:
         ordered = sorted(rules, key=lambda r: r.priority)
@@ -438,6 +438,8 @@ class CompiledRules:
             for r in ordered
         )
         self._default = RuleMatch(0, sort_actions(default_actions))
+        # a listener with no rule but its default: the match of every request, known without looking
+        self.only_default: RuleMatch | None = None if self._rules else self._default
 
     def evaluate(self, request: RequestView) -> RuleMatch:
         ctx = _Ctx(request)
