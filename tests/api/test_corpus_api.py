@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.up_support import assert_nothing_left, cli, status
+from tests.integration.up_support import down_after, status, up_detached
 
 pytestmark = [pytest.mark.integration, pytest.mark.corpora, pytest.mark.timeout(400)]
 
@@ -20,21 +20,10 @@ def test_corpus_assembly_through_the_api(corpora: Path, tmp_path: Path, name: st
     boto3 = pytest.importorskip("boto3")
     manifest = next((corpora / "aws-cdk-integ" / name).rglob("manifest.json"))
     state = tmp_path / "state"
-    up = cli(
-        "up",
-        "--assembly",
-        str(manifest.parent),
-        "--stand-in",
-        "*",
-        "--detach",
-        "--state-dir",
-        str(state),
-        "--timeout",
-        "120",
-        check=False,
-        timeout=300,
+    up = up_detached(
+        state, "--assembly", str(manifest.parent), "--stand-in", "*", timeout=120, cli_timeout=300
     )
-    try:
+    with down_after(state, down_timeout=200):
         assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
         st = status(state)
         kw = {
@@ -72,6 +61,3 @@ def test_corpus_assembly_through_the_api(corpora: Path, tmp_path: Path, name: st
                 elb.get_waiter("target_in_service").wait(
                     TargetGroupArn=tg["TargetGroupArn"], WaiterConfig={"Delay": 1, "MaxAttempts": 60}
                 )
-    finally:
-        cli("down", "--state-dir", str(state), check=False, timeout=200)
-        assert_nothing_left(state)

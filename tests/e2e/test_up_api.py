@@ -13,12 +13,12 @@ import pytest
 
 from tests.integration.up_support import (
     Svc,
-    assert_nothing_left,
-    cli,
+    down_after,
     free_port,
     get,
     make_template,
     status,
+    up_detached,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -51,22 +51,8 @@ def test_up_prints_the_endpoint_and_the_aws_cli_drives_it(tmp_path: Path) -> Non
     tpl = make_template(tmp_path / "t.json", [Svc(name="web", desired=1)])
     state = tmp_path / "state"
     port = free_port()
-    up = cli(
-        "up",
-        "--template",
-        str(tpl),
-        "--stand-in",
-        "*",
-        "--port",
-        f"80={port}",
-        "--detach",
-        "--state-dir",
-        str(state),
-        "--timeout",
-        "60",
-        check=False,
-    )
-    try:
+    up = up_detached(state, "--template", str(tpl), "--stand-in", "*", "--port", f"80={port}", timeout=60)
+    with down_after(state, down_timeout=200):
         assert up.returncode == 0, up.stdout + up.stderr
         st = status(state)
         api = st["api_url"]
@@ -97,6 +83,3 @@ def test_up_prints_the_endpoint_and_the_aws_cli_drives_it(tmp_path: Path) -> Non
             "healthy",
         ]
         assert get(f"http://127.0.0.1:{port}/")[0] == 200
-    finally:
-        cli("down", "--state-dir", str(state), check=False, timeout=200)
-        assert_nothing_left(state)

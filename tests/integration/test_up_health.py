@@ -15,11 +15,12 @@ from tests.integration.up_support import (
     Svc,
     cli,
     detached,
+    down_after,
     free_port,
     make_template,
-    processes_of,
     service,
     status,
+    up_detached,
     wait_for,
 )
 
@@ -31,22 +32,10 @@ STANDIN = f'["{sys.executable}", "-m", "albfargate.ecs.standin", "--container", 
 def test_target_failing_elb_health_checks_is_replaced(tmp_path: Path) -> None:
     tpl = make_template(tmp_path / "t.json", [Svc(name="web", desired=1, hc_path="/health?status=503")])
     state = tmp_path / "state"
-    p = cli(
-        "up",
-        "--template",
-        str(tpl),
-        "--stand-in",
-        "*",
-        "--port",
-        f"80={free_port()}",
-        "--detach",
-        "--state-dir",
-        str(state),
-        "--timeout",
-        "3",
-        check=False,
+    p = up_detached(
+        state, "--template", str(tpl), "--stand-in", "*", "--port", f"80={free_port()}", timeout=3
     )
-    try:
+    with down_after(state):
         assert p.returncode == 1  # never steady: every target fails its health checks
         assert "not steady" in p.stderr
         first = None
@@ -66,9 +55,6 @@ def test_target_failing_elb_health_checks_is_replaced(tmp_path: Path) -> None:
         msgs = [e["message"] for e in service(st, "web")["events"]]
         unhealthy = next(m for m in msgs if "is unhealthy in" in m)
         assert "due to (reason " in unhealthy and unhealthy.endswith(".")
-    finally:
-        cli("down", "--state-dir", str(state), check=False)
-    wait_for(lambda: not processes_of(state), 10, "nothing left")
 
 
 def test_container_failing_its_health_check_is_replaced(tmp_path: Path) -> None:
@@ -76,22 +62,10 @@ def test_container_failing_its_health_check_is_replaced(tmp_path: Path) -> None:
     tpl = make_template(tmp_path / "t.json", [Svc(name="web", desired=1, health_check=hc)])
     (tmp_path / "albfargate.toml").write_text(f"[containers.app]\ncommand = {STANDIN}\n")
     state = tmp_path / "state"
-    p = cli(
-        "up",
-        "--template",
-        str(tpl),
-        "--driver",
-        "process",
-        "--port",
-        f"80={free_port()}",
-        "--detach",
-        "--state-dir",
-        str(state),
-        "--timeout",
-        "3",
-        check=False,
+    p = up_detached(
+        state, "--template", str(tpl), "--driver", "process", "--port", f"80={free_port()}", timeout=3
     )
-    try:
+    with down_after(state):
         assert p.returncode == 1, p.stderr
 
         def failed() -> str | None:
@@ -107,9 +81,6 @@ def test_container_failing_its_health_check_is_replaced(tmp_path: Path) -> None:
 
         msg = wait_for(failed, 40, "the container health check failure event", interval=0.5)
         assert msg.startswith("(service web) (task ") and msg.endswith(") failed container health checks.")
-    finally:
-        cli("down", "--state-dir", str(state), check=False)
-    wait_for(lambda: not processes_of(state), 10, "nothing left")
 
 
 def test_secrets_reach_the_process_and_nowhere_else(tmp_path: Path) -> None:
@@ -142,24 +113,9 @@ def test_missing_secret_fails_the_task_without_a_value(tmp_path: Path) -> None:
     tpl = make_template(tmp_path / "t.json", [Svc(name="web", desired=1, secrets=[("TOKEN", arn)])])
     (tmp_path / "albfargate.toml").write_text(f"[containers.app]\ncommand = {STANDIN}\n")
     state = tmp_path / "state"
-    p = cli(
-        "up",
-        "--template",
-        str(tpl),
-        "--driver",
-        "process",
-        "--port",
-        f"80={free_port()}",
-        "--detach",
-        "--state-dir",
-        str(state),
-        "--timeout",
-        "3",
-        check=False,
+    p = up_detached(
+        state, "--template", str(tpl), "--driver", "process", "--port", f"80={free_port()}", timeout=3
     )
-    try:
+    with down_after(state):
         assert p.returncode == 1
         assert "ResourceInitializationError: unable to retrieve secret TOKEN" in p.stderr, p.stderr
-    finally:
-        cli("down", "--state-dir", str(state), check=False)
-    wait_for(lambda: not processes_of(state), 10, "nothing left")

@@ -26,6 +26,7 @@ from tests.integration.up_support import (
     processes_of,
     service,
     status,
+    up_detached,
     wait_for,
 )
 
@@ -135,18 +136,7 @@ def test_missing_run_setting_is_one_clear_line(tmp_path: Path) -> None:
     tpl = make_template(tmp_path / "t.json", [Svc(name="web", container="app", image="example/app:1")])
     state = tmp_path / "state"
     # --driver process: with `auto` a Docker engine (when one answers) would run the image instead
-    p = cli(
-        "up",
-        "--template",
-        str(tpl),
-        "--driver",
-        "process",
-        "--detach",
-        "--state-dir",
-        str(state),
-        check=False,
-        timeout=60,
-    )
+    p = up_detached(state, "--template", str(tpl), "--driver", "process", cli_timeout=60)
     assert p.returncode == 1
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1, p.stderr
@@ -163,21 +153,7 @@ def test_port_in_use_is_an_error_and_nothing_is_left(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         taken = s.getsockname()[1]
-        p = cli(
-            "up",
-            "--template",
-            str(tpl),
-            "--stand-in",
-            "*",
-            "--port",
-            f"80={taken}",
-            "--detach",
-            "--state-dir",
-            str(state),
-            "--timeout",
-            "30",
-            check=False,
-        )
+        p = up_detached(state, "--template", str(tpl), "--stand-in", "*", "--port", f"80={taken}", timeout=30)
     assert p.returncode != 0
     assert str(taken) in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert_nothing_left(state)
@@ -186,17 +162,7 @@ def test_port_in_use_is_an_error_and_nothing_is_left(tmp_path: Path) -> None:
 def test_bad_template_is_an_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    p = cli(
-        "up",
-        "--template",
-        str(bad),
-        "--stand-in",
-        "*",
-        "--detach",
-        "--state-dir",
-        str(tmp_path / "s"),
-        check=False,
-    )
+    p = up_detached(tmp_path / "s", "--template", str(bad), "--stand-in", "*")
     assert p.returncode != 0 and p.stderr.startswith("albfargate: error:"), p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
 
@@ -205,17 +171,7 @@ def test_second_up_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
     tpl = make_template(tmp_path / "t.json", [Svc(name="web", desired=1)])
     state = tmp_path / "state"
     with detached(state, "--template", str(tpl), "--stand-in", "*", "--port", f"80={free_port()}") as st:
-        p = cli(
-            "up",
-            "--template",
-            str(tpl),
-            "--stand-in",
-            "*",
-            "--detach",
-            "--state-dir",
-            str(state),
-            check=False,
-        )
+        p = up_detached(state, "--template", str(tpl), "--stand-in", "*")
         assert p.returncode == 1
         assert (
             f"a supervisor is already running for {state.resolve()} (pid {st['supervisor_pid']})" in p.stderr

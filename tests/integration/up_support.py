@@ -240,25 +240,33 @@ def assert_nothing_left(state_dir: Path, timeout: float = 10) -> None:
     wait_for(lambda: not processes_of(state_dir), timeout, f"no process of {state_dir} left")
 
 
+def up_detached(
+    state_dir: Path, *up_args: str, timeout: float | None = None, cli_timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``albfargate up <up_args> --detach --state-dir <state_dir> [--timeout <timeout>]``, whatever its
+    outcome (the caller asserts on the return code); ``cli_timeout`` bounds the command itself."""
+    args = ["up", *up_args, "--detach", "--state-dir", str(state_dir)]
+    if timeout is not None:
+        args += ["--timeout", str(timeout)]
+    return cli(*args, check=False, timeout=cli_timeout)
+
+
+@contextmanager
+def down_after(state_dir: Path, *, down_timeout: float = 120) -> Iterator[None]:
+    """After the block, whatever happened in it: ``down`` and the no-stray-process check."""
+    try:
+        yield
+    finally:
+        cli("down", "--state-dir", str(state_dir), check=False, timeout=down_timeout)
+        assert_nothing_left(state_dir)
+
+
 @contextmanager
 def detached(state_dir: Path, *up_args: str, timeout: float = 60) -> Iterator[dict[str, Any]]:
     """``up --detach`` for the block; ``down`` and the no-stray-process check afterwards."""
     # the command may synthesize first (a cold CDK synth can take a minute or two on a busy machine)
-    p = cli(
-        "up",
-        *up_args,
-        "--detach",
-        "--state-dir",
-        str(state_dir),
-        "--timeout",
-        str(timeout),
-        check=False,
-        timeout=timeout + 240,
-    )
-    try:
+    p = up_detached(state_dir, *up_args, timeout=timeout, cli_timeout=timeout + 240)
+    with down_after(state_dir, down_timeout=200):
         if p.returncode != 0:
             raise AssertionError(f"up --detach failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
         yield status(state_dir)
-    finally:
-        cli("down", "--state-dir", str(state_dir), check=False, timeout=200)
-        assert_nothing_left(state_dir)
