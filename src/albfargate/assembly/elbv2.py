@@ -32,6 +32,7 @@ from albfargate.model import (
     TargetGroupTuple,
     ids,
 )
+from albfargate.model.elbv2 import CONDITION_CONFIG_KEY
 
 from .context import Props, ResourceContext, generated_name, to_bool
 from .registry import ResourceKind
@@ -300,20 +301,10 @@ def parse_actions(p: Props, key: str) -> tuple[Action, ...]:
     return tuple(parse_action(a) for a in p.items(key))
 
 
-_CONFIG_OF_FIELD = {
-    ConditionField.HOST_HEADER: "HostHeaderConfig",
-    ConditionField.PATH_PATTERN: "PathPatternConfig",
-    ConditionField.HTTP_HEADER: "HttpHeaderConfig",
-    ConditionField.HTTP_REQUEST_METHOD: "HttpRequestMethodConfig",
-    ConditionField.QUERY_STRING: "QueryStringConfig",
-    ConditionField.SOURCE_IP: "SourceIpConfig",
-}
-
-
 def parse_condition(c: Props) -> Condition:
     field_name = c.str("Field")
     if field_name is None:  # infer from the one *Config given
-        given = [f for f, key in _CONFIG_OF_FIELD.items() if c.has(key)]
+        given = [f for f, key in CONDITION_CONFIG_KEY.items() if c.has(key)]
         if len(given) != 1:
             c.error("Field", "condition needs a Field")
         field = given[0]
@@ -322,7 +313,7 @@ def parse_condition(c: Props) -> Condition:
             field = ConditionField(field_name)
         except ValueError:
             c.error("Field", f"unknown condition field {field_name!r}")
-    config = c.sub(_CONFIG_OF_FIELD[field])
+    config = c.sub(CONDITION_CONFIG_KEY[field])
     legacy = c.str_list("Values")
     if field is ConditionField.QUERY_STRING:
         pairs: list[QueryPair] = []
@@ -343,7 +334,7 @@ def parse_condition(c: Props) -> Condition:
         header_name = config.req_str("HttpHeaderName")
     if not values and not regex:
         if field not in (ConditionField.HOST_HEADER, ConditionField.PATH_PATTERN) and legacy:
-            c.error("Values", f"{field.value} conditions need {_CONFIG_OF_FIELD[field]}")
+            c.error("Values", f"{field.value} conditions need {CONDITION_CONFIG_KEY[field]}")
         values = legacy
     if not values and not regex:
         c.error(None, f"{field.value} condition has no values")

@@ -6,6 +6,7 @@ listener, a forward action its target groups."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -27,6 +28,17 @@ class ConditionField(StrEnum):
     HTTP_REQUEST_METHOD = "http-request-method"
     QUERY_STRING = "query-string"
     SOURCE_IP = "source-ip"
+
+
+#: The block that configures each condition field, by the same name in CloudFormation and the ELBv2 API.
+CONDITION_CONFIG_KEY: Mapping[ConditionField, str] = {
+    ConditionField.HOST_HEADER: "HostHeaderConfig",
+    ConditionField.PATH_PATTERN: "PathPatternConfig",
+    ConditionField.HTTP_HEADER: "HttpHeaderConfig",
+    ConditionField.HTTP_REQUEST_METHOD: "HttpRequestMethodConfig",
+    ConditionField.QUERY_STRING: "QueryStringConfig",
+    ConditionField.SOURCE_IP: "SourceIpConfig",
+}
 
 
 class ActionType(StrEnum):

@@ -27,6 +27,7 @@ from albfargate.api.elbv2.views import (
 from albfargate.api.errors import ApiError
 from albfargate.api.wire import Reader, page, shape_errors
 from albfargate.model.elbv2 import (
+    CONDITION_CONFIG_KEY,
     Action,
     ActionType,
     AuthenticateAction,
@@ -96,14 +97,7 @@ def _parse_condition(raw: Any) -> Condition:
         raise errors.validation(f"Condition field '{raw.get('Field')}' is not valid") from None
     legacy = _values(raw.get("Values"))
     regex = _values(raw.get("RegexValues"))
-    key = {
-        ConditionField.HOST_HEADER: "HostHeaderConfig",
-        ConditionField.PATH_PATTERN: "PathPatternConfig",
-        ConditionField.HTTP_HEADER: "HttpHeaderConfig",
-        ConditionField.HTTP_REQUEST_METHOD: "HttpRequestMethodConfig",
-        ConditionField.QUERY_STRING: "QueryStringConfig",
-        ConditionField.SOURCE_IP: "SourceIpConfig",
-    }[field]
+    key = CONDITION_CONFIG_KEY[field]
     config = raw.get(key) or {}
     if not isinstance(config, dict):
         raise errors.validation(f"{key} must be a structure")

@@ -10,6 +10,7 @@ from typing import Any
 from albfargate.api.backend import Health, Target
 from albfargate.api.wire import ts
 from albfargate.model.elbv2 import (
+    CONDITION_CONFIG_KEY,
     Action,
     AuthenticateAction,
     Condition,
@@ -83,19 +84,9 @@ def action_view(a: Action) -> dict[str, Any]:
     return out
 
 
-_CONFIG_KEY = {
-    ConditionField.HOST_HEADER: "HostHeaderConfig",
-    ConditionField.PATH_PATTERN: "PathPatternConfig",
-    ConditionField.HTTP_HEADER: "HttpHeaderConfig",
-    ConditionField.HTTP_REQUEST_METHOD: "HttpRequestMethodConfig",
-    ConditionField.QUERY_STRING: "QueryStringConfig",
-    ConditionField.SOURCE_IP: "SourceIpConfig",
-}
-
-
 def condition_view(c: Condition) -> dict[str, Any]:
     out: dict[str, Any] = {"Field": str(c.field)}
-    key = _CONFIG_KEY[c.field]
+    key = CONDITION_CONFIG_KEY[c.field]
     if c.field in (ConditionField.HOST_HEADER, ConditionField.PATH_PATTERN):
         out["Values"] = list(c.values)
     if c.field is ConditionField.QUERY_STRING:
