@@ -18,9 +18,17 @@ from albfargate.api.backend import (
 )
 from albfargate.api.context import Context, Handler, Params, Result
 from albfargate.api.ecs import errors
-from albfargate.api.ecs.views import cluster_view, service_view, tags_view, task_definition_view, task_view
+from albfargate.api.ecs.views import (
+    cluster_view,
+    deployment_configuration_view,
+    service_view,
+    tags_view,
+    task_definition_view,
+    task_view,
+)
 from albfargate.api.errors import ApiError
 from albfargate.api.wire import Reader, page, shape_errors, ts
+from albfargate.ecs.planner import circuit_breaker_threshold
 from albfargate.model.ecs import (
     Cluster,
     ContainerDefinition,
@@ -698,18 +706,11 @@ def describe_service_deployments(ctx: Context, params: Params) -> Result:
                 },
                 "status": status,
                 "statusReason": d.rollout_state_reason,
-                "deploymentConfiguration": {
-                    "deploymentCircuitBreaker": {
-                        "enable": dc.circuit_breaker.enable,
-                        "rollback": dc.circuit_breaker.rollback,
-                    },
-                    "maximumPercent": dc.maximum_percent,
-                    "minimumHealthyPercent": dc.minimum_healthy_percent,
-                },
+                "deploymentConfiguration": deployment_configuration_view(dc),
                 "deploymentCircuitBreaker": {
                     "status": "MONITORING" if dc.circuit_breaker.enable else "DISABLED",
                     "failureCount": d.failed_tasks,
-                    "threshold": min(max(-(-d.desired_count // 2), 3), 200),
+                    "threshold": circuit_breaker_threshold(d.desired_count),
                 },
             }
         )

@@ -14,7 +14,7 @@ from albfargate.api.backend import (
     TaskRecord,
 )
 from albfargate.api.wire import ts
-from albfargate.model.ecs import Cluster, ContainerDefinition, Service
+from albfargate.model.ecs import Cluster, ContainerDefinition, DeploymentConfiguration, Service
 from albfargate.model.ids import hex_id
 
 FARGATE_PLATFORM = "1.4.0"
@@ -177,6 +177,17 @@ def event_view(e: EventRecord) -> dict[str, Any]:
     return {"id": e.id, "createdAt": ts(e.created_at), "message": e.message}
 
 
+def deployment_configuration_view(dc: DeploymentConfiguration) -> dict[str, Any]:
+    return {
+        "deploymentCircuitBreaker": {
+            "enable": dc.circuit_breaker.enable,
+            "rollback": dc.circuit_breaker.rollback,
+        },
+        "maximumPercent": dc.maximum_percent,
+        "minimumHealthyPercent": dc.minimum_healthy_percent,
+    }
+
+
 def service_view(
     record: ServiceRecord, tags: dict[str, str] | None = None, include_tags: bool = False
 ) -> dict[str, Any]:
@@ -204,14 +215,7 @@ def service_view(
         "platformVersion": s.platform_version,
         "platformFamily": "Linux",
         "taskDefinition": s.task_definition_arn,
-        "deploymentConfiguration": {
-            "deploymentCircuitBreaker": {
-                "enable": dc.circuit_breaker.enable,
-                "rollback": dc.circuit_breaker.rollback,
-            },
-            "maximumPercent": dc.maximum_percent,
-            "minimumHealthyPercent": dc.minimum_healthy_percent,
-        },
+        "deploymentConfiguration": deployment_configuration_view(dc),
         "deployments": [deployment_view(d, s) for d in record.deployments if d.status != "INACTIVE"],
         "roleArn": f"arn:aws:iam::{s.arn.split(':')[4]}:role/{ECS_SERVICE_ROLE}",
         "events": [event_view(e) for e in record.events[:100]],
