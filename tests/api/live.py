@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from albfargate.api.engine_backend import start_api
 from albfargate.engine import Engine, EngineConfig
 from albfargate.model import (
     Cluster,
@@ -46,6 +44,7 @@ from albfargate.model.ids import (
     target_group_arn,
     task_definition_arn,
 )
+from tests.engine_support import engine_in_background
 
 LB_ID = hex_id("live-lb")
 LB_ARN = load_balancer_arn("live-lb", LB_ID)
@@ -178,50 +177,8 @@ def live_engine(
         port_overrides={80: lb_port},
         scaling_period_seconds=scaling_period,
     )
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def boot() -> None:
-        engine = Engine(config)
-        box["engine"] = engine
-        await engine.start()
-        box["server"] = await start_api(engine, port=0)
-
-    async def shutdown() -> None:
-        if "server" in box:
-            await box["server"].stop()
-        if "engine" in box:
-            await box["engine"].stop()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(boot())
-        except BaseException as exc:  # reported to the test thread
-            box["error"] = exc
-            loop.run_until_complete(shutdown())
-            ready.set()
-            return
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(shutdown())
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-
-    thread = threading.Thread(target=run, name="live-engine", daemon=True)
-    thread.start()
-    assert ready.wait(60), "engine did not start"
-    if "error" in box:
-        thread.join(30)
-        raise box["error"]
-    engine: Engine = box["engine"]
-    try:
+    with engine_in_background(config, api=True, name="live-engine") as (engine, loop):
         yield Live(engine.api_url or "", f"http://127.0.0.1:{lb_port}", engine, loop)
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(90)
-        assert not thread.is_alive(), "engine did not stop"
     deadline = time.time() + 10
     while child_pids() - before and time.time() < deadline:
         time.sleep(0.2)

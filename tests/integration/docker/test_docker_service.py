@@ -47,6 +47,7 @@ from albfargate.model.ids import (
     target_group_arn,
     task_definition_arn,
 )
+from tests.engine_support import engine_in_background
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -164,40 +165,11 @@ class Running:
 def docker_engine(state_dir: Path, model: SystemModel) -> Iterator[Running]:
     lb_port = free_port()
     config = EngineConfig(model=model, state_dir=state_dir, port_overrides={80: lb_port}, driver="docker")
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-
-        async def boot() -> None:
-            box["engine"] = Engine(config)
-            await box["engine"].start()
-
-        try:
-            loop.run_until_complete(boot())
-        except BaseException as exc:
-            box["error"] = exc
-            ready.set()
-            return
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(box["engine"].stop())  # the Ctrl-C path: the engine's ordered shutdown
-        loop.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(120)
-    if "error" in box:
-        thread.join(30)
-        raise box["error"]
-    try:
-        yield Running(box["engine"], loop, f"http://127.0.0.1:{lb_port}")
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(120)
-        assert not thread.is_alive()
+    with engine_in_background(config, start_timeout=120, stop_timeout=120, name="docker-engine") as (
+        engine,
+        loop,
+    ):
+        yield Running(engine, loop, f"http://127.0.0.1:{lb_port}")
 
 
 def test_two_task_service_serves_through_the_load_balancer(
