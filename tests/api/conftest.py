@@ -19,6 +19,20 @@ boto3 = pytest.importorskip("boto3")
 from botocore.config import Config  # noqa: E402
 
 
+def api_client(url: str, service: str, **kwargs: Any) -> Any:
+    """A boto3 client for ``service`` at a local endpoint: dummy credentials, no retries (a test sees
+    the first answer)."""
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}),
+        **kwargs,
+    )
+
+
 @dataclass
 class Endpoint:
     url: str
@@ -27,15 +41,7 @@ class Endpoint:
     loop: asyncio.AbstractEventLoop
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}),
-            **kwargs,
-        )
+        return api_client(self.url, service, **kwargs)
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the server's loop thread (where the backend lives) and return its result."""

@@ -136,17 +136,9 @@ class Live:
     loop: asyncio.AbstractEventLoop
 
     def client(self, service: str) -> Any:
-        import boto3
-        from botocore.config import Config
+        from tests.api.conftest import api_client
 
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="k",
-            aws_secret_access_key="s",
-            config=Config(retries={"max_attempts": 1}),
-        )
+        return api_client(self.url, service)
 
     def get(self, path: str = "/", timeout: float = 5.0) -> tuple[int, str]:
         try:
