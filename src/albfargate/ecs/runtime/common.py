@@ -5,6 +5,7 @@ Owns
 - the start order of a task's containers (:func:`start_order`: ``dependsOn`` first, a cycle fails);
 - ``dependsOn`` conditions (:func:`condition_state`) and the wait for them before a container starts
   (:func:`wait_dependencies`: start timeout, a condition that can no longer be reached fails at once);
+- how an exit is recorded on a container's state (:func:`record_exit`, :func:`stop_timeout_reason`);
 - the fresh :class:`RunningTask` of a spec (:func:`new_running_task`) and the check after the settle time
   that no essential container died at start (:func:`settle`);
 - the container health-check loop (:func:`health_loop`): when to run the next check, feeding the pure
@@ -72,6 +73,21 @@ def condition_state(st: ContainerState, cond: DependencyCondition) -> tuple[bool
         return stopped and st.exit_code == 0, stopped and st.exit_code != 0
     # HEALTHY
     return st.health is ContainerHealthStatus.HEALTHY, stopped
+
+
+def record_exit(st: ContainerState, exit_code: int, now: float, reason: str | None = None) -> None:
+    """A container has exited: STOPPED with its exit code (Docker's: 128 + signal when killed). A reason
+    already set (a stop that had to kill it) is kept; else ``reason``, else ``exited with code N``."""
+    st.status = ContainerStatus.STOPPED
+    st.exit_code = exit_code
+    st.stopped_at = now
+    if not st.reason:
+        st.reason = reason or f"exited with code {exit_code}"
+
+
+def stop_timeout_reason(c: ContainerSpec) -> str:
+    """The reason of a container killed because it outlived its stopTimeout (spec §6.2)."""
+    return f"killed after stopTimeout {c.stop_timeout:g} s"
 
 
 def new_running_task(spec: TaskSpec) -> RunningTask:

@@ -56,8 +56,10 @@ from albfargate.ecs.runtime.base import (
 from albfargate.ecs.runtime.common import (
     health_loop,
     new_running_task,
+    record_exit,
     settle,
     start_order,
+    stop_timeout_reason,
     wait_dependencies,
 )
 from albfargate.ecs.runtime.images import ImageResolver
@@ -257,10 +259,7 @@ class DockerDriver:
         st = rec.task.containers[where[1]]
         if st.status is ContainerStatus.STOPPED:
             return
-        st.status = ContainerStatus.STOPPED
-        st.exit_code = exit_code
-        st.stopped_at = self.clock()
-        st.reason = st.reason or reason or f"exited with code {exit_code}"
+        record_exit(st, exit_code, self.clock(), reason)
         ht = rec.health.pop(where[1], None)
         if ht is not None:
             ht.cancel()
@@ -501,7 +500,7 @@ class DockerDriver:
         code = int(info["State"].get("ExitCode", -1))
         if code == 137 and not info["State"].get("OOMKilled"):
             # the die event may have come first with the generic reason: this stop is what killed it
-            st.reason = f"killed after stopTimeout {c.stop_timeout:g} s"
+            st.reason = stop_timeout_reason(c)
         self._on_die(cid, code)
 
     async def _remove_task(self, rec: _TaskRecord) -> None:

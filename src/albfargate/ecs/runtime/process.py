@@ -28,7 +28,14 @@ from albfargate.ecs.runtime.base import (
     TaskSpec,
     TaskStartError,
 )
-from albfargate.ecs.runtime.common import health_loop, new_running_task, settle, wait_dependencies
+from albfargate.ecs.runtime.common import (
+    health_loop,
+    new_running_task,
+    record_exit,
+    settle,
+    stop_timeout_reason,
+    wait_dependencies,
+)
 from albfargate.ecs.runtime.common import start_order as start_order  # re-exported (tests, callers)
 from albfargate.model.ecs import DependencyCondition
 
@@ -190,12 +197,7 @@ class ProcessDriver:
             ht.cancel()
         with contextlib.suppress(FileNotFoundError):
             (self.pid_dir / f"{task.spec.task_id}-{c.name}.pid").unlink()
-        st = task.containers[c.name]
-        st.status = ContainerStatus.STOPPED
-        st.exit_code = exit_code_of(rc)
-        st.stopped_at = self.clock()
-        if st.reason is None:
-            st.reason = f"exited with code {st.exit_code}"
+        record_exit(task.containers[c.name], exit_code_of(rc), self.clock())
         self._procs.pop(key, None)
         task.notify()
 
@@ -244,7 +246,7 @@ class ProcessDriver:
         try:
             await asyncio.wait_for(asyncio.shield(watcher), c.stop_timeout)
         except TimeoutError:
-            st.reason = f"killed after stopTimeout {c.stop_timeout:g} s"
+            st.reason = stop_timeout_reason(c)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             await watcher
