@@ -23,6 +23,7 @@ import pytest
 
 from albfargate.ecs.runtime.docker import LABEL_STATE_DIR, LABEL_TASK
 from albfargate.ecs.runtime.process import free_port
+from tests.integration import up_support
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.synth]
 
@@ -55,9 +56,7 @@ def classic(synthesized_example: Callable[[str], Path]) -> Path:
 
 
 def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PY, "-m", "albfargate.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+    return up_support.cli(*args, timeout=timeout, check=False)
 
 
 def ours(client: Any, state_dir: Path) -> tuple[list[Any], list[Any]]:
@@ -83,9 +82,9 @@ def supervisor_pid(state_dir: Path) -> int:
 
 
 def up_detached(classic: Path, state_dir: Path, port: int) -> str:
-    r = cli(
-        "up", "--assembly", str(classic), "--driver", "docker", "--detach", "--state-dir", str(state_dir),
-        "--port", f"80={port}", "--timeout", "150",
+    r = up_support.up_detached(
+        state_dir, "--assembly", str(classic), "--driver", "docker", "--port", f"80={port}",
+        timeout=150, cli_timeout=180,
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
