@@ -3,7 +3,9 @@ performance): the access-log line formatted straight from an Exchange, the cache
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -291,3 +293,39 @@ def test_only_default_is_set_exactly_when_there_is_no_rule() -> None:
     some = CompiledRules((rule,), default)
     assert some.only_default is None
     assert some.evaluate(view).priority == 5
+
+
+# ---------------------------------------------------------------------------- access-log writer
+def test_access_log_writer_formats_in_slices_and_close_mid_batch_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from albfargate.alb import accesslog_writer
+
+    monkeypatch.setattr(accesslog_writer, "FLUSH_INTERVAL", 0.01)
+    monkeypatch.setattr(accesslog_writer, "FORMAT_SLICE", 3)
+    formatted: list[int] = []
+
+    def fmt(record: int) -> str:
+        formatted.append(record)
+        if record % 100 == 7:
+            raise ValueError("unformattable")
+        return f"r{record}"
+
+    async def scenario() -> None:
+        w = accesslog_writer.AccessLogWriter(tmp_path, fmt)
+        w.start()
+        for i in range(600):
+            w.add("app/a/1" if i % 2 else "app/b/2", i)
+        while not formatted:  # the flush has started, slice by slice
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0)
+        assert 0 < len(formatted) < 600  # cut mid-batch by close()
+        await w.close()
+        assert sorted(formatted) == list(range(600))  # each record formatted exactly once
+        assert w.dropped == 6
+
+    asyncio.run(scenario())
+    a = (tmp_path / "access-logs" / "a.1.log").read_text().splitlines()
+    b = (tmp_path / "access-logs" / "b.2.log").read_text().splitlines()
+    assert a == [f"r{i}" for i in range(1, 600, 2) if i % 100 != 7]
+    assert b == [f"r{i}" for i in range(0, 600, 2) if i % 100 != 7]

@@ -442,6 +442,9 @@ def _access_log_formatter() -> Callable[[proxy.Exchange], str]:
     return exchange_line
 
 
+NONE_Q = '"-"'
+
+
 def _q(v: str | None) -> str:
     """accesslog's quoted field."""
     if not v:
@@ -459,7 +462,8 @@ def exchange_line(ex: proxy.Exchange) -> str:
     """The access-log line of one exchange, byte for byte ``accesslog.format_line(entry_of(ex))``
     (spec §5) without building the intermediate record: the log thread formats every request, and
     under the GIL its time is the event loop's time."""
-    fmt_time = accesslog.format_time
+    ft = accesslog.format_time
+    q = _q
     target = ex.target or "-"
     ts = ex.target_status
     tstatus = "-" if ts is None else str(ts)
@@ -471,38 +475,19 @@ def exchange_line(ex: proxy.Exchange) -> str:
         ua = ua[: accesslog.USER_AGENT_LIMIT]
     prio = ex.matched_rule_priority
     client = ex.client
-    return " ".join(
-        (
-            ex.kind,
-            fmt_time(ex.sent_at),
-            ex.lb_name,
-            f"{client[0]}:{client[1]}",
-            target,
-            _s(ex.request_processing),
-            _s(ex.target_processing),
-            _s(ex.response_processing),
-            "-" if es is None else str(es),
-            tstatus,
-            str(ex.received_bytes),
-            str(ex.sent_bytes),
-            _q(ex.request_line),
-            _q(ua),
-            ex.ssl_cipher or "-",
-            ex.ssl_protocol or "-",
-            ex.target_group_arn or "-",
-            _q(ex.trace_id),
-            _q(ex.domain_name),
-            _q(ex.chosen_cert_arn),
-            "-" if prio is None else str(prio),
-            fmt_time(ex.received_at),
-            _q(",".join(ex.actions_executed)),
-            _q(ex.redirect_url),
-            _q(ex.error_reason),
-            _q(target),
-            _q(tstatus),
-            _q(ex.classification),
-            _q(ex.classification_reason),
-        )
+    rq, tp, rs = ex.request_processing, ex.target_processing, ex.response_processing
+    dn, cert, ru, er = ex.domain_name, ex.chosen_cert_arn, ex.redirect_url, ex.error_reason
+    cl, cr = ex.classification, ex.classification_reason
+    return (
+        f"{ex.kind} {ft(ex.sent_at)} {ex.lb_name} {client[0]}:{client[1]} {target} "
+        f"{'-1' if rq < 0 else format(rq, '.3f')} {'-1' if tp < 0 else format(tp, '.3f')} "
+        f"{'-1' if rs < 0 else format(rs, '.3f')} {'-' if es is None else es} {tstatus} "
+        f"{ex.received_bytes} {ex.sent_bytes} {q(ex.request_line)} {q(ua)} "
+        f"{ex.ssl_cipher or '-'} {ex.ssl_protocol or '-'} {ex.target_group_arn or '-'} {q(ex.trace_id)} "
+        f"{q(dn) if dn else NONE_Q} {q(cert) if cert else NONE_Q} {'-' if prio is None else prio} "
+        f"{ft(ex.received_at)} {q(','.join(ex.actions_executed))} {q(ru) if ru else NONE_Q} "
+        f'{q(er) if er else NONE_Q} {q(target)} "{tstatus}" {q(cl) if cl else NONE_Q} '
+        f"{q(cr) if cr else NONE_Q}"
     )
 
 
