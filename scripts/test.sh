@@ -8,6 +8,10 @@ bash scripts/setup.sh "dev"
 if [ -x .tools/node_modules/node/bin/node ] && [ -z "${JSII_NODE:-}" ]; then
   export JSII_NODE="$PWD/.tools/node_modules/node/bin/node"
 fi
+# Lint and types first (fast): ruff on everything, mypy --strict on src/ (pyproject's [tool.mypy]).
+.venv/bin/ruff check src tests bench examples
+.venv/bin/ruff format --check src tests bench examples
+.venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?
