@@ -15,7 +15,7 @@ from albfargate.api.autoscaling.views import (
     scalable_target_arn,
     scalable_target_view,
 )
-from albfargate.api.backend import ServiceUpdate
+from albfargate.api.backend import ServiceRecord, ServiceUpdate
 from albfargate.api.context import Context, Handler, Params, Result
 from albfargate.api.store import PolicyRecord, TargetRecord
 from albfargate.api.wire import Reader, page
@@ -61,26 +61,31 @@ def _dimension(r: Reader, *, required: bool = True) -> str | None:
     return dim
 
 
-def _service_exists(ctx: Context, resource_id: str) -> bool:
+def _service_of(ctx: Context, resource_id: str) -> ServiceRecord | None:
+    """The ACTIVE service a ``service/<cluster>/<service>`` resource ID names (ValidationException for
+    another form of ID)."""
     parts = resource_id.split("/")
     if len(parts) != 3 or parts[0] != "service":
         raise errors.validation(
             f"Unsupported resource ID '{resource_id}'; expected service/<cluster>/<service>"
         )
-    return any(
-        s.service.cluster_name == parts[1] and s.service.name == parts[2] and s.status == "ACTIVE"
-        for s in ctx.backend.services()
+    return next(
+        (
+            s
+            for s in ctx.backend.services()
+            if s.service.cluster_name == parts[1] and s.service.name == parts[2] and s.status == "ACTIVE"
+        ),
+        None,
     )
 
 
 def _clamp_desired(ctx: Context, target: ScalableTarget) -> None:
     """Registering a target moves the service's desired count inside [min, max] at once, as AAS does."""
-    _, cluster, name = target.resource_id.split("/")
-    for s in ctx.backend.services():
-        if s.service.cluster_name == cluster and s.service.name == name and s.status == "ACTIVE":
-            bounded = min(max(s.service.desired_count, target.min_capacity), target.max_capacity)
-            if bounded != s.service.desired_count:
-                ctx.backend.update_service(s.service.arn, ServiceUpdate(desired_count=bounded))
+    s = _service_of(ctx, target.resource_id)
+    if s is not None:
+        bounded = min(max(s.service.desired_count, target.min_capacity), target.max_capacity)
+        if bounded != s.service.desired_count:
+            ctx.backend.update_service(s.service.arn, ServiceUpdate(desired_count=bounded))
 
 
 def _push(ctx: Context) -> None:
@@ -95,7 +100,7 @@ def register_scalable_target(ctx: Context, params: Params) -> Result:
     resource_id = r.req("ResourceId")
     dim = _dimension(r)
     assert dim is not None
-    if not _service_exists(ctx, resource_id):
+    if _service_of(ctx, resource_id) is None:
         raise errors.validation(f"ECS service doesn't exist: {resource_id}")
     current = ctx.store.scalable_target(ns, resource_id, dim)
     lo = r.integer("MinCapacity", lo=0)
