@@ -41,7 +41,7 @@ def _state_dir_arg(p: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = subparsers.add_parser(
         "up",
-        help="run the app locally: load balancers + Fargate services (process driver)",
+        help="run the app locally: load balancers + Fargate services (process or Docker driver)",
         description="Synthesize if needed, start the local load balancers and every ECS service, and keep "
         "them running (foreground live view until Ctrl-C, or --detach).",
     )
