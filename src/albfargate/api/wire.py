@@ -26,6 +26,17 @@ def shape_errors(code: str, what: str) -> Iterator[None]:
         raise ApiError(code, f"Invalid {what}: {type(exc).__name__}: {exc}"[:300]) from None
 
 
+def optional_int(value: Any, name: str, code: str) -> int | None:
+    """A number inside a request structure: None when absent or empty; the client's error ``code``
+    ("<name> must be an integer") when it is not a number."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ApiError(code, f"{name} must be an integer") from None
+
+
 def ts(epoch: float | None) -> datetime | None:
     """An epoch time as the ``datetime`` the protocol serializers format."""
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)

@@ -27,7 +27,7 @@ from albfargate.api.ecs.views import (
     task_view,
 )
 from albfargate.api.errors import ApiError
-from albfargate.api.wire import Reader, page, shape_errors, ts
+from albfargate.api.wire import Reader, optional_int, page, shape_errors, ts
 from albfargate.ecs.planner import circuit_breaker_threshold
 from albfargate.model.ecs import (
     Cluster,
@@ -187,12 +187,7 @@ def delete_cluster(ctx: Context, params: Params) -> Result:
 
 
 def _int_or_none(value: Any, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise errors.invalid(f"{name} must be an integer") from None
+    return optional_int(value, name, INVALID)
 
 
 def parse_container(d: Any) -> ContainerDefinition:

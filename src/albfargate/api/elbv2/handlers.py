@@ -25,7 +25,7 @@ from albfargate.api.elbv2.views import (
     target_health_view,
 )
 from albfargate.api.errors import ApiError
-from albfargate.api.wire import Reader, page, shape_errors
+from albfargate.api.wire import Reader, optional_int, page, shape_errors
 from albfargate.model.elbv2 import (
     CONDITION_CONFIG_KEY,
     Action,
@@ -67,12 +67,7 @@ def _paged(r: Reader, items: Sequence[Any]) -> tuple[list[Any], str | None]:
 
 
 def _int(value: Any, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise errors.validation(f"{name} must be an integer") from None
+    return optional_int(value, name, VALIDATION)
 
 
 def _values(raw: Any) -> tuple[str, ...]:
