@@ -40,6 +40,18 @@ __all__ = [
 MAX_FORWARDED_FOR = 30  # more addresses than this in the incoming X-Forwarded-For -> 463 (doc)
 TRACE_HEADER_LIMIT = 7 * 1024  # request headers larger than 7 KB get a fresh Root only (doc)
 _VALID_NAME = re.compile(r"[-A-Za-z0-9]+")
+# the header names forward_headers looks at (every other header passes through as it came)
+_SPECIAL = frozenset(
+    {
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-port",
+        "x-amzn-tls-version",
+        "x-amzn-tls-cipher-suite",
+        "x-amzn-trace-id",
+        "host",
+    }
+)
 
 
 class TooManyForwardedFor(Exception):
@@ -192,10 +204,14 @@ def forward_headers(
     trace_value: str | None = None
     trace_at = -1
     host_at = -1
+    special = _SPECIAL
     for name, value in headers:
         if drop_invalid and not _VALID_NAME.fullmatch(name):
             continue
         lname = name.lower()
+        if lname not in special:
+            out.append((name, value))
+            continue
         if lname == "x-forwarded-for":
             xff_values.append(value.strip())
             if xff_at == -1:

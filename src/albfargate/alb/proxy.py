@@ -1061,9 +1061,15 @@ class ClientConnection:
     ) -> bool:
         ctx = self.ctx
         now_wall = ex.received_at
-        cookies = _cookies(p.headers) if action.stickiness_enabled else None
-        tg_arn, set_cookies, err = self._choose(action, cookies, now_wall)
-        ex.error_reason = err
+        tuples = action.target_groups
+        if len(tuples) == 1 and not action.stickiness_enabled:  # what _choose gives, without calling it
+            cookies: dict[str, str] | None = None
+            tg_arn: str | None = tuples[0].target_group_arn
+            set_cookies: list[tuple[str, str]] = []
+        else:
+            cookies = _cookies(p.headers) if action.stickiness_enabled else None
+            tg_arn, set_cookies, err = self._choose(action, cookies, now_wall)
+            ex.error_reason = err
         tg = ctx.registry.target_group(tg_arn) if tg_arn else None
         if tg is None or tg_arn is None:
             return self._alb_error(ex, p, 503, keep_alive)
@@ -1108,17 +1114,21 @@ class ClientConnection:
                     "AWSALB", balancing.encode_sticky(ctx.sticky_key, target.key, now_wall), now_wall
                 )
         ex.target = target.key
-        for n, v in reversed(out_headers):  # headers.forward_headers adds it at the end when new
-            if n.lower() == "x-amzn-trace-id":
-                ex.trace_id = v
-                break
         upgrade = p.upgrade
-        # the head sent to the target: origin-form target, forwarded headers minus hop-by-hop ones
+        # the head sent to the target: origin-form target, forwarded headers minus hop-by-hop ones;
+        # the (last) X-Amzn-Trace-Id sent is the access log's trace id
         parts = [f"{p.method} {p.path}{'?' + p.query if p.query else ''} HTTP/1.1\r\n"]
+        hop = _HOP_BY_HOP
+        trace: str | None = None
         for n, v in out_headers:
-            if n.lower() in _HOP_BY_HOP:
+            ln = n.lower()
+            if ln in hop:
                 continue
+            if ln == "x-amzn-trace-id":
+                trace = v
             parts.append(f"{n}: {v}\r\n")
+        if trace is not None:
+            ex.trace_id = trace
         if upgrade is not None:
             parts.append(f"Connection: Upgrade\r\nUpgrade: {upgrade}\r\n")
         if p.body_chunked:
