@@ -403,6 +403,14 @@ class Pools:
         self._tls: ssl.SSLContext | None = None
 
     async def acquire(self, target: Target, connect_timeout: float, idle_timeout: float) -> Upstream:
+        up = self.take_idle(target, idle_timeout)
+        if up is not None:
+            return up
+        return await self.connect(target, connect_timeout)
+
+    def take_idle(self, target: Target, idle_timeout: float) -> Upstream | None:
+        """A pooled connection to ``target`` still fit for a request, or None (no coroutine: the hot path
+        calls this first and awaits :meth:`connect` only when it must)."""
         stack = self._idle.get(target)
         if stack:
             now = time.monotonic()
@@ -414,6 +422,10 @@ class Pools:
                     continue
                 up.reused = True
                 return up
+        return None
+
+    async def connect(self, target: Target, connect_timeout: float) -> Upstream:
+        """A new connection to ``target``."""
         ssl_ctx = None
         if target.tls:
             if self._tls is None:
@@ -854,10 +866,11 @@ class ClientConnection:
                 self.phase = HEAD
             if self.ctx.stopping and not buf:
                 return None
-            if not await self._read_more():
+            if not await self.writer.read_more():  # (self._read_more inlined: one coroutine less)
                 if buf:
                     raise ProtocolError(400, "client closed mid-request")
                 return None
+            self.last = self.loop.time()
 
     async def _one_request(self) -> bool:
         """Serve one request; False when the connection is over."""
@@ -1015,8 +1028,10 @@ class ClientConnection:
         sink = self.ctx.sink
         if sink is not None:
             ex.sent_at = time.time()
-            with contextlib.suppress(Exception):
+            try:  # (not contextlib.suppress: an object per request)
                 sink(ex)
+            except Exception:  # logging is best effort, never the request's failure
+                return
 
     # ------------------------------------------------------------------------------ forwarding
     def _choose(
@@ -1173,7 +1188,9 @@ class ClientConnection:
         for attempt in range(attempts):
             self.phase = UPSTREAM
             try:
-                up = await ctx.pools.acquire(target, ctx.connect_timeout, idle)
+                up = ctx.pools.take_idle(target, idle)
+                if up is None:
+                    up = await ctx.pools.connect(target, ctx.connect_timeout)
             except TimeoutError:
                 return self._upstream_failed(ex, p, 504, keep_alive)
             except OSError:
@@ -1243,7 +1260,8 @@ class ClientConnection:
             sent = len(out_head)
         # stream the body
         try:
-            sent += await self._relay_response_body(up, framing, length)
+            if framing != "none":
+                sent += await self._relay_response_body(up, framing, length)
         except _ClientGone:
             ex.sent_bytes = sent
             self._record_target(ex, target, status)
