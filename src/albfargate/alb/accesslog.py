@@ -16,7 +16,6 @@ never logged.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,15 +77,15 @@ def format_time(t: float | str | None) -> str:
 
     Same digits as ``datetime.fromtimestamp(t, UTC).strftime(...)`` (microseconds rounded half-even
     from ``modf``, as CPython does), but the date part is formatted once per second (cache)."""
-    if t is None:
-        return "-"
-    if isinstance(t, str):
-        return t
-    if not 0.0 <= t < 253402300799.0:  # negative or past year 9999: the general path
-        return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    frac, whole = math.modf(t)
-    us = round(frac * 1e6)
-    sec = int(whole)
+    if t.__class__ is not float or not 0.0 <= t < 253402300799.0:  # type: ignore[operator,unused-ignore]
+        if t is None:
+            return "-"
+        if isinstance(t, str):
+            return t
+        if not 0.0 <= t < 253402300799.0:  # negative or past year 9999: the general path
+            return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    sec = int(t)
+    us = round((t - sec) * 1e6)  # t - sec is exact: modf's fraction
     if us >= 1_000_000:
         us -= 1_000_000
         sec += 1
