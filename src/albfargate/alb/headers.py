@@ -170,7 +170,7 @@ def rewrite_host(host: str, listener_port: int) -> str:
 
 
 def _header_bytes(headers: Sequence[tuple[str, str]]) -> int:
-    return sum(len(k) + len(v) + 4 for k, v in headers)  # "name: value\r\n"
+    return sum([len(k) + len(v) for k, v in headers]) + 4 * len(headers)  # "name: value\r\n"
 
 
 def forward_headers(

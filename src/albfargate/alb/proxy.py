@@ -854,8 +854,12 @@ class ClientConnection:
                     end = m.end()
                     if end > MAX_REQUEST_HEAD:
                         raise ProtocolError(400, "request head too large")
-                    head = bytes(buf[:end])
-                    del buf[:end]
+                    if end == len(buf):  # the common case: nothing pipelined behind it, one copy
+                        head = bytes(buf)
+                        buf.clear()
+                    else:
+                        head = bytes(buf[:end])
+                        del buf[:end]
                     return head
                 if len(buf) > MAX_REQUEST_HEAD:
                     raise ProtocolError(400, "request head too large")
