@@ -91,6 +91,20 @@ def test_wait_fails_at_once_when_unreachable() -> None:
     )
 
 
+def test_waiting_for_healthy_without_a_health_check_fails_at_once() -> None:
+    """Both drivers: a HEALTHY dependency that has no health check can never be met (no 120 s wait)."""
+    app = ContainerSpec("app", "img", ("x",), depends_on=(ContainerDependency("dep", D.HEALTHY),))
+    task = _task(DEP, app)
+    task.containers["dep"].status = S.RUNNING
+    clock = FakeClock(0.0)
+    with pytest.raises(TaskStartError) as exc:
+        asyncio.run(common.wait_dependencies(task, app, clock))
+    assert str(exc.value) == (
+        "CannotStartContainerError: container app depends on dep being HEALTHY, but dep has no health check"
+    )
+    assert clock.now == 1000.0  # the clock was never read: no waiting happened
+
+
 def test_wait_times_out_on_the_clock() -> None:
     task = _task(DEP, APP)
     task.containers["dep"].status = S.RUNNING

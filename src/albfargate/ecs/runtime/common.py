@@ -99,9 +99,18 @@ def new_running_task(spec: TaskSpec) -> RunningTask:
 
 async def wait_dependencies(task: RunningTask, c: ContainerSpec, clock: Callable[[], float]) -> None:
     """Return once every dependsOn condition of ``c`` holds; :class:`TaskStartError` when one can no
-    longer be reached or the start timeout (default :data:`DEFAULT_START_TIMEOUT`) passes first."""
+    longer be reached or the start timeout (default :data:`DEFAULT_START_TIMEOUT`) passes first.
+    Waiting for a dependency to be HEALTHY that has no health check fails at once (it never could be)."""
     if not c.depends_on:
         return
+    specs = {x.name: x for x in task.spec.containers}
+    for dep in c.depends_on:
+        target = specs.get(dep.container_name)
+        if dep.condition is DependencyCondition.HEALTHY and target is not None and not target.health_check:
+            raise TaskStartError(
+                f"CannotStartContainerError: container {c.name} depends on {dep.container_name} being "
+                f"HEALTHY, but {dep.container_name} has no health check"
+            )
     timeout = c.start_timeout if c.start_timeout is not None else DEFAULT_START_TIMEOUT
     deadline = clock() + timeout
     while True:

@@ -37,7 +37,6 @@ from albfargate.ecs.runtime.common import (
     wait_dependencies,
 )
 from albfargate.ecs.runtime.common import start_order as start_order  # re-exported (tests, callers)
-from albfargate.model.ecs import DependencyCondition
 
 STATE_DIR_ENV = "ALBFARGATE_STATE_DIR"
 
@@ -114,32 +113,13 @@ class ProcessDriver:
         self._order[spec.task_id] = [c.name for c in order]
         try:
             for c in order:
-                await self._wait_dependencies(task, c)
+                await wait_dependencies(task, c, self.clock)
                 await self._spawn(task, c)
             await settle(task)
         except BaseException:
             await self._kill_all(task)
             raise
         return task
-
-    async def _wait_dependencies(self, task: RunningTask, c: ContainerSpec) -> None:
-        """The process driver fails at once where a container waits for a dependency to be HEALTHY that
-        has no health check; then the common wait."""
-        if not c.depends_on:
-            return
-        specs = {x.name: x for x in task.spec.containers}
-        for dep in c.depends_on:
-            target = specs.get(dep.container_name)
-            if (
-                dep.condition is DependencyCondition.HEALTHY
-                and target is not None
-                and not target.health_check
-            ):
-                raise TaskStartError(
-                    f"CannotStartContainerError: container {c.name} depends on {dep.container_name} being "
-                    f"HEALTHY, but {dep.container_name} has no health check"
-                )
-        await wait_dependencies(task, c, self.clock)
 
     async def _spawn(self, task: RunningTask, c: ContainerSpec) -> None:
         spec = task.spec
