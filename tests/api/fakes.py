@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from albfargate.api.backend import (
     BackendError,
@@ -438,6 +439,18 @@ class FakeBackend:
 
     def update_load_balancer_attributes(self, lb_arn: str, attributes: LoadBalancerAttributes) -> None:
         self.calls.append(("update_load_balancer_attributes", (lb_arn, attributes)))
+
+    def add_load_balancer(self, lb: Any) -> None:
+        self.calls.append(("add_load_balancer", lb))
+
+    def add_listener(self, listener: Any, rules: Sequence[Any]) -> None:
+        self.calls.append(("add_listener", (listener, list(rules))))
+
+    def remove_listener(self, listener_arn: str) -> None:
+        self.calls.append(("remove_listener", listener_arn))
+
+    def remove_load_balancer(self, lb_arn: str) -> None:
+        self.calls.append(("remove_load_balancer", lb_arn))
 
     # --- AAS
     def set_scaling(

@@ -234,9 +234,13 @@ def test_modify_listener(endpoint: Endpoint) -> None:
     assert out["DefaultActions"][0]["Type"] == "fixed-response"
     listener, actions = endpoint.backend.last("set_default_actions")  # type: ignore[misc]
     assert listener == LISTENER_ARN and actions[0].status_code == "503"
+    moved = elb.modify_listener(ListenerArn=LISTENER_ARN, Port=8443)["Listeners"][0]
+    assert moved["Port"] == 8443
+    rebound, _rules = endpoint.backend.last("add_listener")  # type: ignore[misc]
+    assert rebound.arn == LISTENER_ARN and rebound.port == 8443
     with pytest.raises(ClientError) as exc:
-        elb.modify_listener(ListenerArn=LISTENER_ARN, Port=8443)
-    assert _code(exc) == "OperationNotPermitted"
+        elb.modify_listener(ListenerArn=LISTENER_ARN, Protocol="HTTPS")
+    assert _code(exc) == "ValidationError"  # HTTPS needs a certificate
     with pytest.raises(ClientError) as exc:
         elb.modify_listener(ListenerArn=LISTENER_ARN + "0", Port=81)
     assert _code(exc) == "ListenerNotFound"
@@ -314,7 +318,7 @@ def test_create_listener_and_load_balancer_are_idempotent_or_refused(endpoint: E
     same = elb.create_load_balancer(Name="demo-lb", Subnets=["s1", "s2"])["LoadBalancers"][0]
     assert same["LoadBalancerArn"] == LB_ARN
     with pytest.raises(ClientError) as exc:
-        elb.create_load_balancer(Name="other-lb", Subnets=["s1", "s2"])
+        elb.create_load_balancer(Name="other-lb", Subnets=["s1", "s2"], Type="network")
     assert _code(exc) == "OperationNotPermitted"
     again = elb.create_listener(
         LoadBalancerArn=LB_ARN,

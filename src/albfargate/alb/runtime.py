@@ -34,6 +34,7 @@ from albfargate.errors import RuntimeStartError
 from albfargate.model import (
     ForwardAction,
     Listener,
+    LoadBalancer,
     LoadBalancerAttributes,
     LoadBalancerType,
     Rule,
@@ -126,6 +127,7 @@ class LoadBalancerRuntime:
         self._replica = _replica
         self._listener_ports = dict(_listener_ports or {})
         self._pool: Any = None
+        self._lbs: dict[str, LoadBalancer] = {}  # load balancers added at run time
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -136,44 +138,12 @@ class LoadBalancerRuntime:
             for lb in self.model.load_balancers:
                 if lb.type is not LoadBalancerType.APPLICATION:
                     continue
-                counters = self.metrics.add_load_balancer(lb.arn, lb.full_name)
+                self.metrics.add_load_balancer(lb.arn, lb.full_name)
                 for listener in self.model.listeners_of(lb.arn):
-                    proto = listener.protocol.upper()
-                    if proto not in ("HTTP", "HTTPS"):
+                    if listener.protocol.upper() not in ("HTTP", "HTTPS"):
                         continue
-                    rules = self.model.rules_of(listener.arn)
-                    state = proxy.ListenerState(
-                        listener=listener,
-                        lb=lb,
-                        counters=counters,
-                        scheme=proto.lower(),
-                        local_port=0,
-                        rules=CompiledRules(rules, listener.default_actions),
-                        attributes=lb.attributes,
-                    )
-                    ssl_ctx = None
-                    if proto == "HTTPS":
-                        from albfargate.alb import tls
-
-                        ssl_ctx = tls.server_context(
-                            self.state_dir, f"{lb.name}-{listener.port}", [lb.dns_name]
-                        )
-                    server, port = await self._bind(state, listener, ssl_ctx, lb.arn)
-                    servers.append(server)
-                    state.local_port = port
-                    self._local_ports[(proto, listener.port)] = port
-                    binding = ListenerBinding(
-                        lb_arn=lb.arn,
-                        lb_name=lb.name,
-                        listener_arn=listener.arn,
-                        protocol=proto,
-                        port=listener.port,
-                        local_port=port,
-                        url=f"{proto.lower()}://{self._url_host()}:{port}/",
-                    )
-                    self._bound[listener.arn] = _Bound(
-                        state, server, binding, rules, listener.default_actions
-                    )
+                    bound = await self._bind_listener(lb, listener, self.model.rules_of(listener.arn))
+                    servers.append(bound.server)
         except RuntimeStartError:
             await self._close_servers(servers)
             raise
@@ -209,6 +179,108 @@ class LoadBalancerRuntime:
                     self.targets.register(tg.arn, TargetId(tid, tport))
         self.checker.start()
         self._started = True
+
+    async def _bind_listener(self, lb: LoadBalancer, listener: Listener, rules: Iterable[Rule]) -> _Bound:
+        """Bind one HTTP/HTTPS listener of ``lb`` (the port rule above) and record it in ``_bound``."""
+        proto = listener.protocol.upper()
+        counters = self.metrics.add_load_balancer(lb.arn, lb.full_name)
+        rules = tuple(rules)
+        state = proxy.ListenerState(
+            listener=listener,
+            lb=lb,
+            counters=counters,
+            scheme=proto.lower(),
+            local_port=0,
+            rules=CompiledRules(rules, listener.default_actions),
+            attributes=self._lb_attrs.get(lb.arn, lb.attributes),
+        )
+        ssl_ctx = None
+        if proto == "HTTPS":
+            from albfargate.alb import tls
+
+            ssl_ctx = tls.server_context(self.state_dir, f"{lb.name}-{listener.port}", [lb.dns_name])
+        server, port = await self._bind(state, listener, ssl_ctx, lb.arn)
+        state.local_port = port
+        self._local_ports[(proto, listener.port)] = port
+        binding = ListenerBinding(
+            lb_arn=lb.arn,
+            lb_name=lb.name,
+            listener_arn=listener.arn,
+            protocol=proto,
+            port=listener.port,
+            local_port=port,
+            url=f"{proto.lower()}://{self._url_host()}:{port}/",
+        )
+        bound = _Bound(state, server, binding, rules, listener.default_actions)
+        self._bound[listener.arn] = bound
+        return bound
+
+    # ------------------------------------------------------------------ listeners added/removed at run time
+    def _refuse_with_workers(self, what: str) -> None:
+        if self.workers > 1 or self._replica:
+            raise RuntimeError(
+                f"{what} is not supported with --workers {self.workers}: the worker processes bind "
+                "their listeners at start; run with one worker to add or remove listeners"
+            )
+
+    async def add_load_balancer(self, lb: LoadBalancer) -> None:
+        """Know ``lb`` (metrics, attributes); its listeners come with :meth:`add_listener`."""
+        self._refuse_with_workers("Adding a load balancer")
+        if lb.type is not LoadBalancerType.APPLICATION:
+            raise ValueError(f"load balancer {lb.name}: only application load balancers run locally")
+        self._lb_attrs[lb.arn] = lb.attributes
+        self._lbs[lb.arn] = lb
+        self.metrics.add_load_balancer(lb.arn, lb.full_name)
+
+    async def add_listener(self, listener: Listener, rules: Iterable[Rule] = ()) -> ListenerBinding:
+        """Bind ``listener`` now (same port rule as :meth:`start`); target groups it forwards to become
+        in use and the checker probes them. Raises RuntimeStartError when no port is free."""
+        self._refuse_with_workers("Adding a listener")
+        proto = listener.protocol.upper()
+        if proto not in ("HTTP", "HTTPS"):
+            raise ValueError(f"listener {listener.arn}: protocol {listener.protocol} is not served locally")
+        if listener.arn in self._bound:
+            await self.remove_listener(listener.arn)
+        lb = self._lbs.get(listener.load_balancer_arn) or self.model.load_balancer(listener.load_balancer_arn)
+        if lb is None:
+            raise KeyError(f"load balancer {listener.load_balancer_arn} is not known")
+        bound = await self._bind_listener(lb, listener, rules)
+        self._refresh_in_use()
+        return bound.binding
+
+    async def remove_listener(self, listener_arn: str, grace: float = proxy.STOP_GRACE) -> None:
+        """Stop accepting on the listener at once; idle connections close, in-flight requests get
+        ``grace`` seconds (as in :meth:`stop`); target groups no longer used become unused."""
+        self._refuse_with_workers("Removing a listener")
+        b = self._bound.pop(listener_arn, None)
+        if b is None:
+            return
+        b.server.close()
+        key = (b.binding.protocol, b.binding.port)
+        if self._local_ports.get(key) == b.binding.local_port and not any(
+            (x.binding.protocol, x.binding.port) == key for x in self._bound.values()
+        ):
+            del self._local_ports[key]
+        self._refresh_in_use()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while b.state.connections and loop.time() < deadline:
+            for c in list(b.state.connections):
+                c.stop_if_idle()
+            await asyncio.sleep(0.02)
+        for c in list(b.state.connections):
+            if c.upstream is not None:
+                c.upstream.close()
+            c._close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(b.server.wait_closed(), 1.0)
+
+    async def remove_load_balancer(self, lb_arn: str, grace: float = proxy.STOP_GRACE) -> None:
+        """Remove every listener of the load balancer (:meth:`remove_listener`) and forget it."""
+        self._refuse_with_workers("Removing a load balancer")
+        arns = [arn for arn, b in self._bound.items() if b.binding.lb_arn == lb_arn]
+        await asyncio.gather(*(self.remove_listener(a, grace) for a in arns))
+        self._lbs.pop(lb_arn, None)
 
     def _url_host(self) -> str:
         return f"[{self.host}]" if ":" in self.host else self.host

@@ -21,7 +21,14 @@ from albfargate.model.ecs import (
     ServiceLoadBalancer,
     TaskDefinition,
 )
-from albfargate.model.elbv2 import Action, LoadBalancerAttributes, Rule, TargetGroup
+from albfargate.model.elbv2 import (
+    Action,
+    Listener,
+    LoadBalancer,
+    LoadBalancerAttributes,
+    Rule,
+    TargetGroup,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +227,11 @@ class Backend(Protocol):
     def set_default_actions(self, listener_arn: str, actions: Sequence[Action]) -> None: ...
     def update_target_group(self, target_group: TargetGroup) -> None: ...
     def update_load_balancer_attributes(self, lb_arn: str, attributes: LoadBalancerAttributes) -> None: ...
+    # load balancers and listeners created/deleted through the API (bind / unbind local ports)
+    def add_load_balancer(self, lb: LoadBalancer) -> None: ...
+    def add_listener(self, listener: Listener, rules: Sequence[Rule]) -> None: ...
+    def remove_listener(self, listener_arn: str) -> None: ...
+    def remove_load_balancer(self, lb_arn: str) -> None: ...
 
     # --- Application Auto Scaling
     def set_scaling(

@@ -6,9 +6,12 @@ Also :func:`start_api`, which the engine (or ``up``) calls to serve the endpoint
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +30,22 @@ from albfargate.api.backend import (
 )
 from albfargate.model.autoscaling import ScalableTarget, TargetTrackingPolicy
 from albfargate.model.ecs import Cluster, Service, TaskDefinition
-from albfargate.model.elbv2 import Action, LoadBalancerAttributes, Rule, TargetGroup
+from albfargate.model.elbv2 import (
+    Action,
+    Listener,
+    LoadBalancer,
+    LoadBalancerAttributes,
+    Rule,
+    TargetGroup,
+)
 
 if TYPE_CHECKING:  # the engine imports the API, never the other way round at run time
     from albfargate.api.server import ApiServer
     from albfargate.engine import Engine
     from albfargate.state import store as live
+
+
+_log = logging.getLogger(__name__)
 
 
 def _health(h: Any) -> Health:
@@ -49,6 +62,7 @@ class EngineBackend:
         self._inactive_tds: dict[str, float] = {}
         self._registered_at: dict[str, float] = {}
         self._started = engine.started_at or time.time()
+        self._chain: asyncio.Task[None] | None = None  # listener binds/unbinds, applied in call order
 
     # --- ECS reads ----------------------------------------------------------------------------------------
     def clusters(self) -> Sequence[Cluster]:
@@ -277,6 +291,80 @@ class EngineBackend:
     def update_load_balancer_attributes(self, lb_arn: str, attributes: LoadBalancerAttributes) -> None:
         if self.engine.lb is not None:
             self.engine.lb.update_load_balancer_attributes(lb_arn, attributes)
+
+    # --- load balancers and listeners created/deleted through the API -------------------------------------
+    def _runtime(self, what: str) -> Any:
+        lb = self.engine.lb
+        if lb is None:
+            raise BackendError(
+                "OperationNotPermitted",
+                f"{what}: no local load balancer is running (the app defines none); add one to the CDK app",
+            )
+        if getattr(lb, "workers", 1) > 1:
+            raise BackendError(
+                "OperationNotPermitted",
+                f"{what} is not supported with --workers {lb.workers} (the worker processes bind their "
+                "listeners at start); run `albfargate up` with one worker to change listeners",
+            )
+        return lb
+
+    def _later(self, make: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``make()`` on the loop after every change scheduled before it (binds and unbinds are
+        async; the API answers at once and the change lands in call order)."""
+        prev = self._chain
+
+        async def run() -> None:
+            if prev is not None:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await prev
+            try:
+                await make()
+            except Exception:
+                _log.exception("load balancer change failed")
+
+        self._chain = asyncio.get_running_loop().create_task(run())
+
+    async def settle(self) -> None:
+        """Wait until every scheduled listener change has been applied (tests, status)."""
+        while self._chain is not None and not self._chain.done():
+            await asyncio.wait({self._chain})
+
+    def add_load_balancer(self, lb: LoadBalancer) -> None:
+        runtime = self._runtime("Creating a load balancer")
+        engine = self.engine
+        if all(x.arn != lb.arn for x in engine.model.load_balancers):
+            engine.model = replace(engine.model, load_balancers=(*engine.model.load_balancers, lb))
+        self._later(lambda: runtime.add_load_balancer(lb))
+
+    def add_listener(self, listener: Listener, rules: Sequence[Rule]) -> None:
+        runtime = self._runtime("Creating a listener")
+        engine = self.engine
+        others = tuple(x for x in engine.model.listeners if x.arn != listener.arn)
+        engine.model = replace(engine.model, listeners=(*others, listener))
+        rules = tuple(rules)
+        self._later(lambda: runtime.add_listener(listener, rules))
+
+    def remove_listener(self, listener_arn: str) -> None:
+        runtime = self._runtime("Deleting a listener")
+        engine = self.engine
+        engine.model = replace(
+            engine.model,
+            listeners=tuple(x for x in engine.model.listeners if x.arn != listener_arn),
+            rules=tuple(r for r in engine.model.rules if r.listener_arn != listener_arn),
+        )
+        self._later(lambda: runtime.remove_listener(listener_arn))
+
+    def remove_load_balancer(self, lb_arn: str) -> None:
+        runtime = self._runtime("Deleting a load balancer")
+        engine = self.engine
+        gone = {x.arn for x in engine.model.listeners if x.load_balancer_arn == lb_arn}
+        engine.model = replace(
+            engine.model,
+            load_balancers=tuple(x for x in engine.model.load_balancers if x.arn != lb_arn),
+            listeners=tuple(x for x in engine.model.listeners if x.arn not in gone),
+            rules=tuple(r for r in engine.model.rules if r.listener_arn not in gone),
+        )
+        self._later(lambda: runtime.remove_load_balancer(lb_arn))
 
     # --- Application Auto Scaling -------------------------------------------------------------------------
     def set_scaling(

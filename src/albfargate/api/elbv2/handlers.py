@@ -41,10 +41,18 @@ from albfargate.model.elbv2 import (
     QueryPair,
     RedirectAction,
     Rule,
+    Scheme,
     TargetGroup,
     TargetGroupTuple,
 )
-from albfargate.model.ids import hex_id, rule_arn, target_group_arn
+from albfargate.model.ids import (
+    hex_id,
+    lb_dns_name,
+    listener_arn,
+    load_balancer_arn,
+    rule_arn,
+    target_group_arn,
+)
 
 VALIDATION = "ValidationError"
 MAX_PAGE = 400
@@ -289,19 +297,65 @@ def modify_load_balancer_attributes(ctx: Context, params: Params) -> Result:
     return {"Attributes": attributes_view(attrs.lb_pairs(updated))}
 
 
-def _not_local(what: str) -> ApiError:
-    return errors.not_permitted(
-        f"{what} is not supported by the local endpoint; change the CDK app and run `albfargate up` again"
-    )
+_LB_NAME_RULE = (
+    "can have a maximum of 32 characters, can contain only alphanumeric characters or hyphens, "
+    "must not begin or end with a hyphen, and must not begin with 'internal-'"
+)
+
+
+def _check_lb_name(name: str) -> None:
+    if (
+        not (1 <= len(name) <= 32)
+        or name.startswith("-")
+        or name.endswith("-")
+        or name.startswith("internal-")
+        or not all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in name)
+    ):
+        raise errors.validation(f"Load balancer name '{name}' {_LB_NAME_RULE}")
 
 
 def create_load_balancer(ctx: Context, params: Params) -> Result:
     r = _r(params)
     name = r.req("Name")
+    _check_lb_name(name)
+    kind = r.text("Type") or "application"
+    if kind not in ("application", "network", "gateway"):
+        raise errors.validation(f"Load balancer type '{kind}' is not valid")
+    if kind != "application":
+        raise errors.not_permitted(
+            f"Only application load balancers run locally; a '{kind}' load balancer cannot be created"
+        )
+    scheme_raw = r.text("Scheme") or "internet-facing"
+    if scheme_raw not in ("internet-facing", "internal"):
+        raise errors.validation(f"Scheme '{scheme_raw}' is not valid")
+    scheme = Scheme(scheme_raw)
+    ip_type = r.text("IpAddressType") or "ipv4"
+    if ip_type not in ("ipv4", "dualstack", "dualstack-without-public-ipv4"):
+        raise errors.validation(f"IP address type '{ip_type}' is not valid")
     existing = next((lb for lb in ctx.store.load_balancers.values() if lb.name == name), None)
-    if existing is not None:  # idempotent for an existing name (spec §10.3)
-        return {"LoadBalancers": [load_balancer_view(existing, ctx.store.created_at.get(existing.arn, 0.0))]}
-    raise _not_local("Creating a new load balancer")
+    if existing is not None:  # idempotent for the same settings (spec §10.3)
+        if (str(existing.type), existing.scheme, existing.ip_address_type) == (kind, scheme, ip_type):
+            created = ctx.store.created_at.get(existing.arn, 0.0)
+            return {"LoadBalancers": [load_balancer_view(existing, created)]}
+        raise ApiError(
+            "DuplicateLoadBalancerName",
+            f"A load balancer with the same name '{name}' exists, but with different settings",
+        )
+    seed = f"api#loadbalancer#{name}"
+    lb_id = hex_id(seed)
+    lb = LoadBalancer(
+        arn=load_balancer_arn(name, lb_id),
+        name=name,
+        lb_id=lb_id,
+        dns_name=lb_dns_name(name, scheme is Scheme.INTERNAL, seed),
+        scheme=scheme,
+        ip_address_type=ip_type,
+    )
+    ctx.backend.add_load_balancer(lb)  # refuses (BackendError) before the store changes
+    ctx.store.load_balancers[lb.arn] = lb
+    ctx.store.created_at[lb.arn] = ctx.clock()
+    _tag(ctx, lb.arn, r.items("Tags"))
+    return {"LoadBalancers": [load_balancer_view(lb, ctx.store.created_at[lb.arn])]}
 
 
 def delete_load_balancer(ctx: Context, params: Params) -> Result:
@@ -312,7 +366,13 @@ def delete_load_balancer(ctx: Context, params: Params) -> Result:
         raise errors.not_permitted(
             f"Load balancer '{lb.arn}' cannot be deleted because deletion protection is enabled"
         )
-    raise _not_local("Deleting a load balancer")
+    ctx.backend.remove_load_balancer(lb.arn)
+    for listener in ctx.store.listeners_of(lb.arn):
+        _forget_listener(ctx, listener.arn)
+    del ctx.store.load_balancers[lb.arn]
+    ctx.store.created_at.pop(lb.arn, None)
+    ctx.store.tags.pop(lb.arn, None)
+    return {}
 
 
 # --- listeners --------------------------------------------------------------------------------------------
@@ -346,10 +406,11 @@ def modify_listener(ctx: Context, params: Params) -> Result:
             raise ApiError(
                 "DuplicateListener", "A listener already exists on this port for this load balancer"
             )
-        raise _not_local("Changing a listener's port")
+        changed = replace(changed, port=port)
     protocol = r.text("Protocol")
     if protocol is not None and protocol != listener.protocol:
-        raise _not_local("Changing a listener's protocol")
+        _check_protocol(protocol)
+        changed = replace(changed, protocol=protocol)
     if r.items("DefaultActions"):
         changed = replace(changed, default_actions=parse_actions(ctx, r.items("DefaultActions"), listener))
     if r.text("SslPolicy") is not None:
@@ -360,9 +421,14 @@ def modify_listener(ctx: Context, params: Params) -> Result:
         )
     if r.items("AlpnPolicy"):
         changed = replace(changed, alpn_policy=tuple(r.strs("AlpnPolicy")))
-    ctx.store.listeners[listener.arn] = changed
-    if changed.default_actions != listener.default_actions:
+    if changed.protocol == "HTTPS":
+        _check_certificates(changed.certificates)
+    if (changed.port, changed.protocol) != (listener.port, listener.protocol):
+        # a new port or protocol: the listener is bound again (its rules kept)
+        ctx.backend.add_listener(changed, ctx.store.rules_of(listener.arn))
+    elif changed.default_actions != listener.default_actions:
         ctx.backend.set_default_actions(listener.arn, changed.default_actions)
+    ctx.store.listeners[listener.arn] = changed
     return {"Listeners": [listener_view(changed)]}
 
 
@@ -379,24 +445,74 @@ def modify_listener_attributes(ctx: Context, params: Params) -> Result:
     return {"Attributes": attributes_view(attrs.listener_pairs(updated))}
 
 
+def _check_protocol(protocol: str) -> None:
+    if protocol not in ("HTTP", "HTTPS"):
+        raise errors.validation(
+            f"Listener protocol '{protocol}' must be one of 'HTTPS, HTTP' for an application load balancer"
+        )
+
+
+def _check_certificates(certificates: Sequence[str]) -> None:
+    if not certificates:
+        raise errors.validation("A certificate must be specified for HTTPS listeners")
+    for arn in certificates:
+        if not (arn.startswith("arn:aws:acm:") or arn.startswith("arn:aws:iam:")):
+            raise ApiError("CertificateNotFound", f"Certificate '{arn}' not found")
+
+
 def create_listener(ctx: Context, params: Params) -> Result:
     r = _r(params)
-    lb_arn = r.req("LoadBalancerArn")
-    _lb(ctx, lb_arn)
+    lb = _lb(ctx, r.req("LoadBalancerArn"))
     port = r.integer("Port", lo=1, hi=65535)
-    same = [x for x in ctx.store.listeners_of(lb_arn) if x.port == port]
+    if port is None:
+        raise errors.validation("A listener port must be specified for an application load balancer")
+    protocol = r.text("Protocol") or "HTTP"
+    _check_protocol(protocol)
+    certificates = tuple(
+        str(c.get("CertificateArn", "")) for c in r.items("Certificates") if isinstance(c, dict)
+    )
+    if not r.items("DefaultActions"):
+        raise errors.validation("At least one default action must be specified")
+    same = [x for x in ctx.store.listeners_of(lb.arn) if x.port == port]
     if same:
         x = same[0]
         actions = parse_actions(ctx, r.items("DefaultActions"), x)
-        if x.protocol == (r.text("Protocol") or x.protocol) and actions == x.default_actions:
+        if x.protocol == protocol and actions == x.default_actions:
             return {"Listeners": [listener_view(x)]}  # idempotent
         raise ApiError("DuplicateListener", "A listener already exists on this port for this load balancer")
-    raise _not_local("Creating a new listener")
+    if protocol == "HTTPS":
+        _check_certificates(certificates)
+    kind = "app"
+    listener_id = hex_id(f"api#listener#{lb.arn}#{port}")
+    probe = Listener(
+        listener_arn(lb.name, lb.lb_id, listener_id, kind), lb.arn, port, protocol, (), certificates
+    )
+    actions = parse_actions(ctx, r.items("DefaultActions"), probe)
+    listener = replace(
+        probe,
+        default_actions=actions,
+        ssl_policy=(r.text("SslPolicy") or "ELBSecurityPolicy-2016-08") if protocol == "HTTPS" else None,
+        alpn_policy=tuple(r.strs("AlpnPolicy")),
+    )
+    ctx.backend.add_listener(listener, ())  # refuses (BackendError) before the store changes
+    ctx.store.add_listener(listener)
+    _tag(ctx, listener.arn, r.items("Tags"))
+    return {"Listeners": [listener_view(listener)]}
+
+
+def _forget_listener(ctx: Context, listener_arn: str) -> None:
+    """The listener, its rules and their tags leave the store."""
+    for rule in ctx.store.rules_of(listener_arn):
+        ctx.store.tags.pop(rule.arn, None)
+    ctx.store.remove_listener(listener_arn)
+    ctx.store.tags.pop(listener_arn, None)
 
 
 def delete_listener(ctx: Context, params: Params) -> Result:
-    _listener(ctx, _r(params).req("ListenerArn"))
-    raise _not_local("Deleting a listener")
+    listener = _listener(ctx, _r(params).req("ListenerArn"))
+    ctx.backend.remove_listener(listener.arn)
+    _forget_listener(ctx, listener.arn)
+    return {}
 
 
 # --- rules ------------------------------------------------------------------------------------------------
