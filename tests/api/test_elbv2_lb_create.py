@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from albfargate.api.backend import BackendError
 from albfargate.api.engine_backend import EngineBackend
 from albfargate.model import ForwardAction, Listener, TargetGroupTuple
+from albfargate.model.ids import hex_id, lb_dns_name, load_balancer_arn
 from tests.api.conftest import Endpoint
 from tests.api.fakes import LB_ARN, TG_ARN, demo_model
 
@@ -28,10 +29,11 @@ def test_create_and_delete_reach_the_backend(endpoint: Endpoint) -> None:
         "LoadBalancers"
     ][0]
     arn = lb["LoadBalancerArn"]
-    added = endpoint.backend.last("add_load_balancer")
-    assert getattr(added, "arn") == arn and getattr(added, "name") == "made-lb"
-    # deterministic: the same name gives the same ARN and DNS name
-    assert arn.split("/")[-1] == endpoint.store.load_balancers[arn].lb_id
+    added: Any = endpoint.backend.last("add_load_balancer")
+    assert added.arn == arn and added.name == "made-lb"
+    # deterministic ids (model/ids.py): the ARN and DNS name follow from the name
+    assert arn == load_balancer_arn("made-lb", hex_id("api#loadbalancer#made-lb"))
+    assert lb["DNSName"] == lb_dns_name("made-lb", False, "api#loadbalancer#made-lb")
     assert elb.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"] == [{"Key": "k", "Value": "v"}]
     listener = elb.create_listener(LoadBalancerArn=arn, Port=81, Protocol="HTTP", DefaultActions=FWD)[
         "Listeners"
