@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from albfargate.alb import tls
 from albfargate.alb.health import TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
 from albfargate.model import ForwardAction, Listener, LoadBalancer, TargetGroupTuple
 
-from .alb_support import Upstream, get, model, port_of, running, target_group, wait_for
+from .alb_support import Upstream, get, model, port_of, read_response, running, target_group, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -145,5 +147,33 @@ def test_multi_worker_runtime_refuses_listener_changes() -> None:
             with pytest.raises(RuntimeError, match="--workers 2"):
                 await rt.add_load_balancer(NEW_LB)
             assert rt.bindings() == []
+
+    asyncio.run(scenario())
+
+
+def test_added_https_listener_uses_the_local_ca() -> None:
+    async def scenario() -> None:
+        a = await Upstream("a").start()
+        tga = target_group("tga")
+        try:
+            async with running(model([tga])) as rt:
+                rt.targets.register(tga.arn, a.target)
+                await rt.add_load_balancer(NEW_LB)
+                port = free_port()
+                listener = replace(new_listener(port, tga.arn), protocol="HTTPS")
+                binding = await rt.add_listener(listener)
+                assert binding.url == f"https://127.0.0.1:{port}/" and binding.protocol == "HTTPS"
+                await wait_for(lambda: state_of(rt, tga.arn)[0] is TargetState.HEALTHY)
+                rd, wr = await asyncio.open_connection(
+                    "127.0.0.1", port, ssl=tls.client_context(rt.state_dir), server_hostname="localhost"
+                )
+                wr.write(b"GET /headers HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                r = await asyncio.wait_for(read_response(rd), 5)
+                assert r.status == 200 and b"X-Forwarded-Proto: https" in r.body
+                wr.close()
+                await rt.remove_listener(listener.arn, grace=1.0)
+                assert refused(port)
+        finally:
+            await a.stop()
 
     asyncio.run(scenario())
