@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from albfargate.api.backend import BackendError
 from albfargate.api.engine_backend import EngineBackend
-from albfargate.model import ForwardAction, Listener, TargetGroupTuple
+from albfargate.model import ForwardAction, Listener, LoadBalancer, LoadBalancerType, TargetGroupTuple
 from albfargate.model.ids import hex_id, lb_dns_name, load_balancer_arn
 from tests.api.conftest import Endpoint
 from tests.api.fakes import LB_ARN, TG_ARN, demo_model
@@ -105,3 +105,21 @@ def test_engine_backend_refuses_without_alb_or_with_workers(lb: Any, needle: str
             call()
         assert exc.value.code == "OperationNotPermitted" and needle in exc.value.message
     assert engine.model is model  # nothing changed
+
+
+def test_create_listener_on_a_network_load_balancer_is_refused(endpoint: Endpoint) -> None:
+    lb_id = hex_id("net")
+    nlb = LoadBalancer(
+        load_balancer_arn("net-lb", lb_id, "net"),
+        "net-lb",
+        lb_id,
+        "net-lb-1.elb.amazonaws.com",
+        type=LoadBalancerType.NETWORK,
+    )
+    endpoint.call(lambda: endpoint.store.load_balancers.__setitem__(nlb.arn, nlb))
+    elb = endpoint.client("elbv2")
+    with pytest.raises(ClientError) as exc:
+        elb.create_listener(LoadBalancerArn=nlb.arn, Port=81, Protocol="TCP", DefaultActions=FWD)
+    assert _code(exc) == "OperationNotPermitted"
+    assert "only application load balancers" in exc.value.response["Error"]["Message"]
+    assert not [c for c, _ in endpoint.backend.calls if c == "add_listener"]

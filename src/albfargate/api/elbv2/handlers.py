@@ -38,6 +38,7 @@ from albfargate.model.elbv2 import (
     HealthCheck,
     Listener,
     LoadBalancer,
+    LoadBalancerType,
     QueryPair,
     RedirectAction,
     Rule,
@@ -463,6 +464,11 @@ def _check_certificates(certificates: Sequence[str]) -> None:
 def create_listener(ctx: Context, params: Params) -> Result:
     r = _r(params)
     lb = _lb(ctx, r.req("LoadBalancerArn"))
+    if lb.type is not LoadBalancerType.APPLICATION:
+        raise errors.not_permitted(
+            f"Load balancer '{lb.name}' is a {lb.type} load balancer; only application load balancers' "
+            "listeners run locally"
+        )
     port = r.integer("Port", lo=1, hi=65535)
     if port is None:
         raise errors.validation("A listener port must be specified for an application load balancer")
