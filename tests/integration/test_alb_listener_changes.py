@@ -177,3 +177,17 @@ def test_added_https_listener_uses_the_local_ca() -> None:
             await a.stop()
 
     asyncio.run(scenario())
+
+
+def test_add_listener_after_stop_is_refused() -> None:
+    async def scenario() -> None:
+        tga = target_group("tga")
+        async with running(model([tga])) as rt:
+            await rt.add_load_balancer(NEW_LB)
+        port = free_port()
+        with pytest.raises(RuntimeError, match="not running"):
+            await rt.add_listener(new_listener(port, tga.arn))
+        assert refused(port)
+        assert all(b.port != port for b in rt.bindings())
+
+    asyncio.run(scenario())

@@ -236,6 +236,8 @@ class LoadBalancerRuntime:
         """Bind ``listener`` now (same port rule as :meth:`start`); target groups it forwards to become
         in use and the checker probes them. Raises RuntimeStartError when no port is free."""
         self._refuse_with_workers("Adding a listener")
+        if not self._started or self.ctx.stopping:
+            raise RuntimeError("the load balancer is not running (start() first; stop() has begun)")
         proto = listener.protocol.upper()
         if proto not in ("HTTP", "HTTPS"):
             raise ValueError(f"listener {listener.arn}: protocol {listener.protocol} is not served locally")
