@@ -541,6 +541,21 @@ _REQ_SPECIAL = frozenset(
 )
 
 
+def _content_length(value: str, seen: int | None) -> int:
+    """One Content-Length header value (a comma list is allowed when every element agrees) checked against
+    the value already ``seen``: 400 when malformed, over 19 digits, or conflicting."""
+    for v in value.split(","):
+        v = v.strip()
+        if not v.isdigit() or len(v) > 19:
+            raise ProtocolError(400, "bad content-length")
+        n = int(v)
+        if seen is not None and seen != n:
+            raise ProtocolError(400, "conflicting content-length")
+        seen = n
+    assert seen is not None  # split() yields at least one element; each one sets ``seen`` or raises
+    return seen
+
+
 def parse_request_head(head: bytes) -> _Parsed:
     """Split a complete request head (request line + header lines + blank line). Raises
     :class:`ProtocolError` with the status the ALB answers: 400, 414, 501, 505.
@@ -580,14 +595,7 @@ def parse_request_head(head: bytes) -> _Parsed:
         elif lname == "user-agent":
             p.user_agent = value
         elif lname == "content-length":
-            for v in value.split(","):
-                v = v.strip()
-                if not v.isdigit() or len(v) > 19:
-                    raise ProtocolError(400, "bad content-length")
-                n = int(v)
-                if cl is not None and cl != n:
-                    raise ProtocolError(400, "conflicting content-length")
-                cl = n
+            cl = _content_length(value, cl)
         elif lname == "transfer-encoding":
             te.extend(x.strip().lower() for x in value.split(",") if x.strip())
         elif lname == "connection":
@@ -664,14 +672,7 @@ def _parse_request_head_general(head: bytes) -> _Parsed:
         value = value_b.strip(b" \t").decode("latin-1")
         lname = name.lower().strip()
         if lname == "content-length":
-            for v in value.split(","):
-                v = v.strip()
-                if not v.isdigit() or len(v) > 19:
-                    raise ProtocolError(400, "bad content-length")
-                n = int(v)
-                if cl is not None and cl != n:
-                    raise ProtocolError(400, "conflicting content-length")
-                cl = n
+            cl = _content_length(value, cl)
         elif lname == "transfer-encoding":
             te.extend(x.strip().lower() for x in value.split(",") if x.strip())
         elif lname == "connection":
