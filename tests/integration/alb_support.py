@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from albfargate.alb.health import TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
 from albfargate.alb.targets import TargetId
 from albfargate.model import (
@@ -335,6 +336,11 @@ async def wait_for(pred: object, timeout: float = 10.0, interval: float = 0.05) 
         if loop.time() > end:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(interval)
+
+
+async def healthy(rt: LoadBalancerRuntime, arn: str, n: int = 1) -> None:
+    """Wait until at least ``n`` targets of the group ``arn`` are healthy."""
+    await wait_for(lambda: sum(h.state is TargetState.HEALTHY for _, h in rt.targets.describe(arn)) >= n)
 
 
 def port_of(rt: LoadBalancerRuntime, index: int = 0) -> int:

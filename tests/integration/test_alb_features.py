@@ -29,13 +29,20 @@ from albfargate.model import (
     TargetGroupTuple,
 )
 
-from .alb_support import LISTENER_ARN, Upstream, get, model, port_of, request, running, target_group, wait_for
+from .alb_support import (
+    LISTENER_ARN,
+    Upstream,
+    get,
+    healthy,
+    model,
+    port_of,
+    request,
+    running,
+    target_group,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
-
-
-async def healthy(rt: LoadBalancerRuntime, arn: str, n: int = 1) -> None:
-    await wait_for(lambda: sum(h.state is TargetState.HEALTHY for _, h in rt.targets.describe(arn)) >= n)
 
 
 def cookie(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -27,6 +27,7 @@ from .alb_support import (
     LISTENER_ARN,
     Upstream,
     get,
+    healthy,
     model,
     port_of,
     read_response,
@@ -51,12 +52,6 @@ def rule(priority: int, cond: Condition, action: object) -> Rule:
 
 def run(coro: object) -> None:
     asyncio.run(coro)  # type: ignore[arg-type]
-
-
-async def healthy(rt: object, arn: str, n: int = 1) -> None:
-    await wait_for(
-        lambda: sum(h.state is TargetState.HEALTHY for _, h in rt.targets.describe(arn)) >= n  # type: ignore[attr-defined]
-    )
 
 
 def test_rules_route_to_the_right_upstreams() -> None:

@@ -20,13 +20,19 @@ from albfargate.alb.health import TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
 from albfargate.model import LoadBalancerAttributes, TargetGroupAttributes
 
-from .alb_support import Upstream, get, model, port_of, read_response, running, target_group, wait_for
+from .alb_support import (
+    Upstream,
+    get,
+    healthy,
+    model,
+    port_of,
+    read_response,
+    running,
+    target_group,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
-
-
-async def healthy(rt: LoadBalancerRuntime, arn: str, n: int = 1) -> None:
-    await wait_for(lambda: sum(h.state is TargetState.HEALTHY for _, h in rt.targets.describe(arn)) >= n)
 
 
 def test_draining_under_load_loses_no_request() -> None:

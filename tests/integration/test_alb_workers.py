@@ -8,14 +8,13 @@ import os
 
 import pytest
 
-from albfargate.alb.health import TargetState
-from albfargate.alb.runtime import LoadBalancerRuntime
 from albfargate.model import FixedResponseAction, TargetGroupAttributes
 
 from .alb_support import (
     LISTENER_ARN,
     Upstream,
     get,
+    healthy,
     model,
     port_of,
     read_response,
@@ -25,10 +24,6 @@ from .alb_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-async def healthy(rt: LoadBalancerRuntime, arn: str, n: int = 1) -> None:
-    await wait_for(lambda: sum(h.state is TargetState.HEALTHY for _, h in rt.targets.describe(arn)) >= n)
 
 
 def _fds(pid: int) -> int:
