@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from albfargate.alb.health import TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
@@ -341,6 +342,24 @@ async def wait_for(pred: object, timeout: float = 10.0, interval: float = 0.05) 
 async def healthy(rt: LoadBalancerRuntime, arn: str, n: int = 1) -> None:
     """Wait until at least ``n`` targets of the group ``arn`` are healthy."""
     await wait_for(lambda: sum(h.state is TargetState.HEALTHY for _, h in rt.targets.describe(arn)) >= n)
+
+
+@contextlib.asynccontextmanager
+async def one_healthy_target(
+    **model_kwargs: Any,
+) -> AsyncIterator[tuple[LoadBalancerRuntime, TargetGroup, Upstream]]:
+    """The common set-up: upstream "a" registered in target group "tga", the only group of
+    ``model([tga], **model_kwargs)``, a running load balancer, and the target healthy. Yields
+    ``(runtime, target group, upstream)``; stops the runtime and the upstream on the way out."""
+    a = await Upstream("a").start()
+    tga = target_group("tga")
+    try:
+        async with running(model([tga], **model_kwargs)) as rt:
+            rt.targets.register(tga.arn, a.target)
+            await healthy(rt, tga.arn)
+            yield rt, tga, a
+    finally:
+        await a.stop()
 
 
 def port_of(rt: LoadBalancerRuntime, index: int = 0) -> int:

@@ -35,6 +35,7 @@ from .alb_support import (
     get,
     healthy,
     model,
+    one_healthy_target,
     port_of,
     request,
     running,
@@ -160,39 +161,32 @@ def test_https_target_group_and_health_check() -> None:
 
 def test_rule_changes_apply_on_the_next_request() -> None:
     async def scenario() -> None:
-        a = await Upstream("a").start()
-        tga = target_group("tga")
-        try:
-            async with running(model([tga])) as rt:
-                rt.targets.register(tga.arn, a.target)
-                await healthy(rt, tga.arn)
-                port = port_of(rt)
-                rd, wr = await asyncio.open_connection("127.0.0.1", port)
-                from .alb_support import read_response
+        async with one_healthy_target() as (rt, tga, a):
+            port = port_of(rt)
+            rd, wr = await asyncio.open_connection("127.0.0.1", port)
+            from .alb_support import read_response
 
-                wr.write(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
-                assert (await read_response(rd)).body == b"a /x"
-                rt.set_rules(
-                    LISTENER_ARN,
-                    [
-                        Rule(
-                            arn=LISTENER_ARN + "/r1",
-                            listener_arn=LISTENER_ARN,
-                            priority=1,
-                            conditions=(Condition(ConditionField.PATH_PATTERN, ("/x",)),),
-                            actions=(FixedResponseAction("200", "text/plain", "changed"),),
-                        )
-                    ],
-                )
-                wr.write(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")  # same keep-alive connection
-                assert (await read_response(rd)).body == b"changed"
-                wr.close()
-                rt.set_default_actions(LISTENER_ARN, [FixedResponseAction("503", None, None)])
-                assert (await get(port, "/other")).status == 503
-                # the group is no longer used by any rule: its targets report unused / NotInUse
-                assert rt.targets.health_of(tga.arn, a.target).reason == "Target.NotInUse"
-        finally:
-            await a.stop()
+            wr.write(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+            assert (await read_response(rd)).body == b"a /x"
+            rt.set_rules(
+                LISTENER_ARN,
+                [
+                    Rule(
+                        arn=LISTENER_ARN + "/r1",
+                        listener_arn=LISTENER_ARN,
+                        priority=1,
+                        conditions=(Condition(ConditionField.PATH_PATTERN, ("/x",)),),
+                        actions=(FixedResponseAction("200", "text/plain", "changed"),),
+                    )
+                ],
+            )
+            wr.write(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")  # same keep-alive connection
+            assert (await read_response(rd)).body == b"changed"
+            wr.close()
+            rt.set_default_actions(LISTENER_ARN, [FixedResponseAction("503", None, None)])
+            assert (await get(port, "/other")).status == 503
+            # the group is no longer used by any rule: its targets report unused / NotInUse
+            assert rt.targets.health_of(tga.arn, a.target).reason == "Target.NotInUse"
 
     asyncio.run(scenario())
 
@@ -339,38 +333,29 @@ def test_metrics_endpoint() -> None:
         import json
         import urllib.parse
 
-        a = await Upstream("a").start()
-        tga = target_group("tga")
-        try:
-            async with running(model([tga])) as rt:
-                rt.targets.register(tga.arn, a.target)
-                await healthy(rt, tga.arn)
-                for _ in range(3):
-                    assert (await get(port_of(rt), "/m")).status == 200
-                url = await rt.serve_metrics()
-                mport = urllib.parse.urlsplit(url).port
-                assert mport is not None
-                r = await request(mport, "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n")
-                assert r.status == 200 and r.header(
-                    "Content-Type",
-                ).startswith("text/plain")  # type: ignore[union-attr]
-                text = r.body.decode()
-                assert (
-                    'albfargate_tg_request_count_total{target_group="targetgroup/tga/00000000000000tg"} 3'
-                    in text
-                )
-                assert (
-                    'albfargate_tg_healthy_host_count{target_group="targetgroup/tga/00000000000000tg"} 1'
-                    in text
-                )
-                r = await request(mport, "GET /metrics.json HTTP/1.1\r\nHost: m\r\n\r\n")
-                snap = json.loads(r.body)
-                tg = snap["targetgroup/tga/00000000000000tg"]
-                assert tg["RequestCount"] == 3 and tg["RequestCountPerTarget"] == 3.0
-                assert tg["HTTPCode_Target_2XX_Count"] == 3 and tg["HealthyHostCount"] == 1
-                assert snap["app/test/0123456789abcdef"]["RequestCount"] == 3
-        finally:
-            await a.stop()
+        async with one_healthy_target() as (rt, _tga, _a):
+            for _ in range(3):
+                assert (await get(port_of(rt), "/m")).status == 200
+            url = await rt.serve_metrics()
+            mport = urllib.parse.urlsplit(url).port
+            assert mport is not None
+            r = await request(mport, "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n")
+            assert r.status == 200 and r.header(
+                "Content-Type",
+            ).startswith("text/plain")  # type: ignore[union-attr]
+            text = r.body.decode()
+            assert (
+                'albfargate_tg_request_count_total{target_group="targetgroup/tga/00000000000000tg"} 3' in text
+            )
+            assert (
+                'albfargate_tg_healthy_host_count{target_group="targetgroup/tga/00000000000000tg"} 1' in text
+            )
+            r = await request(mport, "GET /metrics.json HTTP/1.1\r\nHost: m\r\n\r\n")
+            snap = json.loads(r.body)
+            tg = snap["targetgroup/tga/00000000000000tg"]
+            assert tg["RequestCount"] == 3 and tg["RequestCountPerTarget"] == 3.0
+            assert tg["HTTPCode_Target_2XX_Count"] == 3 and tg["HealthyHostCount"] == 1
+            assert snap["app/test/0123456789abcdef"]["RequestCount"] == 3
 
     asyncio.run(scenario())
 
@@ -419,24 +404,17 @@ def test_client_keep_alive_duration_closes_after_the_response() -> None:
     async def scenario() -> None:
         from .alb_support import read_response
 
-        a = await Upstream("a").start()
-        tga = target_group("tga")
-        m = model([tga], attributes=LoadBalancerAttributes(client_keep_alive_seconds=1))
-        try:
-            async with running(m) as rt:
-                rt.targets.register(tga.arn, a.target)
-                await healthy(rt, tga.arn)
-                rd, wr = await asyncio.open_connection("127.0.0.1", port_of(rt))
-                wr.write(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\n")
-                r = await asyncio.wait_for(read_response(rd), 5)
-                assert r.status == 200 and r.header("Connection") is None  # HTTP/1.1 keep-alive
-                await asyncio.sleep(1.1)
-                wr.write(b"GET /2 HTTP/1.1\r\nHost: h\r\n\r\n")
-                r = await asyncio.wait_for(read_response(rd), 5)
-                assert (r.status, r.body, r.header("Connection")) == (200, b"a /2", "close")
-                assert await asyncio.wait_for(rd.read(), 2) == b""
-                wr.close()
-        finally:
-            await a.stop()
+        attrs = LoadBalancerAttributes(client_keep_alive_seconds=1)
+        async with one_healthy_target(attributes=attrs) as (rt, _tga, _a):
+            rd, wr = await asyncio.open_connection("127.0.0.1", port_of(rt))
+            wr.write(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\n")
+            r = await asyncio.wait_for(read_response(rd), 5)
+            assert r.status == 200 and r.header("Connection") is None  # HTTP/1.1 keep-alive
+            await asyncio.sleep(1.1)
+            wr.write(b"GET /2 HTTP/1.1\r\nHost: h\r\n\r\n")
+            r = await asyncio.wait_for(read_response(rd), 5)
+            assert (r.status, r.body, r.header("Connection")) == (200, b"a /2", "close")
+            assert await asyncio.wait_for(rd.read(), 2) == b""
+            wr.close()
 
     asyncio.run(scenario())

@@ -29,6 +29,7 @@ from .alb_support import (
     get,
     healthy,
     model,
+    one_healthy_target,
     port_of,
     read_response,
     request,
@@ -182,72 +183,57 @@ def test_alb_made_error_codes() -> None:
 
 def test_forwarded_headers_keepalive_pipelining_and_bodies() -> None:
     async def scenario() -> None:
-        a = await Upstream("a").start()
-        tga = target_group("tga")
-        m = model([tga], port=8080)
-        try:
-            async with running(m) as rt:
-                rt.targets.register(tga.arn, a.target)
-                await healthy(rt, tga.arn)
-                port = port_of(rt)
-                r = await get(port, "/headers", headers="X-Forwarded-For: 10.1.1.1\r\n")
-                sent = r.body.decode()
-                assert "X-Forwarded-For: 10.1.1.1, 127.0.0.1" in sent
-                assert "X-Forwarded-Proto: http" in sent
-                assert "X-Forwarded-Port: 8080" in sent
-                assert "X-Amzn-Trace-Id: Root=1-" in sent
-                assert "Host: example.com:8080" in sent
-                # keep-alive with three pipelined requests on one connection
-                rd, wr = await asyncio.open_connection("127.0.0.1", port)
-                wr.write(b"".join(f"GET /p{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(3)))
-                bodies = [(await read_response(rd)).body for _ in range(3)]
-                assert bodies == [b"a /p0", b"a /p1", b"a /p2"]
-                # chunked upload echoed, content-length upload echoed, on the same connection
-                wr.write(
-                    b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
-                )
-                assert (await read_response(rd)).body == b"hello world"
-                payload = b"z" * 3_000_000
-                wr.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(payload))
-                wr.write(payload)
-                r = await read_response(rd)
-                assert r.body == payload
-                # a large chunked download streams through
-                wr.write(b"GET /big?n=5000000 HTTP/1.1\r\nHost: x\r\n\r\n")
-                r = await read_response(rd)
-                assert len(r.body) == 5_000_000
-                wr.close()
-                # target keep-alive connections are reused
-                assert len(a.conns) <= 3
-        finally:
-            await a.stop()
+        async with one_healthy_target(port=8080) as (rt, _tga, a):
+            port = port_of(rt)
+            r = await get(port, "/headers", headers="X-Forwarded-For: 10.1.1.1\r\n")
+            sent = r.body.decode()
+            assert "X-Forwarded-For: 10.1.1.1, 127.0.0.1" in sent
+            assert "X-Forwarded-Proto: http" in sent
+            assert "X-Forwarded-Port: 8080" in sent
+            assert "X-Amzn-Trace-Id: Root=1-" in sent
+            assert "Host: example.com:8080" in sent
+            # keep-alive with three pipelined requests on one connection
+            rd, wr = await asyncio.open_connection("127.0.0.1", port)
+            wr.write(b"".join(f"GET /p{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(3)))
+            bodies = [(await read_response(rd)).body for _ in range(3)]
+            assert bodies == [b"a /p0", b"a /p1", b"a /p2"]
+            # chunked upload echoed, content-length upload echoed, on the same connection
+            wr.write(
+                b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+            )
+            assert (await read_response(rd)).body == b"hello world"
+            payload = b"z" * 3_000_000
+            wr.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(payload))
+            wr.write(payload)
+            r = await read_response(rd)
+            assert r.body == payload
+            # a large chunked download streams through
+            wr.write(b"GET /big?n=5000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            r = await read_response(rd)
+            assert len(r.body) == 5_000_000
+            wr.close()
+            # target keep-alive connections are reused
+            assert len(a.conns) <= 3
 
     run(scenario())
 
 
 def test_websocket_echo_through() -> None:
     async def scenario() -> None:
-        a = await Upstream("a").start()
-        tga = target_group("tga")
-        try:
-            async with running(model([tga])) as rt:
-                rt.targets.register(tga.arn, a.target)
-                await healthy(rt, tga.arn)
-                rd, wr = await asyncio.open_connection("127.0.0.1", port_of(rt))
-                wr.write(
-                    b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                )
-                r = await asyncio.wait_for(read_response(rd), 5)
-                assert r.status == 101
-                for msg in (b"\x81\x05hello", b"\x81\x03abc" * 100):
-                    wr.write(msg)
-                    got = await asyncio.wait_for(rd.readexactly(len(msg)), 5)
-                    assert got == msg
-                wr.close()
-        finally:
-            await a.stop()
+        async with one_healthy_target() as (rt, _tga, _a):
+            rd, wr = await asyncio.open_connection("127.0.0.1", port_of(rt))
+            wr.write(
+                b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            r = await asyncio.wait_for(read_response(rd), 5)
+            assert r.status == 101
+            for msg in (b"\x81\x05hello", b"\x81\x03abc" * 100):
+                wr.write(msg)
+                got = await asyncio.wait_for(rd.readexactly(len(msg)), 5)
+                assert got == msg
+            wr.close()
 
     run(scenario())
 
@@ -335,39 +321,31 @@ def test_lb_cookie_stickiness() -> None:
 
 def test_https_listener_over_the_local_ca() -> None:
     async def scenario() -> None:
-        a = await Upstream("a").start()
-        tga = target_group("tga")
-        m = model([tga], protocol="HTTPS", port=443)
-        try:
-            async with running(m) as rt:
-                rt.targets.register(tga.arn, a.target)
-                await healthy(rt, tga.arn)
-                ctx = tls.client_context(rt.state_dir)
-                assert (rt.state_dir / "tls" / "ca.pem").exists()
-                rd, wr = await asyncio.open_connection(
-                    "127.0.0.1", port_of(rt), ssl=ctx, server_hostname="localhost"
+        async with one_healthy_target(protocol="HTTPS", port=443) as (rt, _tga, _a):
+            ctx = tls.client_context(rt.state_dir)
+            assert (rt.state_dir / "tls" / "ca.pem").exists()
+            rd, wr = await asyncio.open_connection(
+                "127.0.0.1", port_of(rt), ssl=ctx, server_hostname="localhost"
+            )
+            wr.write(b"GET /headers HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            r = await asyncio.wait_for(read_response(rd), 5)
+            assert r.status == 200
+            assert b"X-Forwarded-Proto: https" in r.body
+            assert b"X-Forwarded-Port: 443" in r.body
+            rt.flush_access_logs()
+            log = rt.access_log_path(rt.bindings()[0].lb_arn)
+            assert log is not None
+            line = log.read_text().splitlines()[0]
+            assert line.startswith("https ") and " TLSv1.3 " in line
+            assert ' "localhost" ' in line  # domain_name: the SNI name
+            wr.close()
+            # an untrusting client fails the handshake
+            with pytest.raises(ssl.SSLError):
+                await asyncio.open_connection(
+                    "127.0.0.1",
+                    port_of(rt),
+                    ssl=ssl.create_default_context(),
+                    server_hostname="localhost",
                 )
-                wr.write(b"GET /headers HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                r = await asyncio.wait_for(read_response(rd), 5)
-                assert r.status == 200
-                assert b"X-Forwarded-Proto: https" in r.body
-                assert b"X-Forwarded-Port: 443" in r.body
-                rt.flush_access_logs()
-                log = rt.access_log_path(rt.bindings()[0].lb_arn)
-                assert log is not None
-                line = log.read_text().splitlines()[0]
-                assert line.startswith("https ") and " TLSv1.3 " in line
-                assert ' "localhost" ' in line  # domain_name: the SNI name
-                wr.close()
-                # an untrusting client fails the handshake
-                with pytest.raises(ssl.SSLError):
-                    await asyncio.open_connection(
-                        "127.0.0.1",
-                        port_of(rt),
-                        ssl=ssl.create_default_context(),
-                        server_hostname="localhost",
-                    )
-        finally:
-            await a.stop()
 
     run(scenario())

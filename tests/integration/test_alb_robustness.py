@@ -25,6 +25,7 @@ from .alb_support import (
     get,
     healthy,
     model,
+    one_healthy_target,
     port_of,
     read_response,
     running,
@@ -155,26 +156,19 @@ def test_thousand_idle_connections_do_not_block_and_are_closed() -> None:
 
 def test_target_reset_costs_one_client_only() -> None:
     async def scenario() -> None:
-        a = await Upstream("a").start()
-        tga = target_group("tga")
-        try:
-            async with running(model([tga])) as rt:
-                rt.targets.register(tga.arn, a.target)
-                await healthy(rt, tga.arn)
-                port = port_of(rt)
-                others = [asyncio.ensure_future(get(port, "/slow?s=0.3")) for _ in range(5)]
-                await asyncio.sleep(0.05)
-                assert (await get(port, "/reset-head")).status == 502
-                # reset after the head: the client sees a truncated response and a closed connection
-                rd, wr = await asyncio.open_connection("127.0.0.1", port)
-                wr.write(b"GET /reset-body HTTP/1.1\r\nHost: x\r\n\r\n")
-                with pytest.raises((asyncio.IncompleteReadError, ConnectionError)):
-                    await asyncio.wait_for(read_response(rd), 5)
-                wr.close()
-                assert [(await o).status for o in others] == [200] * 5
-                assert (await get(port, "/after")).body == b"a /after"
-        finally:
-            await a.stop()
+        async with one_healthy_target() as (rt, _tga, _a):
+            port = port_of(rt)
+            others = [asyncio.ensure_future(get(port, "/slow?s=0.3")) for _ in range(5)]
+            await asyncio.sleep(0.05)
+            assert (await get(port, "/reset-head")).status == 502
+            # reset after the head: the client sees a truncated response and a closed connection
+            rd, wr = await asyncio.open_connection("127.0.0.1", port)
+            wr.write(b"GET /reset-body HTTP/1.1\r\nHost: x\r\n\r\n")
+            with pytest.raises((asyncio.IncompleteReadError, ConnectionError)):
+                await asyncio.wait_for(read_response(rd), 5)
+            wr.close()
+            assert [(await o).status for o in others] == [200] * 5
+            assert (await get(port, "/after")).body == b"a /after"
 
     asyncio.run(scenario())
 
@@ -299,27 +293,20 @@ def test_valid_request_served_after_fuzzing(background: _Background) -> None:
 
 def test_stop_lets_in_flight_finish_and_closes_idle_connections() -> None:
     async def scenario() -> None:
-        a = await Upstream("a").start()
-        tga = target_group("tga")
-        try:
-            async with running(model([tga])) as rt:
-                rt.targets.register(tga.arn, a.target)
-                await healthy(rt, tga.arn)
-                port = port_of(rt)
-                idle_rd, idle_wr = await asyncio.open_connection("127.0.0.1", port)
-                in_flight = asyncio.ensure_future(get(port, "/slow?s=0.5"))
-                await wait_for(lambda: "/slow" in a.requests)
-                loop = asyncio.get_running_loop()
-                t0 = loop.time()
-                await rt.stop(grace=3.0)
-                assert loop.time() - t0 < 2.0  # returned once the in-flight request was done
-                r = await asyncio.wait_for(in_flight, 1)
-                assert r.status == 200 and r.header("Connection") == "close"
-                assert await asyncio.wait_for(idle_rd.read(), 1) == b""  # idle connection closed
-                idle_wr.close()
-                with pytest.raises(OSError):
-                    await asyncio.open_connection("127.0.0.1", port)  # no longer accepting
-        finally:
-            await a.stop()
+        async with one_healthy_target() as (rt, _tga, a):
+            port = port_of(rt)
+            idle_rd, idle_wr = await asyncio.open_connection("127.0.0.1", port)
+            in_flight = asyncio.ensure_future(get(port, "/slow?s=0.5"))
+            await wait_for(lambda: "/slow" in a.requests)
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            await rt.stop(grace=3.0)
+            assert loop.time() - t0 < 2.0  # returned once the in-flight request was done
+            r = await asyncio.wait_for(in_flight, 1)
+            assert r.status == 200 and r.header("Connection") == "close"
+            assert await asyncio.wait_for(idle_rd.read(), 1) == b""  # idle connection closed
+            idle_wr.close()
+            with pytest.raises(OSError):
+                await asyncio.open_connection("127.0.0.1", port)  # no longer accepting
 
     asyncio.run(scenario())
