@@ -93,6 +93,7 @@ def model(
 class Upstream:
     """A scriptable HTTP/1.1 target. Paths: /health (status ``health_status``), /slow?s=<sec>,
     /hang, /reset-head, /reset-body, /malformed, /big?n=<bytes> (chunked), /echo (body back),
+    /drop-once (the first time: the connection closes without an answer),
     /headers (request head back), /ws (101 + echo), anything else: 200 "<name> <path>"."""
 
     name: str
@@ -102,6 +103,7 @@ class Upstream:
     requests: list[str] = field(default_factory=list)
     health_checks: list[bytes] = field(default_factory=list)
     conns: set[asyncio.StreamWriter] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)
 
     async def start(self, ssl_context: object = None) -> Upstream:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=ssl_context)  # type: ignore[arg-type]
@@ -203,6 +205,10 @@ class Upstream:
                     await w.drain()
                     await asyncio.sleep(0.05)
                     self._reset(w)
+                    return
+                elif path == "/drop-once" and path not in self.dropped:
+                    self.dropped.add(path)  # close without answering, once (the keep-alive race)
+                    w.close()
                     return
                 elif path == "/bighead":
                     w.write(b"HTTP/1.1 200 OK\r\nX-Big: " + b"h" * 40000 + b"\r\nContent-Length: 0\r\n\r\n")

@@ -329,3 +329,28 @@ def test_access_log_writer_formats_in_slices_and_close_mid_batch_loses_nothing(
     b = (tmp_path / "access-logs" / "b.2.log").read_text().splitlines()
     assert a == [f"r{i}" for i in range(1, 600, 2) if i % 100 != 7]
     assert b == [f"r{i}" for i in range(0, 600, 2) if i % 100 != 7]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"a", b"GET / HTTP/1.1", b": "]), max_size=14),
+    st.integers(min_value=0, max_value=6),
+)
+def test_head_end_finds_what_the_regex_finds(parts: list[bytes], start: int) -> None:
+    buf = bytearray(b"".join(parts))
+    m = proxy._HEAD_END.search(buf, start)
+    assert proxy._head_end(buf, start) == (-1 if m is None else m.end())
+
+
+@pytest.mark.parametrize(
+    ("data", "end"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody\r\n\r\n", 27),
+        (b"GET / HTTP/1.1\nHost: a\n\nrest\r\n\r\n", 24),  # bare LF blank line before a CRLF one
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\nX\r\n\r\n", 26),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n", -1),
+        (b"", -1),
+    ],
+)
+def test_head_end_table(data: bytes, end: int) -> None:
+    assert proxy._head_end(data, 0) == end

@@ -2,12 +2,15 @@
 engine, upstream keep-alive pools, request/response streaming, WebSocket pass-through, timeouts,
 draining cuts and the responses the ALB makes itself (spec §2, §4).
 
-Shape: one :class:`ClientConnection` coroutine per client connection over a lean :class:`Stream`
-protocol (uvloop when the process runs it). The request head is framed here byte-exactly, not by
-httptools (it must be: the desync classifier and the size limits of §4.4 look at the raw bytes, and
-httptools would refuse or normalise what monitor mode must forward); bodies in both directions are
-streamed through verbatim — a Content-Length body is counted, a chunked body is delimited by
-:class:`ChunkedFramer` without being re-encoded — and never held whole: every write to the other side
+Shape: one :class:`ClientConnection` per client connection over a lean :class:`Stream` protocol (uvloop
+when the process runs it), driven by protocol callbacks: a request forwarded on a pooled target
+connection is served from the callbacks of the two connections without a task or a coroutine switch (the
+fast lane); what must wait (connecting, a streamed body, Expect, WebSocket, a retry, a slow client) runs
+as a task that hands the connection back when its exchange is over. The request head is framed here
+byte-exactly, not by httptools (it must be: the desync classifier and the size limits of §4.4 look at
+the raw bytes, and httptools would refuse or normalise what monitor mode must forward); bodies in both
+directions are streamed through verbatim — a Content-Length body is counted, a chunked body is delimited
+by :class:`ChunkedFramer` without being re-encoded — and never held whole: every write to the other side
 is followed by ``drain()`` once its buffer passes ``STREAM_HIGH_WATER``, which pauses our reads from the
 sending side (flow control).
 
@@ -29,7 +32,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
@@ -76,6 +79,22 @@ STOP_GRACE = 5.0
 _log = logging.getLogger(__name__)
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _head_end(buf: bytes | bytearray, start: int) -> int:
+    """Where the first blank line at or after ``start`` ends (what ``_HEAD_END.search`` finds: CRLF CRLF,
+    or either line end a bare LF), -1 when there is none. CRLF CRLF with no bare-LF blank line before
+    it, the common case, is found with C-level ``find`` (the regex tries every position)."""
+    i = buf.find(b"\r\n\r\n", start)
+    if i >= 0:
+        if buf.find(b"\n\n", start, i + 3) < 0 and buf.find(b"\n\r\n", start, i + 3) < 0:
+            return i + 4
+    elif buf.find(b"\n\n", start) < 0 and buf.find(b"\n\r\n", start) < 0:
+        return -1
+    m = _HEAD_END.search(buf, start)
+    return -1 if m is None else m.end()
+
+
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _CTL_OR_SPACE = re.compile(rb"[\x00-\x20\x7f]")
 _HOP_BY_HOP = frozenset(
@@ -246,6 +265,7 @@ class Stream(asyncio.Protocol):
         "buf",
         "closed",
         "eof",
+        "on_data",
         "on_made",
         "transport",
     )
@@ -260,6 +280,8 @@ class Stream(asyncio.Protocol):
         self._write_paused = False
         self._read_paused = False
         self.on_made = on_made
+        # called (no arguments) when bytes or the end of stream arrive and no read_more() waits
+        self.on_data: Callable[[], None] | None = None
 
     # protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -280,6 +302,8 @@ class Stream(asyncio.Protocol):
             self._waiter = None
             if not w.done():
                 w.set_result(None)
+        elif self.on_data is not None:
+            self.on_data()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -315,6 +339,8 @@ class Stream(asyncio.Protocol):
             self._waiter = None
             if not w.done():
                 w.set_result(None)
+        elif self.on_data is not None:
+            self.on_data()
 
     # consumer side
     async def read_more(self) -> bool:
@@ -323,10 +349,7 @@ class Stream(asyncio.Protocol):
         The consumer asks for more only when it cannot progress with what ``buf`` holds, so reading
         resumes even if ``buf`` filled up meanwhile (e.g. while the consumer awaited the other side's
         drain): waiting with reading paused would never end."""
-        if self._read_paused:
-            self._read_paused = False
-            with contextlib.suppress(Exception):
-                self.transport.resume_reading()
+        self.want_more()
         if self.eof:
             return False
         before = len(self.buf)
@@ -337,6 +360,13 @@ class Stream(asyncio.Protocol):
         finally:
             self._waiter = None
         return len(self.buf) > before or not self.eof
+
+    def want_more(self) -> None:
+        """Resume reading if the buffer limit paused it (the consumer cannot progress without more)."""
+        if self._read_paused:
+            self._read_paused = False
+            with contextlib.suppress(Exception):
+                self.transport.resume_reading()
 
     def write(self, data: bytes | bytearray) -> None:
         if not self.closed:
@@ -442,6 +472,7 @@ class Pools:
         return Upstream(target, stream)
 
     def release(self, up: Upstream) -> None:
+        up.s.on_data = None
         t = up.target
         if t.gone or up.buf or up.s.transport.is_closing() or up.s.eof:
             up.close()
@@ -712,9 +743,89 @@ def _finish_request(p: _Parsed, cl: int | None, te: list[str], conn_tokens: list
 
 
 # ------------------------------------------------------------------------------- client connections
+# Who drives a client connection (ClientConnection.mode): protocol callbacks between requests and while
+# the request head arrives; callbacks of the target connection during a fast exchange; a task for
+# everything that must wait (a new target connection, a streamed body, Expect, WebSocket, a retry).
+CALLBACK, FAST, TASK, DONE = range(4)
+
+
+class _Plan:
+    """A request on its way to a target: what :meth:`ClientConnection._prepare` decided."""
+
+    __slots__ = (
+        "app_cookie",
+        "close_after",
+        "ex",
+        "keep_alive",
+        "p",
+        "set_cookies",
+        "t_sent",
+        "target",
+        "tg_arn",
+        "up_head",
+    )
+
+    def __init__(
+        self,
+        ex: Exchange,
+        p: _Parsed,
+        tg_arn: str,
+        target: Target,
+        up_head: bytes,
+        set_cookies: list[tuple[str, str]],
+        keep_alive: bool,
+        close_after: bool,
+        app_cookie: tuple[bytes, list[tuple[str, str]]] | None,
+    ) -> None:
+        self.ex = ex
+        self.p = p
+        self.tg_arn = tg_arn
+        self.target = target
+        self.up_head = up_head
+        self.set_cookies = set_cookies
+        self.keep_alive = keep_alive
+        self.close_after = close_after
+        self.app_cookie = app_cookie
+        self.t_sent = 0.0
+
+
+class _Rest:
+    """A response whose head is decided (and, except for a tunnel, sent) and whose body is still to come."""
+
+    __slots__ = ("client_keep", "framing", "length", "out_head", "sent", "status", "t_resp", "up", "up_keep")
+
+    def __init__(
+        self,
+        up: Upstream,
+        status: int,
+        framing: str,
+        length: int,
+        sent: int,
+        out_head: bytes,
+        client_keep: bool,
+        up_keep: bool,
+        t_resp: float,
+    ) -> None:
+        self.up = up
+        self.status = status
+        self.framing = framing
+        self.length = length
+        self.sent = sent
+        self.out_head = out_head
+        self.client_keep = client_keep
+        self.up_keep = up_keep
+        self.t_resp = t_resp
+
+
 class ClientConnection:
-    """One client connection: reads requests one after another (pipelined ones wait their turn in
-    the read buffer), answers each, and streams bodies both ways."""
+    """One client connection, served from protocol callbacks (no task per connection, no coroutine
+    switch per request): :meth:`_pump` frames each request head as its bytes arrive and answers it (ALB
+    responses) or forwards it. A forward on a pooled target connection with no request body left to
+    stream (mode FAST) is finished from the target connection's callback when the response head and a
+    buffered body are there. Anything that must wait — connecting, streaming a body either way, Expect,
+    WebSocket, the keep-alive-race retry, a slow client to drain — runs as a task (mode TASK) that hands
+    the connection back to the callbacks when its exchange is over. Pipelined requests wait their turn in
+    the read buffer."""
 
     def __init__(
         self,
@@ -731,15 +842,20 @@ class ClientConnection:
         self.client = (str(peer[0]), int(peer[1]))
         self.buf = stream.buf
         self.phase = IDLE
+        self.mode = CALLBACK
         self.last = self.loop.time()
         self.opened = self.last
         self.timer: asyncio.TimerHandle | None = None
         self.upstream: Upstream | None = None
+        self.plan: _Plan | None = None
+        self.scan = 0  # where the search for the end of the request head resumes
+        self.rscan = 0  # same for the response head
         self.timed_out = False
         self.cut = False
         self.response_started = False
         self.closed = False
         self.task: asyncio.Task[None] | None = None
+        self.cut_cb = self._cut  # one bound method: the registry keeps it in a set while in flight
         sslobj = stream.get_extra_info("ssl_object")
         self.tls: tuple[str | None, str | None] | None = None
         self.sni: str | None = None
@@ -777,6 +893,8 @@ class ClientConnection:
             if self.upstream is not None:
                 self.upstream.close()
             self._close()
+        if self.closed and self.mode == CALLBACK:
+            self._finish()
 
     def _send_final(self, code: int) -> None:
         if self.closed:
@@ -811,29 +929,144 @@ class ClientConnection:
     def stop_if_idle(self) -> None:
         if self.phase == IDLE:
             self._close()
+            if self.mode == CALLBACK:
+                self._finish()
 
-    # ------------------------------------------------------------------------------ main loop
-    async def run(self) -> None:
-        self.ls.connections.add(self)
-        self.ls.counters.active_connections += 1
-        self.ls.counters.new_connections += 1
+    # ------------------------------------------------------------------------------ driving
+    def start(self) -> None:
+        """Called once the transport is up: count the connection and serve it from callbacks."""
+        ls = self.ls
+        ls.connections.add(self)
+        ls.counters.active_connections += 1
+        ls.counters.new_connections += 1
         self._arm()
+        self.writer.on_data = self._on_data
+        if self.buf or self.writer.eof:
+            self._on_data()
+
+    def _finish(self) -> None:
+        """The connection is over (once): uncount it, stop its watchdog, close it."""
+        if self.mode == DONE:
+            return
+        self.mode = DONE
+        self.writer.on_data = None
+        ls = self.ls
+        ls.counters.active_connections -= 1
+        ls.connections.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.upstream is not None:
+            self.upstream.close()
+            self.upstream = None
+        self._close(abort=False)
+
+    def _on_data(self) -> None:
+        """Client bytes (or end of stream) arrived: served now unless an exchange owns the connection
+        (then they wait in the buffer; the stream pauses reading past ``READ_BUFFER_LIMIT``)."""
+        if self.mode != CALLBACK:
+            return
+        self.last = self.loop.time()
         try:
-            while not self.closed:
-                if not await self._one_request():
-                    break
+            self._pump()
+        except Exception:  # a bug must cost this connection only, never the listener
+            _log.exception("albfargate ALB: connection from %s:%s failed", *self.client)
+            self._exchange_over()
+            self._finish()
+
+    def _pump(self) -> None:
+        """Serve the requests buffered on this connection until one needs more bytes, waits for a
+        target, or ends the connection."""
+        w = self.writer
+        buf = self.buf
+        while True:
+            if self.closed:
+                self._finish()
+                return
+            if w.transport.get_write_buffer_size() > STREAM_HIGH_WATER:  # a slow reader: wait for it
+                self._to_task(self._drain_then_continue())
+                return
+            try:
+                head = self._frame_head()
+            except ProtocolError as e:
+                self._send_final(e.status)
+                self._finish()
+                return
+            if head is None:
+                if w.eof or (self.ctx.stopping and not buf):
+                    if buf:
+                        self._send_final(400)  # the client closed mid-request
+                    self._finish()
+                    return
+                w.want_more()
+                return
+            r = self._prepare(head)
+            if r is True:
+                continue
+            if r is False:
+                self._finish()
+                return
+            self._begin(r)
+            if not self._fast(r):
+                self._to_task(self._exchange(r, 0))
+            return
+
+    def _to_task(self, work: Coroutine[Any, Any, bool]) -> None:
+        self.mode = TASK
+        self.task = self.loop.create_task(self._task_main(work))
+
+    async def _task_main(self, work: Coroutine[Any, Any, bool]) -> None:
+        """Run one exchange (or the wait for a slow client) as a task; then back to the callbacks."""
+        keep = False
+        try:
+            keep = await work
         except (ConnectionError, OSError, asyncio.IncompleteReadError, _ClientGone):
             pass
         except Exception:  # a bug must cost this connection only, never the listener
             _log.exception("albfargate ALB: connection from %s:%s failed", *self.client)
         finally:
-            self.ls.counters.active_connections -= 1
-            self.ls.connections.discard(self)
-            if self.timer is not None:
-                self.timer.cancel()
-            if self.upstream is not None:
-                self.upstream.close()
-            self._close(abort=False)
+            self.task = None
+            self._exchange_over()
+            if not keep or self.closed:
+                self._finish()
+        self.mode = CALLBACK
+        self._on_data()
+
+    async def _drain_then_continue(self) -> bool:
+        await self._drain_client()
+        return True
+
+    def _frame_head(self) -> bytes | None:
+        """The next complete request head, taken off the read buffer; None while it is incomplete.
+        Past the size limits of §4.4 → ProtocolError(400)."""
+        buf = self.buf
+        if buf and buf[0] in (13, 10):  # empty lines before a request line are ignored
+            stripped = buf.lstrip(b"\r\n")
+            del buf[: len(buf) - len(stripped)]
+            self.scan = 0
+        if not buf:
+            self.phase = IDLE
+            return None
+        self.phase = HEAD
+        end = _head_end(buf, self.scan)
+        if end >= 0:
+            self.scan = 0
+            if end > MAX_REQUEST_HEAD:
+                raise ProtocolError(400, "request head too large")
+            if end == len(buf):  # the common case: nothing pipelined behind it, one copy
+                head = bytes(buf)
+                buf.clear()
+            else:
+                head = bytes(buf[:end])
+                del buf[:end]
+            return head
+        if len(buf) > MAX_REQUEST_HEAD:
+            raise ProtocolError(400, "request head too large")
+        nl = buf.find(b"\n")
+        if (nl < 0 and len(buf) > MAX_REQUEST_LINE) or nl > MAX_REQUEST_LINE:
+            raise ProtocolError(400, "request line too long")
+        self.scan = max(0, len(buf) - 3)
+        return None
 
     async def _read_more(self) -> bool:
         if not await self.writer.read_more():
@@ -841,53 +1074,10 @@ class ClientConnection:
         self.last = self.loop.time()
         return True
 
-    async def _read_head(self) -> bytes | None:
-        buf = self.buf
-        start = 0
-        while True:
-            if buf and buf[0] in (13, 10):  # empty lines before a request line are ignored
-                stripped = buf.lstrip(b"\r\n")
-                del buf[: len(buf) - len(stripped)]
-                start = 0
-            if buf:
-                m = _HEAD_END.search(buf, start)
-                if m is not None:
-                    end = m.end()
-                    if end > MAX_REQUEST_HEAD:
-                        raise ProtocolError(400, "request head too large")
-                    if end == len(buf):  # the common case: nothing pipelined behind it, one copy
-                        head = bytes(buf)
-                        buf.clear()
-                    else:
-                        head = bytes(buf[:end])
-                        del buf[:end]
-                    return head
-                if len(buf) > MAX_REQUEST_HEAD:
-                    raise ProtocolError(400, "request head too large")
-                nl = buf.find(b"\n")
-                if (nl < 0 and len(buf) > MAX_REQUEST_LINE) or nl > MAX_REQUEST_LINE:
-                    raise ProtocolError(400, "request line too long")
-                start = max(0, len(buf) - 3)
-                self.phase = HEAD
-            if self.ctx.stopping and not buf:
-                return None
-            if not await self.writer.read_more():  # (self._read_more inlined: one coroutine less)
-                if buf:
-                    raise ProtocolError(400, "client closed mid-request")
-                return None
-            self.last = self.loop.time()
-
-    async def _one_request(self) -> bool:
-        """Serve one request; False when the connection is over."""
-        self.phase = IDLE if not self.buf else HEAD
-        try:
-            head = await self._read_head()
-        except ProtocolError as e:
-            self._send_final(e.status)
-            return False
-        if head is None:
-            return False
-        self.phase = HEAD
+    # ------------------------------------------------------------------------------ one request
+    def _prepare(self, head: bytes) -> bool | _Plan:
+        """Classify, parse and route one request. An ALB answer is sent here (→ whether the connection
+        stays open); a forward returns its plan (target chosen, head for the target built)."""
         t0 = time.time()
         ls = self.ls
         ex = Exchange(
@@ -953,17 +1143,18 @@ class ClientConnection:
             )
             ex.actions_executed = ("redirect",)
             ex.redirect_url = loc
+            # a request body is never read for an ALB answer: the connection closes instead
             ka = keep_alive and not has_body
             data = responses.redirect_response(
                 action, loc, keep_alive=ka, date=_http_date(), head_only=head_only
             )
             code = 302 if action.status_code == "HTTP_302" else 301
-            return await self._answer_and_skip_body(ex, p, data, code, keep_alive=ka)
+            return self._finish_alb(ex, code, keep_alive=ka, data=data)
         if isinstance(action, FixedResponseAction):
             ex.actions_executed = ("fixed-response",)
             ka = keep_alive and not has_body
             data = responses.fixed_response(action, keep_alive=ka, date=_http_date(), head_only=head_only)
-            return await self._answer_and_skip_body(ex, p, data, int(action.status_code), keep_alive=ka)
+            return self._finish_alb(ex, int(action.status_code), keep_alive=ka, data=data)
         if not isinstance(action, ForwardAction):
             return self._alb_error(ex, p, 500, keep_alive)
         ex.actions_executed = ("forward",)
@@ -984,7 +1175,7 @@ class ClientConnection:
             )
         except headers.TooManyForwardedFor:
             return self._alb_error(ex, p, 463, keep_alive)
-        return await self._forward(ex, p, action, out_headers, keep_alive, close_after)
+        return self._plan_forward(ex, p, action, out_headers, keep_alive, close_after)
 
     # ------------------------------------------------------------------------------ ALB answers
     def _finish_alb(self, ex: Exchange, code: int, *, keep_alive: bool, data: bytes | None = None) -> bool:
@@ -1007,15 +1198,6 @@ class ClientConnection:
         ka = keep_alive and not (p.body_chunked or p.body_length > 0) and not self.ctx.stopping
         data = responses.alb_response(code, keep_alive=ka, date=_http_date(), head_only=p.method == "HEAD")
         return self._finish_alb(ex, code, keep_alive=ka, data=data)
-
-    async def _answer_and_skip_body(
-        self, ex: Exchange, p: _Parsed, data: bytes, code: int, *, keep_alive: bool = False
-    ) -> bool:
-        """Answer without forwarding. A request body is not read: the connection closes instead
-        (so a client can never make us buffer it)."""
-        if p.body_chunked or p.body_length > 0:
-            keep_alive = False
-        return self._finish_alb(ex, code, keep_alive=keep_alive, data=data)
 
     def _log_bare(self, code: int) -> None:
         if self.ctx.sink is None:
@@ -1070,7 +1252,7 @@ class ClientConnection:
             )
         return arn, set_cookies, err
 
-    async def _forward(
+    def _plan_forward(
         self,
         ex: Exchange,
         p: _Parsed,
@@ -1078,7 +1260,8 @@ class ClientConnection:
         out_headers: list[tuple[str, str]],
         keep_alive: bool,
         close_after: bool,
-    ) -> bool:
+    ) -> bool | _Plan:
+        """Target group, target (stickiness), cookies to add, and the head to send; or an ALB answer."""
         ctx = self.ctx
         now_wall = ex.received_at
         tuples = action.target_groups
@@ -1158,42 +1341,128 @@ class ClientConnection:
         parts.append("\r\n")
         up_head = "".join(parts).encode("latin-1")
         ex.request_processing = time.time() - now_wall
-        cut = self._cut
-        ctx.registry.begin(tg_arn, target, cut)
-        self.cut = self.timed_out = self.response_started = False
-        try:
-            return await self._exchange(
-                ex, p, target, up_head, set_cookies, keep_alive, close_after, app_cookie
-            )
-        finally:
-            ctx.registry.end(target, cut)
-            if self.upstream is not None:
-                self.upstream.close()
-                self.upstream = None
+        return _Plan(ex, p, tg_arn, target, up_head, set_cookies, keep_alive, close_after, app_cookie)
 
-    async def _exchange(
-        self,
-        ex: Exchange,
-        p: _Parsed,
-        target: Target,
-        up_head: bytes,
-        set_cookies: list[tuple[str, str]],
-        keep_alive: bool,
-        close_after: bool,
-        app_cookie: tuple[bytes, list[tuple[str, str]]] | None = None,
-    ) -> bool:
+    def _begin(self, plan: _Plan) -> None:
+        """The request is dispatched to its target (in flight until :meth:`_exchange_over`)."""
+        self.ctx.registry.begin(plan.tg_arn, plan.target, self.cut_cb)
+        self.cut = self.timed_out = self.response_started = False
+        self.plan = plan
+
+    def _exchange_over(self) -> None:
+        """The in-flight request (if any) is over: the registry is told, an upstream connection still
+        held is closed (a reusable one went back to the pool before)."""
+        plan = self.plan
+        if plan is None:
+            return
+        self.plan = None
+        self.ctx.registry.end(plan.target, self.cut_cb)
+        up = self.upstream
+        if up is not None:
+            self.upstream = None
+            up.s.on_data = None
+            up.close()
+
+    # ------------------------------------------------------------------------------ fast exchange
+    def _fast(self, plan: _Plan) -> bool:
+        """Send the request on a pooled connection and finish it from that connection's callbacks;
+        False (nothing done) when the request needs the task: a body still to stream, Expect, upgrade,
+        or no pooled connection to the target."""
+        p = plan.p
+        n = p.body_length
+        if p.body_chunked or p.upgrade is not None or (n and (p.expect_continue or n > len(self.buf))):
+            return False
+        up = self.ctx.pools.take_idle(plan.target, float(self.ls.attributes.idle_timeout_seconds))
+        if up is None:
+            return False
+        self.mode = FAST
+        self.phase = UPSTREAM
+        self.upstream = up
+        self.rscan = 0
+        s = up.s
+        s.on_data = self._on_upstream_data
+        if n:
+            buf = self.buf
+            s.write(plan.up_head + buf[:n])
+            del buf[:n]
+        else:
+            s.write(plan.up_head)
+        plan.t_sent = time.time()
+        return True
+
+    def _on_upstream_data(self) -> None:
+        """Target bytes (or its end of stream) during a fast exchange."""
+        if self.mode != FAST:
+            return
+        try:
+            self._upstream_step()
+        except Exception:  # a bug must cost this connection only, never the listener
+            _log.exception("albfargate ALB: connection from %s:%s failed", *self.client)
+            self._exchange_over()
+            self._finish()
+
+    def _upstream_step(self) -> None:
+        up = self.upstream
+        plan = self.plan
+        assert up is not None and plan is not None
+        self.last = self.loop.time()
+        p = plan.p
+        try:
+            rhead = self._frame_response_head(up)
+        except ProtocolError as e:
+            self._fast_done(self._upstream_failed(plan.ex, p, e.status, plan.keep_alive and e.status != 400))
+            return
+        s = up.s
+        if rhead is None:
+            if not s.eof:
+                s.want_more()
+                return
+            if up.buf:  # the target closed mid-head
+                code = 504 if self.timed_out else 502
+            elif self.timed_out:
+                code = 504
+            elif self.cut or not up.reused or p.body_length > 0:
+                code = 502
+            else:  # a pooled connection the target closed (AWS's keep-alive race): once more, fresh
+                s.on_data = None
+                up.close()
+                self.upstream = None
+                self._to_task(self._exchange(plan, 1))
+                return
+            self._fast_done(self._upstream_failed(plan.ex, p, code, plan.keep_alive))
+            return
+        r = self._respond_head(plan, up, rhead)
+        if isinstance(r, bool):
+            self._fast_done(r)
+            return
+        s.on_data = None  # the task reads the rest with read_more()
+        self._to_task(self._respond_rest(plan, r))
+
+    def _fast_done(self, keep: bool) -> None:
+        self._exchange_over()
+        if keep and not self.closed:
+            self.mode = CALLBACK
+            self._pump()
+        else:
+            self._finish()
+
+    # ------------------------------------------------------------------------------ exchange (task)
+    async def _exchange(self, plan: _Plan, first_attempt: int) -> bool:
+        """Send the request (connecting when no pooled connection is fit) and relay the answer."""
         ctx = self.ctx
-        ls = self.ls
-        idle = float(ls.attributes.idle_timeout_seconds)
+        ex = plan.ex
+        p = plan.p
+        target = plan.target
+        keep_alive = plan.keep_alive
+        idle = float(self.ls.attributes.idle_timeout_seconds)
         has_body = p.body_chunked or p.body_length > 0
         attempts = 1 if has_body else 2  # a reused connection the target closed: retry once, fresh
-        t_sent = 0.0
         up: Upstream | None = None
         rhead: bytes | None = None
-        for attempt in range(attempts):
+        for attempt in range(first_attempt, attempts):
             self.phase = UPSTREAM
             try:
-                up = ctx.pools.take_idle(target, idle)
+                up = ctx.pools.take_idle(target, idle) if attempt == 0 else None
                 if up is None:
                     up = await ctx.pools.connect(target, ctx.connect_timeout)
             except TimeoutError:
@@ -1206,14 +1475,14 @@ class ClientConnection:
             self.upstream = up
             self.last = self.loop.time()
             try:
-                up.s.write(up_head)
+                up.s.write(plan.up_head)
                 if p.expect_continue and has_body:
                     self.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 if has_body:
                     self.phase = BODY
                     await self._send_body(p, up)
                     self.phase = UPSTREAM
-                t_sent = time.time()
+                plan.t_sent = time.time()
                 rhead = await self._read_response_head(up)
             except ProtocolError as e:
                 return self._upstream_failed(ex, p, e.status, keep_alive and e.status != 400)
@@ -1231,19 +1500,31 @@ class ClientConnection:
             up.close()
             self.upstream = None
         assert up is not None and rhead is not None
-        ex.target_processing = time.time() - t_sent
-        # parse the response head
+        r = self._respond_head(plan, up, rhead)
+        if isinstance(r, bool):
+            return r
+        if r.framing == "tunnel":
+            return await self._tunnel(ex, up, r.out_head, target)
+        return await self._respond_rest(plan, r)
+
+    def _respond_head(self, plan: _Plan, up: Upstream, rhead: bytes) -> bool | _Rest:
+        """Parse the target's response head and send it on; a body already buffered in full goes with
+        it in one write and the exchange is finished here (→ whether the client connection stays
+        open). Otherwise what the body relay (or the tunnel) needs."""
+        ex = plan.ex
+        p = plan.p
+        ex.target_processing = time.time() - plan.t_sent
         try:
             status, out_head, framing, length, up_keep = _parse_response_head(
-                rhead, p.method, set_cookies, app_cookie
+                rhead, p.method, plan.set_cookies, plan.app_cookie
             )
         except ProtocolError as e:
-            return self._upstream_failed(ex, p, e.status, keep_alive and e.status != 400)
+            return self._upstream_failed(ex, p, e.status, plan.keep_alive and e.status != 400)
         ex.target_status = status
         ex.elb_status = status
         if status == 101 and p.upgrade is not None:
-            return await self._tunnel(ex, up, out_head, target)
-        client_keep = keep_alive and framing != "close" and not ctx.stopping
+            return _Rest(up, status, "tunnel", 0, 0, out_head, False, False, 0.0)
+        client_keep = plan.keep_alive and framing != "close" and not self.ctx.stopping
         if not client_keep:
             out_head = _set_connection_close(out_head)
         self.phase = RESPONSE
@@ -1259,34 +1540,51 @@ class ClientConnection:
                 self.writer.write(out_head + ubuf[:length])
                 del ubuf[:length]
             sent = len(out_head) + length
-            framing = "none"
         else:
             self.writer.write(out_head)
             sent = len(out_head)
-        # stream the body
-        try:
             if framing != "none":
-                sent += await self._relay_response_body(up, framing, length)
+                return _Rest(up, status, framing, length, sent, out_head, client_keep, up_keep, t_resp)
+        return self._response_done(plan, up, status, sent, t_resp, client_keep, up_keep)
+
+    async def _respond_rest(self, plan: _Plan, r: _Rest) -> bool:
+        """Relay the response body that was not buffered with its head."""
+        ex = plan.ex
+        try:
+            sent = r.sent + await self._relay_response_body(r.up, r.framing, r.length)
         except _ClientGone:
-            ex.sent_bytes = sent
-            self._record_target(ex, target, status)
+            ex.sent_bytes = r.sent
+            self._record_target(ex, plan.target, r.status)
             return False
         except (OSError, asyncio.IncompleteReadError, ValueError):
             # target reset / cut / timed out mid-response: the client connection is closed
-            ex.sent_bytes = sent
+            ex.sent_bytes = r.sent
             ex.elb_status = 502 if not self.timed_out else 504
-            self._record_target(ex, target, status)
+            self._record_target(ex, plan.target, r.status)
             self._close()
             return False
+        return self._response_done(plan, r.up, r.status, sent, r.t_resp, r.client_keep, r.up_keep)
+
+    def _response_done(
+        self,
+        plan: _Plan,
+        up: Upstream,
+        status: int,
+        sent: int,
+        t_resp: float,
+        client_keep: bool,
+        up_keep: bool,
+    ) -> bool:
+        """The response went out whole: record it; the target connection goes back to the pool when it
+        can be reused. Whether the client connection stays open."""
+        ex = plan.ex
         ex.response_processing = time.time() - t_resp
         ex.sent_bytes = sent
-        self._record_target(ex, target, status)
-        if self.writer.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
-            await self._drain_client()
-        # the upstream connection goes back to the pool when it can be reused
+        self._record_target(ex, plan.target, status)
         self.upstream = None
-        if up_keep and not close_after and not self.cut:
-            ctx.pools.release(up)
+        up.s.on_data = None
+        if up_keep and not plan.close_after and not self.cut:
+            self.ctx.pools.release(up)
         else:
             up.close()
         self.last = self.loop.time()
@@ -1305,6 +1603,7 @@ class ClientConnection:
 
     def _upstream_failed(self, ex: Exchange, p: _Parsed, code: int, keep_alive: bool = False) -> bool:
         if self.upstream is not None:
+            self.upstream.s.on_data = None
             self.upstream.close()
             self.upstream = None
         if self.closed:
@@ -1364,29 +1663,41 @@ class ClientConnection:
                 if not await self._read_more():
                     raise ProtocolError(400, "client closed mid-body")
 
-    async def _read_response_head(self, up: Upstream) -> bytes | None:
-        """The next non-1xx response head from the target, or None when it closed before any byte."""
+    def _frame_response_head(self, up: Upstream) -> bytes | None:
+        """The next non-1xx response head taken off the target's buffer; None while incomplete.
+        Over ``MAX_RESPONSE_HEAD`` → ProtocolError(502)."""
         buf = up.buf
-        start = 0
-        while True:
-            if buf:
-                m = _HEAD_END.search(buf, start)
-                if m is not None:
-                    end = m.end()
-                    if end > MAX_RESPONSE_HEAD:
-                        raise ProtocolError(502, "response head too large")
-                    head = bytes(buf[:end])
-                    del buf[:end]
-                    code = head[9:12]
-                    if code[:1] == b"1" and code != b"101":
-                        start = 0
-                        continue  # 100 Continue / 103 Early Hints: not forwarded
-                    return head
+        while buf:
+            end = _head_end(buf, self.rscan)
+            if end < 0:
                 if len(buf) > MAX_RESPONSE_HEAD:
                     raise ProtocolError(502, "response head too large")
-                start = max(0, len(buf) - 3)
+                self.rscan = max(0, len(buf) - 3)
+                return None
+            self.rscan = 0
+            if end > MAX_RESPONSE_HEAD:
+                raise ProtocolError(502, "response head too large")
+            if end == len(buf):
+                head = bytes(buf)
+                buf.clear()
+            else:
+                head = bytes(buf[:end])
+                del buf[:end]
+            code = head[9:12]
+            if code[:1] == b"1" and code != b"101":
+                continue  # 100 Continue / 103 Early Hints: not forwarded
+            return head
+        return None
+
+    async def _read_response_head(self, up: Upstream) -> bytes | None:
+        """The next non-1xx response head from the target, or None when it closed before any byte."""
+        self.rscan = 0
+        while True:
+            head = self._frame_response_head(up)
+            if head is not None:
+                return head
             if not await up.s.read_more():
-                if buf:
+                if up.buf:
                     raise ProtocolError(504 if self.timed_out else 502, "target closed mid-head")
                 return None
             self.last = self.loop.time()
@@ -1503,10 +1814,11 @@ def _host_of(host_header: str | None, ls: ListenerState, with_port: bool = True)
 _RESP_WELL_FORMED = re.compile(
     rb"HTTP/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\r\n"
 )
-# The header lines the fast path looks at, each with the CRLF before it (a match can only start a line).
+# The header lines the fast path looks at, each with the CRLF before it (a match can only start a line);
+# searched in the lower-cased head (case-sensitive: a literal prefix the engine can skip to, where
+# IGNORECASE would try every position), values sliced from the original by the match's spans.
 _RESP_SPECIAL = re.compile(
-    rb"\r\n(connection|keep-alive|proxy-connection|content-length|transfer-encoding|set-cookie):([^\r\n]*)",
-    re.IGNORECASE,
+    rb"\r\n(connection|keep-alive|proxy-connection|content-length|transfer-encoding|set-cookie):[^\r\n]*"
 )
 
 
@@ -1534,9 +1846,10 @@ def _parse_response_head(
     keep: list[bytes] = [b"HTTP/1.1"]
     pos = 8
     cl_spans: list[tuple[int, int]] = []
-    for m in _RESP_SPECIAL.finditer(head):
-        name, value = m.groups()
-        lname = name.lower()
+    low = head.lower()
+    for m in _RESP_SPECIAL.finditer(low):
+        lname = m.group(1)
+        value = head[m.end(1) + 1 : m.end()]
         if lname == b"content-length":
             v = value.strip()
             if not v.isdigit():
@@ -1571,7 +1884,7 @@ def _parse_response_head(
     elif chunked:
         framing, length = "chunked", 0
         if cl is not None:  # the Content-Length lines go too
-            spans = sorted([*cl_spans, *_hop_spans(head)])
+            spans = sorted([*cl_spans, *_hop_spans(low)])
             keep = [b"HTTP/1.1"]
             pos = 8
             for start, end in spans:
@@ -1591,8 +1904,9 @@ def _parse_response_head(
     return status, b"".join(keep), framing, length, not conn_close
 
 
-def _hop_spans(head: bytes) -> list[tuple[int, int]]:
-    return [m.span() for m in _RESP_SPECIAL.finditer(head) if m.group(1).lower() in _RESP_HOP]
+def _hop_spans(low: bytes) -> list[tuple[int, int]]:
+    """The spans of the hop-by-hop header lines of a lower-cased response head."""
+    return [m.span() for m in _RESP_SPECIAL.finditer(low) if m.group(1) in _RESP_HOP]
 
 
 def _parse_response_head_general(
@@ -1698,8 +2012,7 @@ async def start_listener(
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = ClientConnection(ctx, ls, stream)
-        conn.task = loop.create_task(conn.run())
+        ClientConnection(ctx, ls, stream).start()
 
     return await loop.create_server(
         lambda: Stream(made),
