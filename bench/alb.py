@@ -35,7 +35,7 @@ PROXY_PORTS = {"nginx": 19201, "haproxy": 19202, "albfargate": 19203}
 
 # ------------------------------------------------------------------------------------ serve mode
 def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int = 1) -> None:
-    from albfargate.alb.runtime import LoadBalancerRuntime
+    from albfargate.alb.runtime import LoadBalancerRuntime, tune_gc
     from albfargate.alb.targets import TargetId
     from albfargate.model import (
         ForwardAction,
@@ -79,6 +79,7 @@ def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int =
         await rt.start()
         for p in upstreams:
             rt.targets.register(tg.arn, TargetId("127.0.0.1", p))
+        tune_gc()  # as the supervisor does once it is up
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)

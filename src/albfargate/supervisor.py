@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from albfargate.alb.runtime import tune_gc
 from albfargate.ecs.runtime.process import kill_orphans
 from albfargate.engine import Engine, EngineConfig, remove_docker_orphans
 from albfargate.errors import AlbfargateError, RuntimeStartError
@@ -329,6 +330,7 @@ async def serve(
         api = await _start_api(engine)
         control = ControlServer(engine, stop.set, secrets.token_hex(16))
         await control.start()
+        tune_gc()
         info = {
             "pid": os.getpid(),
             "control_url": control.url,

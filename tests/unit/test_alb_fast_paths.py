@@ -95,6 +95,28 @@ def test_exchange_line_is_format_line_of_entry(ex: proxy.Exchange) -> None:
     assert runtime.exchange_line(ex) == accesslog.format_line(runtime.entry_of(ex))
 
 
+@settings(max_examples=1500, deadline=None)
+@given(_exchanges())
+def test_plain_exchange_line_is_one_format_and_format_line_of_entry(ex: proxy.Exchange) -> None:
+    # a plain exchange (no TLS, redirect, error, classification): exchange_line's single-% fast path
+    ex.ssl_cipher = ex.ssl_protocol = ex.domain_name = ex.chosen_cert_arn = None
+    ex.redirect_url = ex.error_reason = ex.classification = ex.classification_reason = None
+    expected = accesslog.format_line(runtime.entry_of(ex))
+    assert runtime.exchange_line(ex) == expected
+    plain = (
+        min(ex.request_processing, ex.target_processing, ex.response_processing) >= 0
+        and len(ex.user_agent) <= accesslog.USER_AGENT_LIMIT
+        and not any('"' in v or "\\" in v for v in (ex.request_line, ex.user_agent, ex.trace_id or ""))
+    )
+    if plain:
+        general = runtime._exchange_line_general
+        try:
+            runtime._exchange_line_general = None  # type: ignore[assignment]
+            assert runtime.exchange_line(ex) == expected  # not through the general formatter
+        finally:
+            runtime._exchange_line_general = general
+
+
 def test_access_log_formatter_is_exchange_line() -> None:
     ex = proxy.Exchange(kind="http", lb_name="app/a/b", client=("10.0.0.1", 1234), received_at=1780000000.25)
     ex.sent_at = 1780000000.5
@@ -333,7 +355,7 @@ def test_access_log_writer_formats_in_slices_and_close_mid_batch_loses_nothing(
 
 @settings(max_examples=3000, deadline=None)
 @given(
-    st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"a", b"GET / HTTP/1.1", b": "]), max_size=14),
+    st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"a", b"GET /", b": "]), max_size=14),
     st.integers(min_value=0, max_value=6),
 )
 def test_head_end_finds_what_the_regex_finds(parts: list[bytes], start: int) -> None:
@@ -354,3 +376,16 @@ def test_head_end_finds_what_the_regex_finds(parts: list[bytes], start: int) -> 
 )
 def test_head_end_table(data: bytes, end: int) -> None:
     assert proxy._head_end(data, 0) == end
+
+
+def test_tune_gc_freezes_the_start_heap_and_raises_generation_0() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        runtime.tune_gc()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (runtime.GC_GEN0_THRESHOLD, before[1], before[2])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

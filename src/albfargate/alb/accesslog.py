@@ -72,18 +72,28 @@ class AccessLogEntry:
 _SECOND_PREFIX: dict[int, str] = {}
 
 
+MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
 def format_time(t: float | str | None) -> str:
     """ISO-8601 UTC with microseconds, ``2018-07-02T22:23:00.186641Z``; strings pass through.
 
     Same digits as ``datetime.fromtimestamp(t, UTC).strftime(...)`` (microseconds rounded half-even
     from ``modf``, as CPython does), but the date part is formatted once per second (cache)."""
-    if t.__class__ is not float or not 0.0 <= t < 253402300799.0:  # type: ignore[operator,unused-ignore]
+    if t.__class__ is not float or not 0.0 <= t < MAX_TIME:  # type: ignore[operator,unused-ignore]
         if t is None:
             return "-"
         if isinstance(t, str):
             return t
-        if not 0.0 <= t < 253402300799.0:  # negative or past year 9999: the general path
+        if not 0.0 <= t < MAX_TIME:  # negative or past year 9999: the general path
             return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    prefix, us = time_parts(t)
+    return f"{prefix}{us:06d}Z"
+
+
+def time_parts(t: float) -> tuple[str, int]:
+    """``format_time(t)`` in two parts, ``("YYYY-MM-DDTHH:MM:SS.", microseconds)``, for a float ``t`` in
+    [0, year 10000) (the caller checks): a formatter that builds a whole line in one ``%`` call."""
     sec = int(t)
     us = round((t - sec) * 1e6)  # t - sec is exact: modf's fraction
     if us >= 1_000_000:
@@ -95,7 +105,7 @@ def format_time(t: float | str | None) -> str:
             _SECOND_PREFIX.clear()
         prefix = datetime.fromtimestamp(sec, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         _SECOND_PREFIX[sec] = prefix
-    return f"{prefix}{us:06d}Z"
+    return prefix, us
 
 
 def request_field(method: str, scheme: str, host: str, port: int, uri: str, version: str) -> str:

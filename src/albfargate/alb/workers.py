@@ -28,7 +28,7 @@ from albfargate.errors import RuntimeStartError
 from albfargate.model import SystemModel
 
 if TYPE_CHECKING:
-    from albfargate.alb.runtime import LoadBalancerRuntime
+    from albfargate.alb.runtime import LoadBalancerRuntime, tune_gc
 
 METRICS_INTERVAL = 0.5
 READY_TIMEOUT = 30.0
@@ -206,6 +206,7 @@ async def _worker(
     except Exception as e:
         conn.send(("error", f"{e} (pid {os.getpid()})"))
         return
+    tune_gc()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     grace = [1.0]
