@@ -28,7 +28,7 @@ from albfargate.errors import RuntimeStartError
 from albfargate.model import SystemModel
 
 if TYPE_CHECKING:
-    from albfargate.alb.runtime import LoadBalancerRuntime, tune_gc
+    from albfargate.alb.runtime import LoadBalancerRuntime
 
 METRICS_INTERVAL = 0.5
 READY_TIMEOUT = 30.0
@@ -190,7 +190,7 @@ async def _worker(
     connect_timeout: float,
     conn: Connection,
 ) -> None:
-    from albfargate.alb.runtime import LoadBalancerRuntime
+    from albfargate.alb.runtime import LoadBalancerRuntime, tune_gc
 
     rt = LoadBalancerRuntime(
         model,
