@@ -114,9 +114,12 @@ def _read_manifest(path: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def check_build(path: Path, package_dir: Path = PACKAGE_DIR) -> Build | None:
+def check_build(
+    path: Path, package_dir: Path = PACKAGE_DIR, digests: dict[tuple[str, ...], str] | None = None
+) -> Build | None:
     """``path`` as a :class:`Build` when it is complete and its key matches the current sources under
-    ``package_dir`` and this interpreter; otherwise ``None``."""
+    ``package_dir`` and this interpreter; otherwise ``None``. ``digests`` memoizes source digests across
+    calls (builds of the same module list read the same files)."""
     m = _read_manifest(path)
     if m is None or m.get("format") != FORMAT or m.get("python") != sys.version:
         return None
@@ -125,10 +128,15 @@ def check_build(path: Path, package_dir: Path = PACKAGE_DIR) -> Build | None:
         return None
     if m.get("suffix") != extension_suffix():
         return None
-    try:
-        digest = source_digest(package_dir, [str(s) for s in sources])
-    except OSError:
-        return None
+    names = tuple(str(s) for s in sources)
+    digest = (digests or {}).get(names)
+    if digest is None:
+        try:
+            digest = source_digest(package_dir, names)
+        except OSError:
+            return None
+        if digests is not None:
+            digests[names] = digest
     mods = tuple(str(x) for x in modules)
     key = build_key(digest, sys.version, mypy, mods)
     if key != path.name or m.get("key") != key:
@@ -150,8 +158,9 @@ def find_build(root: Path | None, package_dir: Path = PACKAGE_DIR) -> Build | No
     except OSError:
         return None
     dirs.sort(key=lambda d: d.stat().st_mtime, reverse=True)
+    digests: dict[tuple[str, ...], str] = {}
     for d in dirs:
-        b = check_build(d, package_dir)
+        b = check_build(d, package_dir, digests)
         if b is not None:
             return b
     return None
