@@ -245,6 +245,7 @@ def build(modules: list[str], root: Path, keep: int, force: bool) -> str:
         if final.exists():
             shutil.rmtree(final)
         staged.rename(final)
+        log_path.unlink(missing_ok=True)  # an earlier failure's log would only mislead
         prune(root, keep, final)
         took = time.monotonic() - started
         note = "" if _compiled.check_build(final) else " (the sources changed meanwhile: run again)"
