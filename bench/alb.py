@@ -35,6 +35,7 @@ PROXY_PORTS = {"nginx": 19201, "haproxy": 19202, "albfargate": 19203}
 
 # ------------------------------------------------------------------------------------ serve mode
 def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int = 1) -> None:
+    from albfargate.alb import compiled
     from albfargate.alb.runtime import LoadBalancerRuntime, tune_gc
     from albfargate.alb.targets import TargetId
     from albfargate.model import (
@@ -85,6 +86,7 @@ def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int =
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
         print("ready", flush=True)
+        print(f"hot-path {'compiled' if compiled() else 'pure'}", flush=True)  # the bench reads it
         await stop.wait()
         await rt.stop(grace=0.5)
         shutil.rmtree(state, ignore_errors=True)
@@ -178,6 +180,19 @@ def run_wrk(port: int, duration: int, connections: int) -> tuple[float, float, f
         print(f"  warning: {errors.group(1)} non-2xx responses", flush=True)
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return rps, pct("50"), pct("99"), total
+
+
+def hot_path_of(p: subprocess.Popen[bytes]) -> str:
+    """What the ``--serve-alb`` process said it runs (the line after "ready"): "compiled" (mypyc,
+    docs/alb.md) or "pure"."""
+    assert p.stdout is not None
+    for _ in range(20):
+        words = p.stdout.readline().decode(errors="replace").split()
+        if not words and p.poll() is not None:
+            break
+        if words[:1] == ["hot-path"]:
+            return words[1] if len(words) > 1 else "unknown"
+    return "unknown"
 
 
 def _children(pid: int) -> list[int]:
@@ -291,6 +306,9 @@ def main() -> int:
         alb = start([*alb_cmd, "--workers", "1"], PROXY_CPU, procs)
         for port in PROXY_PORTS.values():
             wait_port(port, 20)
+        hot_path = hot_path_of(alb)
+        switch = os.environ.get("ALBFARGATE_COMPILED", "unset")
+        print(f"albfargate hot path: {hot_path} (ALBFARGATE_COMPILED {switch})", flush=True)
         time.sleep(1.0)  # the LB's first health checks
         rss_fresh = rss_with_idle_connections(alb.pid, PROXY_PORTS["albfargate"], 1000)
         pids = {
@@ -315,7 +333,10 @@ def main() -> int:
                     flush=True,
                 )
         best = {n: max(v, key=lambda x: x[0]) for n, v in rounds.items()}
-        print(f"best of {args.rounds} rounds of {args.duration} s, {args.connections} connections:")
+        print(
+            f"best of {args.rounds} rounds of {args.duration} s, {args.connections} connections "
+            f"(albfargate {hot_path}):"
+        )
         for name, (rps, p50, p99, us) in best.items():
             print(
                 f"{name:<11} rps {rps:>10.0f}   p50 {p50:>7.2f} ms   p99 {p99:>7.2f} ms"

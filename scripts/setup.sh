@@ -48,3 +48,13 @@ if [ ! -x .tools/node_modules/node/bin/node ]; then
     echo "albfargate: warning: npm not found; synth uses the system node" >&2
   fi
 fi
+
+# Optional: the mypyc-compiled ALB hot path (docs/alb.md, "Compiled hot path"), into .build/compiled/ (never
+# next to the sources). Best effort: only when mypy (the dev extra) and a C compiler are there, never fails
+# setup (the ALB then runs as pure Python), a no-op when the sources did not change. ALBFARGATE_COMPILED=0
+# skips it.
+if [ "${ALBFARGATE_COMPILED:-}" != "0" ] && command -v "${CC:-cc}" >/dev/null 2>&1 &&
+  .venv/bin/python -c 'import mypyc' 2>/dev/null; then
+  .venv/bin/python scripts/build_compiled.py >&2 ||
+    echo "albfargate: the compiled hot path was not built; the ALB runs as pure Python" >&2
+fi

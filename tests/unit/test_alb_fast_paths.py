@@ -266,12 +266,17 @@ def _request_heads(draw: st.DrawFn) -> bytes:
     return eol.join([rl, *lines]) + eol + eol
 
 
+# The attributes of a parsed head: ``__slots__`` in pure Python; a mypyc-compiled class (the optional
+# compiled build, albfargate._compiled) has no ``__slots__`` and lists them in ``__mypyc_attrs__``.
+_PARSED_FIELDS: tuple[str, ...] = getattr(proxy._Parsed, "__slots__", None) or proxy._Parsed.__mypyc_attrs__  # type: ignore[attr-defined]
+
+
 def _parsed(fn: object, head: bytes) -> object:
     try:
         p = fn(head)  # type: ignore[operator]
     except proxy.ProtocolError as e:
         return ("error", e.status, str(e))
-    return {k: getattr(p, k) for k in proxy._Parsed.__slots__}
+    return {k: getattr(p, k) for k in _PARSED_FIELDS}
 
 
 @settings(max_examples=4000, deadline=None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 from albfargate.alb import health
 from albfargate.alb.health import TargetState
@@ -80,8 +81,27 @@ def test_initial_and_draining_targets_get_no_request() -> None:
     asyncio.run(drain())
 
 
+class FastLoop(asyncio.SelectorEventLoop):
+    """An event loop whose time runs 20x fast: ``call_later`` (which ``asyncio.sleep`` uses too) waits
+    ``delay / 20``, so a whole-second deregistration delay takes 50 ms. Records the delays asked for."""
+
+    SPEED = 20
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[float] = []
+
+    def call_later(  # type: ignore[override]  # typeshed's TypeVarTuple signature; Any is enough here
+        self, delay: float, callback: Any, *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
+        self.asked.append(delay)
+        return super().call_later(delay / self.SPEED, callback, *args, context=context)
+
+
 def test_deregistration_delay_cuts_in_flight_then_target_leaves() -> None:
-    reg = registry(group(deregistration_delay_seconds=0.05))  # type: ignore[arg-type]
+    # Whole seconds, as AWS's deregistration_delay.timeout_seconds and the model's int field (which the
+    # compiled build enforces at run time); FastLoop keeps the test quick.
+    reg = registry(group(deregistration_delay_seconds=1))
     reg.register("tg", A)
     make_healthy(reg, "tg", A)
     cut: list[str] = []
@@ -92,14 +112,17 @@ def test_deregistration_delay_cuts_in_flight_then_target_leaves() -> None:
         reg.begin("tg", t, lambda: cut.append("cut"))
         assert t.outstanding == 1 and reg.request_count("tg") == 1
         reg.deregister("tg", A)
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.4)
         assert reg.health_of("tg", A).state is TargetState.DRAINING and cut == []
-        await asyncio.sleep(0.08)
+        await asyncio.sleep(1.6)
         assert cut == ["cut"]
         assert reg.describe("tg") == []
         assert t.gone
 
-    asyncio.run(scenario())
+    with asyncio.Runner(loop_factory=FastLoop) as runner:
+        runner.run(scenario())
+        loop = runner.get_loop()
+        assert isinstance(loop, FastLoop) and loop.asked[0] == 1  # the drain timer: the attribute's 1 s
 
 
 def test_zero_delay_leaves_at_once_and_reregistering_a_draining_target_restarts_it() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import ClassVar
 
 from albfargate.model.elbv2 import LoadBalancerAttributes
 
@@ -57,7 +58,7 @@ _SPECIAL = frozenset(
 class TooManyForwardedFor(Exception):
     """The incoming X-Forwarded-For holds more than 30 addresses: the ALB answers 463."""
 
-    status = 463
+    status: ClassVar[int] = 463  # ClassVar: compiled, an unannotated class attribute would be missing
 
     def __init__(self, count: int) -> None:
         super().__init__(f"X-Forwarded-For holds {count} addresses (limit {MAX_FORWARDED_FOR})")

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import errno
 import gc
+import logging
 import os
 import random
 import time
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from albfargate.alb import accesslog, proxy
+from albfargate.alb import accesslog, compiled, proxy
 from albfargate.alb.accesslog_writer import AccessLogWriter
 from albfargate.alb.checker import HealthChecker
 from albfargate.alb.metrics import Metrics, TgCounters
@@ -45,6 +46,8 @@ from albfargate.model import (
 from albfargate.model.elbv2 import Action
 
 PORT_SEARCH = 100  # how many ports after a taken one are tried
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,7 @@ class LoadBalancerRuntime:
     async def start(self) -> None:
         if self._started:
             return
+        _log.debug("albfargate ALB: %s hot path", "compiled (mypyc)" if compiled() else "pure Python")
         servers: list[asyncio.AbstractServer] = []
         try:
             for lb in self.model.load_balancers:
