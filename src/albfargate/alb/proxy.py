@@ -133,7 +133,10 @@ class ChunkedFramer:
 
     __slots__ = ("_line", "_remaining", "_state", "done")
 
-    SIZE, DATA, DATA_END, TRAILER = range(4)
+    SIZE = 0  # one assignment per line: mypyc compiles no tuple unpacking in a class body
+    DATA = 1
+    DATA_END = 2
+    TRAILER = 3
     MAX_LINE = 8192  # chunk-size line with extensions, or one trailer line
 
     def __init__(self) -> None:
