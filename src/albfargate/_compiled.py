@@ -39,6 +39,7 @@ MODULES: tuple[str, ...] = (
     "rules",
     "balancing",
     "accesslog",
+    "exchange",
     "targets",
     "metrics",
     "desync",

@@ -38,6 +38,7 @@ from email.utils import formatdate
 from typing import Any
 
 from albfargate.alb import balancing, desync, headers, responses
+from albfargate.alb.exchange import Exchange, ExchangeSink
 from albfargate.alb.metrics import LbCounters, Metrics, TgCounters
 from albfargate.alb.rules import CompiledRules, RequestView
 from albfargate.alb.targets import LiveTargets, Target
@@ -79,19 +80,15 @@ STOP_GRACE = 5.0
 _log = logging.getLogger(__name__)
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 
 
 def _head_end(buf: bytes | bytearray, start: int) -> int:
     """Where the first blank line at or after ``start`` ends (what ``_HEAD_END.search`` finds: CRLF CRLF,
-    or either line end a bare LF), -1 when there is none. CRLF CRLF with no bare-LF blank line before
-    it, the common case, is found with C-level ``find`` (the regex tries every position)."""
-    i = buf.find(b"\r\n\r\n", start)
-    if i >= 0:
-        if buf.find(b"\n\n", start, i + 3) < 0 and buf.find(b"\n\r\n", start, i + 3) < 0:
-            return i + 4
-    elif buf.find(b"\n\n", start) < 0 and buf.find(b"\n\r\n", start) < 0:
-        return -1
-    m = _HEAD_END.search(buf, start)
+    or either line end a bare LF), -1 when there is none. Searched as LF, optional CR, LF: the same end,
+    with a pattern that starts with a literal the engine skips to (``_HEAD_END`` is tried at every
+    position)."""
+    m = _BLANK_LINE.search(buf, start)
     return -1 if m is None else m.end()
 
 
@@ -213,42 +210,6 @@ class ListenerState:
 
     def set_rules(self, rules: tuple[Rule, ...], default_actions: tuple[Action, ...]) -> None:
         self.rules = CompiledRules(rules, default_actions)
-
-
-@dataclass(slots=True)
-class Exchange:
-    """What happened to one request: the access-log and metrics record (spec §5)."""
-
-    kind: str  # http | https | ws | wss
-    lb_name: str
-    client: tuple[str, int]
-    received_at: float  # wall clock (request_creation_time)
-    request_line: str = "- - -"
-    user_agent: str = "-"
-    target: str | None = None
-    target_group_arn: str | None = None
-    request_processing: float = -1.0
-    target_processing: float = -1.0
-    response_processing: float = -1.0
-    elb_status: int | None = None
-    target_status: int | None = None
-    received_bytes: int = 0
-    sent_bytes: int = 0
-    trace_id: str | None = None
-    matched_rule_priority: int | None = None
-    actions_executed: tuple[str, ...] = ()
-    redirect_url: str | None = None
-    error_reason: str | None = None
-    classification: str | None = None
-    classification_reason: str | None = None
-    ssl_cipher: str | None = None
-    ssl_protocol: str | None = None
-    domain_name: str | None = None
-    chosen_cert_arn: str | None = None
-    sent_at: float = 0.0
-
-
-ExchangeSink = Callable[[Exchange], None]
 
 
 class Stream(asyncio.Protocol):

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from albfargate.alb import accesslog, compiled, proxy
+from albfargate.alb import compiled, proxy
 from albfargate.alb.accesslog_writer import AccessLogWriter
 from albfargate.alb.checker import HealthChecker
+from albfargate.alb.exchange import Exchange, exchange_line
 from albfargate.alb.metrics import Metrics, TgCounters
 from albfargate.alb.rules import CompiledRules
 from albfargate.alb.targets import LiveTargets, TargetId
@@ -531,166 +532,6 @@ def _probe_free(host: str, port: int) -> None:
         s.bind((host, port))
 
 
-def _access_log_formatter() -> Callable[[proxy.Exchange], str]:
+def _access_log_formatter() -> Callable[[Exchange], str]:
     """Exchange -> one access-log line: :func:`exchange_line`."""
     return exchange_line
-
-
-NONE_Q = '"-"'
-
-
-def _q(v: str | None) -> str:
-    """accesslog's quoted field."""
-    if not v:
-        return '"-"'
-    if "\\" in v or '"' in v:
-        v = v.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{v}"'
-
-
-def _s(v: float) -> str:
-    return "-1" if v < 0 else f"{v:.3f}"
-
-
-# The line of a plain exchange (no TLS, redirect, error reason or classification; nothing to escape):
-# one C-level ``%`` call (exchange_line's fast path).
-_PLAIN_LINE = (
-    '%s %s%06dZ %s %s:%s %s %.3f %.3f %.3f %s %s %s %s "%s" "%s" - - %s "%s" "-" "-" %s %s%06dZ "%s" '
-    '"-" "-" "%s" "%s" "-" "-"'
-)
-
-
-def _plain(v: str) -> bool:
-    return '"' not in v and "\\" not in v
-
-
-def exchange_line(ex: proxy.Exchange) -> str:
-    """The access-log line of one exchange, byte for byte ``accesslog.format_line(entry_of(ex))``
-    (spec §5) without building the intermediate record: every request is formatted on the event loop.
-    A plain forwarded or answered request (the common case) is formatted by one ``%`` call."""
-    rq, tp, rs = ex.request_processing, ex.target_processing, ex.response_processing
-    sent, received = ex.sent_at, ex.received_at
-    ua = ex.user_agent or "-"
-    trace = ex.trace_id or "-"
-    if (
-        rq >= 0
-        and tp >= 0
-        and rs >= 0
-        and sent.__class__ is float
-        and received.__class__ is float
-        and 0.0 <= sent < accesslog.MAX_TIME
-        and 0.0 <= received < accesslog.MAX_TIME
-        and not (
-            ex.ssl_cipher
-            or ex.ssl_protocol
-            or ex.domain_name
-            or ex.chosen_cert_arn
-            or ex.redirect_url
-            or ex.error_reason
-            or ex.classification
-            or ex.classification_reason
-        )
-        and len(ua) <= accesslog.USER_AGENT_LIMIT
-        and _plain(ex.request_line)
-        and _plain(ua)
-        and _plain(trace)
-    ):
-        target = ex.target or "-"
-        ts = ex.target_status
-        tstatus = "-" if ts is None else ts
-        es = ex.elb_status
-        prio = ex.matched_rule_priority
-        client = ex.client
-        sp, su = accesslog.time_parts(sent)
-        rp, ru = accesslog.time_parts(received)
-        return _PLAIN_LINE % (
-            ex.kind,
-            sp,
-            su,
-            ex.lb_name,
-            client[0],
-            client[1],
-            target,
-            rq,
-            tp,
-            rs,
-            "-" if es is None else es,
-            tstatus,
-            ex.received_bytes,
-            ex.sent_bytes,
-            ex.request_line or "-",
-            ua,
-            ex.target_group_arn or "-",
-            trace,
-            "-" if prio is None else prio,
-            rp,
-            ru,
-            ",".join(ex.actions_executed) or "-",
-            target,
-            tstatus,
-        )
-    return _exchange_line_general(ex)
-
-
-def _exchange_line_general(ex: proxy.Exchange) -> str:
-    ft = accesslog.format_time
-    q = _q
-    target = ex.target or "-"
-    ts = ex.target_status
-    tstatus = "-" if ts is None else str(ts)
-    es = ex.elb_status
-    ua = ex.user_agent
-    if ua == "-":
-        ua = ""
-    elif len(ua) > accesslog.USER_AGENT_LIMIT:
-        ua = ua[: accesslog.USER_AGENT_LIMIT]
-    prio = ex.matched_rule_priority
-    client = ex.client
-    rq, tp, rs = ex.request_processing, ex.target_processing, ex.response_processing
-    dn, cert, ru, er = ex.domain_name, ex.chosen_cert_arn, ex.redirect_url, ex.error_reason
-    cl, cr = ex.classification, ex.classification_reason
-    return (
-        f"{ex.kind} {ft(ex.sent_at)} {ex.lb_name} {client[0]}:{client[1]} {target} "
-        f"{'-1' if rq < 0 else format(rq, '.3f')} {'-1' if tp < 0 else format(tp, '.3f')} "
-        f"{'-1' if rs < 0 else format(rs, '.3f')} {'-' if es is None else es} {tstatus} "
-        f"{ex.received_bytes} {ex.sent_bytes} {q(ex.request_line)} {q(ua)} "
-        f"{ex.ssl_cipher or '-'} {ex.ssl_protocol or '-'} {ex.target_group_arn or '-'} {q(ex.trace_id)} "
-        f"{q(dn) if dn else NONE_Q} {q(cert) if cert else NONE_Q} {'-' if prio is None else prio} "
-        f"{ft(ex.received_at)} {q(','.join(ex.actions_executed))} {q(ru) if ru else NONE_Q} "
-        f'{q(er) if er else NONE_Q} {q(target)} "{tstatus}" {q(cl) if cl else NONE_Q} '
-        f"{q(cr) if cr else NONE_Q}"
-    )
-
-
-def entry_of(ex: proxy.Exchange) -> accesslog.AccessLogEntry:
-    """The access-log record of one exchange (spec §5)."""
-    target = ex.target
-    return accesslog.AccessLogEntry(
-        type=ex.kind,
-        time=ex.sent_at,
-        elb=ex.lb_name,
-        client=f"{ex.client[0]}:{ex.client[1]}",
-        target=target,
-        request_processing_time=ex.request_processing,
-        target_processing_time=ex.target_processing,
-        response_processing_time=ex.response_processing,
-        elb_status_code=ex.elb_status,
-        target_status_code=ex.target_status,
-        received_bytes=ex.received_bytes,
-        sent_bytes=ex.sent_bytes,
-        request=ex.request_line,
-        user_agent=None if ex.user_agent == "-" else ex.user_agent,
-        ssl_cipher=ex.ssl_cipher,
-        ssl_protocol=ex.ssl_protocol,
-        target_group_arn=ex.target_group_arn,
-        trace_id=ex.trace_id,
-        domain_name=ex.domain_name,
-        chosen_cert_arn=ex.chosen_cert_arn,
-        matched_rule_priority=ex.matched_rule_priority,
-        request_creation_time=ex.received_at,
-        actions_executed=ex.actions_executed,
-        redirect_url=ex.redirect_url,
-        error_reason=ex.error_reason,
-        classification=ex.classification,
-        classification_reason=ex.classification_reason,
-    )
