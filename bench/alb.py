@@ -1,10 +1,13 @@
 """Benchmark of the local ALB against nginx and HAProxy as reverse proxies (issue 4).
 
 Same two upstream servers for all three (two single-worker nginx instances answering a 13-byte body),
-each proxy on one core (``taskset``), keep-alive to the upstreams, ``wrk`` on the other core with a fixed
-duration and connection count. Prints rps, p50 and p99 for each proxy, the resident memory of the
-albfargate load balancer holding 1,000 open keep-alive client connections, and as the last line
-``alb/nginx rps ratio: <number>``.
+each proxy on one core (``taskset``), keep-alive to the upstreams, ``wrk`` on the other core with a
+fixed duration and connection count. Access logs are compared like for like: the albfargate LB writes
+its access log (its default) and so does nginx (its default too: one ``combined`` line per request,
+written as it goes); with ``--no-access-logs`` neither does. HAProxy logs only to syslog and is run
+without. Prints rps, p50 and p99 for each proxy, the resident memory of the albfargate load balancer
+holding 1,000 open keep-alive client connections, and as the last line ``alb/nginx rps ratio:
+<number>``.
 
 Usage: ``.venv/bin/python bench/alb.py [--duration 10] [--connections 50]``. Installs nginx, haproxy and
 wrk with apt-get when they are missing. The machine may be shared: numbers vary run to run.
@@ -275,11 +278,15 @@ def main() -> int:
         for port in ups:
             wait_port(port)
         servers = " ".join(f"server 127.0.0.1:{p};" for p in ups)
+        # like for like: nginx writes its access log (as its default configuration does) when the
+        # albfargate LB writes its own; --no-access-logs runs both without
+        nlog = "off" if args.no_access_logs else str(tmp / "proxy" / "logs" / "access.log")
         nconf = nginx_conf(
             tmp,
             "proxy",
             f"upstream backends {{ {servers} keepalive 128; }} "
-            f"server {{ listen 127.0.0.1:{PROXY_PORTS['nginx']}; keepalive_timeout 600s; location / {{ "
+            f"server {{ listen 127.0.0.1:{PROXY_PORTS['nginx']}; keepalive_timeout 600s; access_log {nlog}; "
+            "location / { "
             "proxy_pass http://backends; proxy_http_version 1.1; "
             'proxy_set_header Connection ""; proxy_buffering on; } }',
         )
@@ -335,7 +342,8 @@ def main() -> int:
         best = {n: max(v, key=lambda x: x[0]) for n, v in rounds.items()}
         print(
             f"best of {args.rounds} rounds of {args.duration} s, {args.connections} connections "
-            f"(albfargate {hot_path}):"
+            f"(albfargate {hot_path}; access logs: "
+            f"{'none' if args.no_access_logs else 'albfargate and nginx, HAProxy none'}):"
         )
         for name, (rps, p50, p99, us) in best.items():
             print(
