@@ -1175,10 +1175,12 @@ class ClientConnection:
         )
         self._log(ex)
 
-    def _log(self, ex: Exchange) -> None:
+    def _log(self, ex: Exchange, now: float = 0.0) -> None:
+        """Hand the exchange to the access log; ``now`` (the wall clock, when the caller has read it)
+        is when the response went out."""
         sink = self.ctx.sink
         if sink is not None:
-            ex.sent_at = time.time()
+            ex.sent_at = now or time.time()
             try:  # (not contextlib.suppress: an object per request)
                 sink(ex)
             except Exception:  # logging is best effort, never the request's failure
@@ -1304,7 +1306,6 @@ class ClientConnection:
             parts.append(f"Content-Length: {p.body_length}\r\n")
         parts.append("\r\n")
         up_head = "".join(parts).encode("latin-1")
-        ex.request_processing = time.time() - now_wall
         return _Plan(ex, p, tg_arn, target, up_head, set_cookies, keep_alive, close_after, app_cookie)
 
     def _begin(self, plan: _Plan) -> None:
@@ -1351,7 +1352,8 @@ class ClientConnection:
             del buf[:n]
         else:
             s.write(plan.up_head)
-        plan.t_sent = time.time()
+        plan.t_sent = t = time.time()
+        plan.ex.request_processing = t - plan.ex.received_at
         return True
 
     def _on_upstream_data(self) -> None:
@@ -1440,6 +1442,7 @@ class ClientConnection:
             self.last = self.loop.time()
             try:
                 up.s.write(plan.up_head)
+                ex.request_processing = time.time() - ex.received_at  # until the head went to the target
                 if p.expect_continue and has_body:
                     self.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 if has_body:
@@ -1477,7 +1480,8 @@ class ClientConnection:
         open). Otherwise what the body relay (or the tunnel) needs."""
         ex = plan.ex
         p = plan.p
-        ex.target_processing = time.time() - plan.t_sent
+        t_resp = time.time()  # the response head arrived (one clock read for both figures)
+        ex.target_processing = t_resp - plan.t_sent
         try:
             status, out_head, framing, length, up_keep = _parse_response_head(
                 rhead, p.method, plan.set_cookies, plan.app_cookie
@@ -1493,7 +1497,6 @@ class ClientConnection:
             out_head = _set_connection_close(out_head)
         self.phase = RESPONSE
         self.response_started = True
-        t_resp = time.time()
         ubuf = up.buf
         if framing == "length" and len(ubuf) >= length:
             # the whole body is already here (the common small response): one write, one syscall
@@ -1542,9 +1545,10 @@ class ClientConnection:
         """The response went out whole: record it; the target connection goes back to the pool when it
         can be reused. Whether the client connection stays open."""
         ex = plan.ex
-        ex.response_processing = time.time() - t_resp
+        now = time.time()
+        ex.response_processing = now - t_resp
         ex.sent_bytes = sent
-        self._record_target(ex, plan.target, status)
+        self._record_target(ex, plan.target, status, now)
         self.upstream = None
         up.s.on_data = None
         if up_keep and not plan.close_after and not self.cut:
@@ -1557,13 +1561,13 @@ class ClientConnection:
             return False
         return True
 
-    def _record_target(self, ex: Exchange, target: Target, status: int) -> None:
+    def _record_target(self, ex: Exchange, target: Target, status: int, now: float = 0.0) -> None:
         tgc = self.ctx.tg_counters.get(ex.target_group_arn or "")
         if tgc is not None:
             self.ctx.metrics.target_response(
                 self.ls.counters, tgc, target.key, status, max(0.0, ex.target_processing)
             )
-        self._log(ex)
+        self._log(ex, now)
 
     def _upstream_failed(self, ex: Exchange, p: _Parsed, code: int, keep_alive: bool = False) -> bool:
         if self.upstream is not None:
@@ -1835,11 +1839,18 @@ def _parse_response_head(
                 app_cookie = None
             continue
         if lname == b"connection":
-            toks = [x.strip() for x in value.lower().split(b",")]
-            if b"close" in toks:
+            v = low[m.end(1) + 1 : m.end()].strip()
+            if v == b"keep-alive":  # the usual single token, without splitting
+                if http10:
+                    conn_close = False
+            elif v == b"close":
                 conn_close = True
-            elif http10 and b"keep-alive" in toks:
-                conn_close = False
+            else:
+                toks = [x.strip() for x in v.split(b",")]
+                if b"close" in toks:
+                    conn_close = True
+                elif http10 and b"keep-alive" in toks:
+                    conn_close = False
         start, end = m.span()  # a hop-by-hop line: cut out (with the CRLF before it)
         keep.append(head[pos:start])
         pos = end
