@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from albfargate.alb import accesslog_writer, tls
+from albfargate.alb import tls
 from albfargate.alb.accesslog_writer import AccessLogWriter
 from albfargate.alb.metrics import Metrics
 
@@ -72,7 +72,7 @@ def test_access_log_writer_flushes_formatted_lines_and_bounds_its_queue(
                 break
         assert path.read_text() == "line 1\nline 2\n"
         assert w.dropped == 1
-        monkeypatch.setattr(accesslog_writer, "MAX_PENDING", 2)
+        w.queue.limit = 2
         for i in range(5):
             w.add("app/lb/0123", 10 + i)
         assert w.dropped == 4  # 3 over the bound + the unformattable one

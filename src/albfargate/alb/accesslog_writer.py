@@ -2,7 +2,8 @@
 ``<state_dir>/access-logs/``: one file per load balancer, ``<lb-name>.<lb-id>.log``, one line per
 request (per connection for WebSockets).
 
-Each record is formatted when the proxy hands it over (``add``; ~2 µs for a plain exchange), so the
+Each record is formatted when the proxy hands it over (``add``, or the compiled
+:class:`~albfargate.alb.exchange.LineQueue` the proxy calls directly; ~1 µs for a plain exchange), so the
 cost is spread evenly over the requests and no record object outlives its request: formatting a whole
 batch at flush time made bursts of several milliseconds (the latency tail) and kept thousands of records
 alive (memory). Every ``FLUSH_INTERVAL`` seconds the lines queued so far are joined, encoded and appended
@@ -20,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from albfargate.alb.exchange import LineQueue
+
 FLUSH_INTERVAL = 0.1
 # Lines held between flushes at most (far more than 0.1 s of a fast benchmark); more are dropped and counted.
 MAX_PENDING = 100_000
@@ -28,10 +31,7 @@ MAX_PENDING = 100_000
 class AccessLogWriter:
     def __init__(self, state_dir: Path, format_line: Callable[[Any], str]) -> None:
         self.dir = state_dir / "access-logs"
-        self._format = format_line
-        self._pending: dict[str, list[str]] = {}
-        self._count = 0
-        self.dropped = 0
+        self.queue = LineQueue(format_line, MAX_PENDING)
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="access-log")
         self._lock = threading.RLock()  # one writer at a time (worker flush vs. flush() on close)
@@ -42,22 +42,14 @@ class AccessLogWriter:
         stem = ".".join(parts[1:]) if len(parts) >= 3 else lb_full_name.replace("/", "_")
         return self.dir / f"{stem}.log"
 
+    @property
+    def dropped(self) -> int:
+        """Lines dropped: over the queue's bound, or records the formatter refused."""
+        return self.queue.dropped
+
     def add(self, lb_full_name: str, record: Any) -> None:
         """Format one record and queue its line (written at the next flush)."""
-        if self._count >= MAX_PENDING:
-            self.dropped += 1
-            return
-        try:
-            line = self._format(record)
-        except Exception:  # a record that can't be formatted is not worth a request's failure
-            self.dropped += 1
-            return
-        lines = self._pending.get(lb_full_name)
-        if lines is None:
-            self._pending[lb_full_name] = [line]
-        else:
-            lines.append(line)
-        self._count += 1
+        self.queue.add(lb_full_name, record)
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -72,8 +64,7 @@ class AccessLogWriter:
                 await loop.run_in_executor(self._executor, self._append, pending)
 
     def _take(self) -> dict[str, list[str]]:
-        pending, self._pending, self._count = self._pending, {}, 0
-        return pending
+        return self.queue.take()
 
     def _append(self, pending: dict[str, list[str]]) -> None:
         with self._lock:

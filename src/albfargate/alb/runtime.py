@@ -175,7 +175,7 @@ class LoadBalancerRuntime:
             self._writer = AccessLogWriter(self.state_dir, _access_log_formatter())
             self._writer.start()
             writer = self._writer
-            self.ctx.sink = lambda ex: writer.add(ex.lb_name, ex)
+            self.ctx.sink = writer.queue.add_exchange
         if self._replica:
             self._started = True
             return
