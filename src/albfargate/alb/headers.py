@@ -197,7 +197,6 @@ def forward_headers(
     mode = attributes.xff_header_processing_mode
     drop_invalid = attributes.drop_invalid_header_fields
     preserve_host = attributes.preserve_host_header
-    oversized = _header_bytes(headers) > TRACE_HEADER_LIMIT
 
     out: list[tuple[str, str]] = []
     xff_values: list[str] = []
@@ -271,6 +270,8 @@ def forward_headers(
             out[host_at] = (out[host_at][0], rewrite_host(out[host_at][1], listener_port))
 
     # X-Amzn-Trace-Id
+    # (the size of the headers matters only when the client sent a trace header to extend)
+    oversized = trace_value is not None and _header_bytes(headers) > TRACE_HEADER_LIMIT
     trace = trace_header(trace_value, now, trace_random, oversized=oversized)
     if trace_at == -1:
         out.append(("X-Amzn-Trace-Id", trace))
