@@ -50,7 +50,7 @@ if [ ! -x .tools/node_modules/node/bin/node ]; then
 fi
 
 # Optional: the mypyc-compiled ALB hot path (docs/alb.md, "Compiled hot path"), into .build/compiled/ (never
-# next to the sources). Best effort: only when mypy (the dev extra) and a C compiler are there, never fails
+# next to the sources). Best effort: only when mypy (the fast and dev extras) and a C compiler are there, never fails
 # setup (the ALB then runs as pure Python), a no-op when the sources did not change. ALBFARGATE_COMPILED=0
 # skips it.
 if [ "${ALBFARGATE_COMPILED:-}" != "0" ] && command -v "${CC:-cc}" >/dev/null 2>&1 &&

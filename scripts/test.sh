@@ -12,9 +12,22 @@ fi
 .venv/bin/ruff check src tests bench examples
 .venv/bin/ruff format --check src tests bench examples
 .venv/bin/mypy
+compiled() { .venv/bin/python -c 'import sys, albfargate.alb as a; sys.exit(0 if a.compiled() else 1)'; }
+# CI (.ci/run) requires the compiled ALB hot path (scripts/setup.sh builds it): the performance goals are
+# measured on it, so a build that stopped working must fail here, not fall back to pure Python unseen.
+if [ "${ALBFARGATE_REQUIRE_COMPILED:-}" = "1" ] && ! compiled; then
+  echo "albfargate: the compiled ALB hot path is not in use (see .build/compiled/last-failure.log)" >&2
+  exit 1
+fi
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?
+# A full run on the compiled hot path runs the ALB tests once more on the pure-Python one (both ship).
+if [ "$rc" -eq 0 ] && [ "$#" -eq 0 ] && compiled; then
+  echo "albfargate: the ALB tests again on the pure-Python hot path (ALBFARGATE_COMPILED=0)" >&2
+  ALBFARGATE_COMPILED=0 .venv/bin/python -m pytest -q tests/unit/test_alb_*.py tests/integration/test_alb_*.py
+  rc=$?
+fi
 set -e
 if [ "$rc" -eq 5 ]; then
   echo "albfargate: pytest collected no tests (exit 5): failing" >&2
