@@ -176,3 +176,35 @@ async def test_client_leaving_mid_exchange_leaves_nothing_behind() -> None:
         await wait_for(lambda: _in_flight(rt) == 0 and _connections(rt) == 0, timeout=5)
         assert rt.metrics.snapshot()  # the LB still answers
         assert (await Client(*await asyncio.open_connection("127.0.0.1", port_of(rt))).get("/")).status == 200
+
+
+def _active(rt: LoadBalancerRuntime) -> float:
+    snap = rt.metrics.snapshot().values()
+    return sum(v["ActiveConnectionCount"] for v in snap if "ActiveConnectionCount" in v)
+
+
+@_sync
+async def test_every_way_a_connection_ends_is_counted_once() -> None:
+    # the task path closing (Connection: close on a fresh connection), the fast lane closing, an
+    # ALB-made answer closing, a framing error, a client leaving while idle: ActiveConnectionCount
+    # goes back to 0, never below
+    async with lane() as (rt, _, c, _):
+        port = port_of(rt)
+        for raw in (
+            b"GET /big?n=200000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",  # body relayed by a task
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",  # task
+            b"TRACE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",  # ALB-made 405
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",  # 400
+        ):
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(raw)
+            assert (await asyncio.wait_for(read_response(r), 10)).status in (200, 400, 405)
+            w.transport.abort()
+        c.w.write(b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # the fast lane, closing
+        assert (await asyncio.wait_for(read_response(c.r), 10)).body == b"a /b"
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        await wait_for(lambda: _connections(rt) == 1)
+        w.transport.abort()  # idle, gone
+        await wait_for(lambda: _connections(rt) == 0)
+        await asyncio.sleep(0.1)
+        assert _active(rt) == 0

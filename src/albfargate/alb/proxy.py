@@ -993,6 +993,8 @@ class ClientConnection:
             self._exchange_over()
             if not keep or self.closed:
                 self._finish()
+        if self.mode == DONE:
+            return
         self.mode = CALLBACK
         self._on_data()
 
