@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 PROXY_CPU = "0"
 LOAD_CPU = "1"
@@ -37,10 +38,9 @@ PROXY_PORTS = {"nginx": 19201, "haproxy": 19202, "albfargate": 19203}
 
 
 # ------------------------------------------------------------------------------------ serve mode
-def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int = 1) -> None:
-    from albfargate.alb import compiled
-    from albfargate.alb.runtime import LoadBalancerRuntime, tune_gc
-    from albfargate.alb.targets import TargetId
+def bench_model(health_interval: int = 5) -> Any:
+    """The benchmarked system: one load balancer, one HTTP listener on port 80 forwarding to one target
+    group ``bench`` (no deregistration delay). Returns ``(model, target group)``."""
     from albfargate.model import (
         ForwardAction,
         HealthCheck,
@@ -57,7 +57,7 @@ def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int =
         name="bench",
         tg_id="0000000000000001",
         port=80,
-        health_check=HealthCheck(interval_seconds=5, healthy_threshold=2),
+        health_check=HealthCheck(interval_seconds=health_interval, healthy_threshold=2),
         attributes=TargetGroupAttributes(deregistration_delay_seconds=0),
     )
     lb = LoadBalancer(
@@ -74,6 +74,15 @@ def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int =
         default_actions=(ForwardAction((TargetGroupTuple(tg.arn),)),),
     )
     model = SystemModel(load_balancers=(lb,), listeners=(listener,), target_groups=(tg,))
+    return model, tg
+
+
+def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int = 1) -> None:
+    from albfargate.alb import compiled
+    from albfargate.alb.runtime import LoadBalancerRuntime, tune_gc
+    from albfargate.alb.targets import TargetId
+
+    model, tg = bench_model()
 
     async def main() -> None:
         state = Path(tempfile.mkdtemp(prefix="albbench-"))

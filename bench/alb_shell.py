@@ -19,21 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alb import bench_model  # bench/alb.py: this folder is on sys.path when the script runs
+
 import albfargate.alb
 from albfargate.alb import proxy
 from albfargate.alb.health import TargetHealth, TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
 from albfargate.alb.targets import TargetId
-from albfargate.model import (
-    ForwardAction,
-    HealthCheck,
-    Listener,
-    LoadBalancer,
-    SystemModel,
-    TargetGroup,
-    TargetGroupAttributes,
-    TargetGroupTuple,
-)
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 RESPONSE = (
@@ -81,28 +73,8 @@ class FakeTransport:
 
 
 async def measure(requests: int, access_logs: bool) -> float:
-    tg = TargetGroup(
-        arn="arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/bench/0000000000000001",
-        name="bench",
-        tg_id="0000000000000001",
-        port=80,
-        health_check=HealthCheck(interval_seconds=300),
-        attributes=TargetGroupAttributes(deregistration_delay_seconds=0),
-    )
-    lb = LoadBalancer(
-        arn="arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/bench/0000000000000002",
-        name="bench",
-        lb_id="0000000000000002",
-        dns_name="bench.local",
-    )
-    listener = Listener(
-        arn=lb.arn.replace("loadbalancer/", "listener/") + "/3",
-        load_balancer_arn=lb.arn,
-        port=80,
-        protocol="HTTP",
-        default_actions=(ForwardAction((TargetGroupTuple(tg.arn),)),),
-    )
-    model = SystemModel(load_balancers=(lb,), listeners=(listener,), target_groups=(tg,))
+    model, tg = bench_model(health_interval=300)  # no health check during the measurement
+    listener = model.listeners[0]
     with tempfile.TemporaryDirectory() as state:
         rt = LoadBalancerRuntime(
             model, state_dir=Path(state), port_overrides={80: 0}, access_logs=access_logs
