@@ -88,7 +88,7 @@ async def measure(requests: int, access_logs: bool) -> float:
             rt.targets.set_health(tg.arn, target, TargetHealth(TargetState.HEALTHY, None, None))
             upstream = proxy.Stream()
             upstream.connection_made(FakeTransport(("127.0.0.1", 9)))  # type: ignore[arg-type]
-            rt.ctx.pools.release(proxy.Upstream(target, upstream))
+            rt.ctx.pools.release(proxy.Upstream(target, upstream), asyncio.get_running_loop().time())
             ls = rt._bound[listener.arn].state  # the listener's live state (private: a bench of internals)
             client_transport = FakeTransport(("127.0.0.1", 50000))
             client = proxy.Stream(lambda s: proxy.ClientConnection(rt.ctx, ls, s).start())

@@ -396,18 +396,12 @@ class Pools:
         self._idle: dict[Target, list[Upstream]] = {}
         self._tls: ssl.SSLContext | None = None
 
-    async def acquire(self, target: Target, connect_timeout: float, idle_timeout: float) -> Upstream:
-        up = self.take_idle(target, idle_timeout)
-        if up is not None:
-            return up
-        return await self.connect(target, connect_timeout)
-
-    def take_idle(self, target: Target, idle_timeout: float) -> Upstream | None:
+    def take_idle(self, target: Target, idle_timeout: float, now: float) -> Upstream | None:
         """A pooled connection to ``target`` still fit for a request, or None (no coroutine: the hot path
-        calls this first and awaits :meth:`connect` only when it must)."""
+        calls this first and awaits :meth:`connect` only when it must). ``now``: the event loop's clock,
+        as the caller last read it (the pool reads no clock of its own)."""
         stack = self._idle.get(target)
         if stack:
-            now = time.monotonic()
             while stack:
                 up = stack.pop()
                 # unsolicited bytes (up.buf) mean the connection is out of step with its requests
@@ -435,7 +429,8 @@ class Pools:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return Upstream(target, stream)
 
-    def release(self, up: Upstream) -> None:
+    def release(self, up: Upstream, now: float) -> None:
+        """Keep ``up`` for the next request to its target (``now``: the event loop's clock)."""
         up.s.on_data = None
         t = up.target
         if t.gone or up.buf or up.s.transport.is_closing() or up.s.eof:
@@ -445,7 +440,7 @@ class Pools:
         if len(stack) >= POOL_MAX_IDLE_PER_TARGET:
             up.close()
             return
-        up.last_used = time.monotonic()
+        up.last_used = now
         stack.append(up)
 
     def drop_target(self, target: Target) -> None:
@@ -947,7 +942,7 @@ class ClientConnection:
             if self.closed:
                 self._finish()
                 return
-            if w.transport.get_write_buffer_size() > STREAM_HIGH_WATER:  # a slow reader: wait for it
+            if w._write_paused:  # a slow reader (its buffer passed STREAM_HIGH_WATER): wait for it
                 self._to_task(self._drain_then_continue())
                 return
             try:
@@ -1339,7 +1334,7 @@ class ClientConnection:
         n = p.body_length
         if p.body_chunked or p.upgrade is not None or (n and (p.expect_continue or n > len(self.buf))):
             return False
-        up = self.ctx.pools.take_idle(plan.target, float(self.ls.attributes.idle_timeout_seconds))
+        up = self.ctx.pools.take_idle(plan.target, float(self.ls.attributes.idle_timeout_seconds), self.last)
         if up is None:
             return False
         self.mode = FAST
@@ -1430,7 +1425,7 @@ class ClientConnection:
         for attempt in range(first_attempt, attempts):
             self.phase = UPSTREAM
             try:
-                up = ctx.pools.take_idle(target, idle) if attempt == 0 else None
+                up = ctx.pools.take_idle(target, idle, self.loop.time()) if attempt == 0 else None
                 if up is None:
                     up = await ctx.pools.connect(target, ctx.connect_timeout)
             except TimeoutError:
@@ -1554,10 +1549,10 @@ class ClientConnection:
         self.upstream = None
         up.s.on_data = None
         if up_keep and not plan.close_after and not self.cut:
-            self.ctx.pools.release(up)
+            self.ctx.pools.release(up, self.last)
         else:
             up.close()
-        self.last = self.loop.time()
+        # (self.last: stamped when the target's bytes arrived, a moment ago)
         if not client_keep:
             self._close(abort=False)
             return False
