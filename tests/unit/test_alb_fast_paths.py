@@ -137,6 +137,11 @@ _STATUS_LINES = [
     b"HTTP/1.1 20 OK",
     b"HTTP/1.1 2000 OK",
     b"HTTP/1.1 abc OK",
+    b"HTTP/1.10 200 OK",
+    b"HTTP/1.1 200\tOK",
+    b"HTTP/1.1  200 OK",
+    b"HTTP/1.x 200 OK",
+    b"HTTP/1.1 200",
 ]
 _HEADER_LINES = [
     b"Server: nginx/1.22.1",
@@ -166,6 +171,13 @@ _HEADER_LINES = [
     b"NoColon",
     b"Bare: a\rb",
     b"Weird: :colons: here",
+    b":empty-name",
+    b"Tab\t: x",
+    b"\tfolded",
+    b"Na\x00me: x",
+    b"Content-Length\t: 5",
+    b"X: \x0bv",
+    b"Set-Cookie:app=2",
 ]
 
 
