@@ -1779,12 +1779,14 @@ def _host_of(host_header: str | None, ls: ListenerState, with_port: bool = True)
 _RESP_WELL_FORMED = re.compile(
     rb"HTTP/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\r\n"
 )
-# The header lines the fast path looks at, each with the CRLF before it (a match can only start a line);
-# searched in the lower-cased head (case-sensitive: a literal prefix the engine can skip to, where
-# IGNORECASE would try every position), values sliced from the original by the match's spans.
+# The header lines the fast path looks at, name and value, each with the CRLF before it (a match can only
+# start a line): found in the lower-cased head with one findall (a case-sensitive pattern starting with a
+# literal, which the engine skips to; IGNORECASE would try every position).
 _RESP_SPECIAL = re.compile(
-    rb"\r\n(connection|keep-alive|proxy-connection|content-length|transfer-encoding|set-cookie):[^\r\n]*"
+    rb"\r\n(connection|keep-alive|proxy-connection|content-length|transfer-encoding|set-cookie):([^\r\n]*)"
 )
+# The hop-by-hop lines a response loses, each with the CRLF before it, cut from the head as it came.
+_RESP_HOP_LINE = re.compile(rb"\r\n(?:connection|keep-alive|proxy-connection):[^\r\n]*", re.IGNORECASE)
 
 
 def _parse_response_head(
@@ -1808,77 +1810,62 @@ def _parse_response_head(
     cl: int | None = None
     chunked = False
     conn_close = http10
-    keep: list[bytes] = [b"HTTP/1.1"]
-    pos = 8
-    cl_spans: list[tuple[int, int]] = []
-    low = head.lower()
-    for m in _RESP_SPECIAL.finditer(low):
-        lname = m.group(1)
-        value = head[m.end(1) + 1 : m.end()]
+    hop = False
+    for lname, lvalue in _RESP_SPECIAL.findall(head.lower()):
         if lname == b"content-length":
-            v = value.strip()
+            v = lvalue.strip()
             if not v.isdigit():
                 raise ProtocolError(502, "bad content-length")
             n = int(v)
             if cl is not None and cl != n:
                 raise ProtocolError(502, "bad content-length")
             cl = n
-            cl_spans.append(m.span())
-            continue
-        if lname == b"transfer-encoding":
-            toks = [x.strip().lower() for x in value.split(b",")]
+        elif lname == b"transfer-encoding":
+            toks = [x.strip() for x in lvalue.split(b",")]
             if toks and toks[-1] == b"chunked":
                 chunked = True
-            continue
-        if lname == b"set-cookie":
-            if app_cookie is not None and value.strip().startswith(app_cookie[0]):
-                set_cookies = [*set_cookies, *app_cookie[1]]
-                app_cookie = None
-            continue
-        if lname == b"connection":
-            v = low[m.end(1) + 1 : m.end()].strip()
-            if v == b"keep-alive":  # the usual single token, without splitting
-                if http10:
-                    conn_close = False
-            elif v == b"close":
-                conn_close = True
-            else:
-                toks = [x.strip() for x in v.split(b",")]
-                if b"close" in toks:
+        elif lname == b"set-cookie":
+            if app_cookie is not None:  # the cookie's name is case-sensitive: read by the general parser
+                return _parse_response_head_general(head, method, set_cookies, app_cookie)
+        else:  # connection, keep-alive, proxy-connection: hop-by-hop lines, cut below
+            hop = True
+            if lname == b"connection":
+                v = lvalue.strip()
+                if v == b"keep-alive":  # the usual single token, without splitting
+                    if http10:
+                        conn_close = False
+                elif v == b"close":
                     conn_close = True
-                elif http10 and b"keep-alive" in toks:
-                    conn_close = False
-        start, end = m.span()  # a hop-by-hop line: cut out (with the CRLF before it)
-        keep.append(head[pos:start])
-        pos = end
+                else:
+                    toks = [x.strip() for x in v.split(b",")]
+                    if b"close" in toks:
+                        conn_close = True
+                    elif http10 and b"keep-alive" in toks:
+                        conn_close = False
+    if chunked and cl is not None:  # the Content-Length lines would go too (rare): the general parser
+        return _parse_response_head_general(head, method, set_cookies, app_cookie)
     if method == "HEAD" or status in (204, 304) or 100 <= status < 200:  # 101 included
         framing, length = "none", 0
     elif chunked:
         framing, length = "chunked", 0
-        if cl is not None:  # the Content-Length lines go too
-            spans = sorted([*cl_spans, *_hop_spans(low)])
-            keep = [b"HTTP/1.1"]
-            pos = 8
-            for start, end in spans:
-                keep.append(head[pos:start])
-                pos = end
     elif cl is not None:
         framing, length = "length", cl
     else:
         framing, length = "close", 0
         conn_close = True
-    keep.append(head[pos:-2])  # up to the CRLF that ends the last header line
+    # from the status code to the CRLF that ends the last header line, without the hop-by-hop lines
+    rest = head[8:-2]
+    if hop:
+        rest = _RESP_HOP_LINE.sub(b"", rest)
+    if not set_cookies and status != 101:
+        return status, b"HTTP/1.1" + rest + b"\r\n", framing, length, not conn_close
+    keep = [b"HTTP/1.1", rest]
     for cname, cvalue in set_cookies:
         keep.append(f"{cname}: {cvalue}\r\n".encode("latin-1"))
     if status == 101:
         keep.append(b"Connection: Upgrade\r\n")
     keep.append(b"\r\n")
     return status, b"".join(keep), framing, length, not conn_close
-
-
-def _hop_spans(low: bytes) -> list[tuple[int, int]]:
-    """The spans of the hop-by-hop header lines of a lower-cased response head."""
-    return [m.span() for m in _RESP_SPECIAL.finditer(low) if m.group(1) in _RESP_HOP]
 
 
 def _parse_response_head_general(
