@@ -92,6 +92,18 @@ def _head_end(buf: bytes | bytearray, start: int) -> int:
     return -1 if m is None else m.end()
 
 
+def _take(buf: bytearray, end: int) -> bytes:
+    """The first ``end`` bytes of ``buf``, taken off it (one copy when they are all of it, the common
+    case: nothing pipelined behind a head)."""
+    if end == len(buf):
+        out = bytes(buf)
+        buf.clear()
+    else:
+        out = bytes(buf[:end])
+        del buf[:end]
+    return out
+
+
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _CTL_OR_SPACE = re.compile(rb"[\x00-\x20\x7f]")
 _HOP_BY_HOP = frozenset(
@@ -1014,13 +1026,7 @@ class ClientConnection:
             self.scan = 0
             if end > MAX_REQUEST_HEAD:
                 raise ProtocolError(400, "request head too large")
-            if end == len(buf):  # the common case: nothing pipelined behind it, one copy
-                head = bytes(buf)
-                buf.clear()
-            else:
-                head = bytes(buf[:end])
-                del buf[:end]
-            return head
+            return _take(buf, end)
         if len(buf) > MAX_REQUEST_HEAD:
             raise ProtocolError(400, "request head too large")
         nl = buf.find(b"\n")
@@ -1382,11 +1388,9 @@ class ClientConnection:
                 return
             if up.buf:  # the target closed mid-head
                 code = 504 if self.timed_out else 502
-            elif self.timed_out:
-                code = 504
-            elif self.cut or not up.reused or p.body_length > 0:
-                code = 502
-            else:  # a pooled connection the target closed (AWS's keep-alive race): once more, fresh
+            else:
+                code = self._unanswered(up, may_retry=p.body_length == 0)
+            if not code:  # a pooled connection the target closed (AWS's keep-alive race): once more, fresh
                 s.on_data = None
                 up.close()
                 self.upstream = None
@@ -1400,6 +1404,16 @@ class ClientConnection:
             return
         s.on_data = None  # the task reads the rest with read_more()
         self._to_task(self._respond_rest(plan, r))
+
+    def _unanswered(self, up: Upstream, *, may_retry: bool) -> int:
+        """The target closed ``up`` before any byte of a response: 504 when the idle timeout fired, 502
+        when the request was cut, the connection was a new one or no retry is left; 0: retry once on a
+        fresh connection (AWS's keep-alive race). The fast lane and the task decide alike here."""
+        if self.timed_out:
+            return 504
+        if self.cut or not up.reused or not may_retry:
+            return 502
+        return 0
 
     def _fast_done(self, keep: bool) -> None:
         self._exchange_over()
@@ -1456,11 +1470,9 @@ class ClientConnection:
                 rhead = None
             if rhead is not None:
                 break
-            # no response at all
-            if self.timed_out:
-                return self._upstream_failed(ex, p, 504, keep_alive)
-            if self.cut or not up.reused or attempt == attempts - 1:
-                return self._upstream_failed(ex, p, 502, keep_alive)
+            code = self._unanswered(up, may_retry=attempt < attempts - 1)
+            if code:
+                return self._upstream_failed(ex, p, code, keep_alive)
             up.close()
             self.upstream = None
         assert up is not None and rhead is not None
@@ -1602,8 +1614,7 @@ class ClientConnection:
                         n = framer.feed(buf)
                     except ValueError:
                         raise ProtocolError(400, "bad chunked body") from None
-                    uw.write(bytes(buf[:n]))
-                    del buf[:n]
+                    uw.write(_take(buf, n))
                     if framer.done:
                         break
                 if uw.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
@@ -1617,8 +1628,7 @@ class ClientConnection:
             while True:
                 if buf:
                     take = min(remaining, len(buf))
-                    uw.write(bytes(buf[:take]))
-                    del buf[:take]
+                    uw.write(_take(buf, take))
                     remaining -= take
                 if remaining == 0:
                     break
@@ -1642,12 +1652,7 @@ class ClientConnection:
             self.rscan = 0
             if end > MAX_RESPONSE_HEAD:
                 raise ProtocolError(502, "response head too large")
-            if end == len(buf):
-                head = bytes(buf)
-                buf.clear()
-            else:
-                head = bytes(buf[:end])
-                del buf[:end]
+            head = _take(buf, end)
             code = head[9:12]
             if code[:1] == b"1" and code != b"101":
                 continue  # 100 Continue / 103 Early Hints: not forwarded
@@ -1687,12 +1692,7 @@ class ClientConnection:
                     take = framer.feed(buf)
                 else:
                     take = len(buf)
-                if take == len(buf):
-                    w.write(bytes(buf))
-                    buf.clear()
-                else:
-                    w.write(bytes(buf[:take]))
-                    del buf[:take]
+                w.write(_take(buf, take))
                 sent += take
                 if (framer is not None and framer.done) or (framing == "length" and remaining == 0):
                     return sent
