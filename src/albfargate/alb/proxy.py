@@ -589,23 +589,8 @@ def parse_request_head(head: bytes) -> _Parsed:
     special = _REQ_SPECIAL
     for name, value in hdrs:
         lname = name.lower()
-        if lname not in special:
-            continue
-        if lname == "host":
-            if p.host is None:
-                p.host = value
-        elif lname == "user-agent":
-            p.user_agent = value
-        elif lname == "content-length":
-            cl = _content_length(value, cl)
-        elif lname == "transfer-encoding":
-            te.extend(x.strip().lower() for x in value.split(",") if x.strip())
-        elif lname == "connection":
-            conn_tokens.extend(x.strip().lower() for x in value.split(","))
-        elif lname == "upgrade":
-            p.upgrade = value
-        else:  # expect
-            p.expect_continue = value.lower() == "100-continue"
+        if lname in special:
+            cl = _note_header(p, lname, value, cl, te, conn_tokens)
     return _finish_request(p, cl, te, conn_tokens)
 
 
@@ -672,24 +657,34 @@ def _parse_request_head_general(head: bytes) -> _Parsed:
             continue  # MissingHeaderColon / EmptyHeader: classified Ambiguous, dropped here
         name = name_b.decode("latin-1")
         value = value_b.strip(b" \t").decode("latin-1")
-        lname = name.lower().strip()
-        if lname == "content-length":
-            cl = _content_length(value, cl)
-        elif lname == "transfer-encoding":
-            te.extend(x.strip().lower() for x in value.split(",") if x.strip())
-        elif lname == "connection":
-            conn_tokens.extend(x.strip().lower() for x in value.split(","))
-        elif lname == "upgrade":
-            p.upgrade = value
-        elif lname == "expect":
-            p.expect_continue = value.lower() == "100-continue"
-        elif lname == "host":
-            if p.host is None:
-                p.host = value
-        elif lname == "user-agent":
-            p.user_agent = value
+        cl = _note_header(p, name.lower().strip(), value, cl, te, conn_tokens)
         hdrs.append((name, value))
     return _finish_request(p, cl, te, conn_tokens)
+
+
+def _note_header(
+    p: _Parsed, lname: str, value: str, cl: int | None, te: list[str], conn_tokens: list[str]
+) -> int | None:
+    """Take in one request header (lower-cased name) the shell acts on: Host and User-Agent go to ``p``
+    (the first Host), Transfer-Encoding and Connection tokens to ``te`` / ``conn_tokens``, Upgrade and
+    Expect to ``p``; returns the Content-Length so far (``cl``, checked by :func:`_content_length`).
+    Any other name changes nothing. Both request-head parsers call it."""
+    if lname == "host":
+        if p.host is None:
+            p.host = value
+    elif lname == "user-agent":
+        p.user_agent = value
+    elif lname == "content-length":
+        return _content_length(value, cl)
+    elif lname == "transfer-encoding":
+        te.extend(x.strip().lower() for x in value.split(",") if x.strip())
+    elif lname == "connection":
+        conn_tokens.extend(x.strip().lower() for x in value.split(","))
+    elif lname == "upgrade":
+        p.upgrade = value
+    elif lname == "expect":
+        p.expect_continue = value.lower() == "100-continue"
+    return cl
 
 
 def _finish_request(p: _Parsed, cl: int | None, te: list[str], conn_tokens: list[str]) -> _Parsed:
