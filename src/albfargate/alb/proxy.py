@@ -367,9 +367,6 @@ class Stream(asyncio.Protocol):
     def get_extra_info(self, name: str) -> Any:
         return self.transport.get_extra_info(name)
 
-    def at_eof(self) -> bool:
-        return self.eof
-
     def abort(self) -> None:
         with contextlib.suppress(Exception):
             self.transport.abort()
