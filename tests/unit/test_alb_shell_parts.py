@@ -13,6 +13,7 @@ from cryptography import x509
 
 from albfargate.alb import tls
 from albfargate.alb.accesslog_writer import AccessLogWriter
+from albfargate.alb.exchange import LineQueue
 from albfargate.alb.metrics import Metrics
 
 SAMPLE = re.compile(r'^[a-z_0-9]+\{[a-z_]+="[^"]*"\} -?[0-9.e+-]+$')
@@ -78,6 +79,34 @@ def test_access_log_writer_flushes_formatted_lines_and_bounds_its_queue(
         assert w.dropped == 4  # 3 over the bound + the unformattable one
         await w.close()
         assert path.read_text().splitlines()[-2:] == ["line 10", "line 11"]
+
+    asyncio.run(scenario())
+
+
+def test_access_log_queue_holds_encoded_newline_terminated_lines_per_load_balancer() -> None:
+    q = LineQueue(lambda r: f"line {r}", 10)
+    q.add("app/a/1", 1)
+    q.add("app/b/2", "ü")  # a header value decoded as Latin-1 goes out as UTF-8, as before
+    q.add("app/a/1", 3)
+    taken = q.take()
+    assert taken == {"app/a/1": bytearray(b"line 1\nline 3\n"), "app/b/2": bytearray("line ü\n".encode())}
+    assert q.take() == {} and q.count == 0  # taken means gone: the next flush starts empty
+
+
+def test_access_log_writer_makes_its_directory_again_when_it_was_removed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        w = AccessLogWriter(tmp_path, lambda r: f"line {r}")
+        w.start()
+        w.add("app/lb/0123", 1)
+        w.flush()
+        path = w.path_for("app/lb/0123")
+        assert path.read_text() == "line 1\n"
+        path.unlink()
+        path.parent.rmdir()
+        w.add("app/lb/0123", 2)
+        w.flush()
+        assert path.read_text() == "line 2\n"
+        await w.close()
 
     asyncio.run(scenario())
 

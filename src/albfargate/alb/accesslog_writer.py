@@ -2,12 +2,14 @@
 ``<state_dir>/access-logs/``: one file per load balancer, ``<lb-name>.<lb-id>.log``, one line per
 request (per connection for WebSockets).
 
-Each record is formatted when the proxy hands it over (``add``, or the compiled
-:class:`~albfargate.alb.exchange.LineQueue` the proxy calls directly; ~1 µs for a plain exchange), so the
-cost is spread evenly over the requests and no record object outlives its request: formatting a whole
-batch at flush time made bursts of several milliseconds (the latency tail) and kept thousands of records
-alive (memory). Every ``FLUSH_INTERVAL`` seconds the lines queued so far are joined, encoded and appended
-to the file by a worker thread (the write releases the GIL); on close everything left is written at
+Each record is formatted and encoded when the proxy hands it over (``add``, or the compiled
+:class:`~albfargate.alb.exchange.LineQueue` the proxy calls directly; ~1 µs for a plain exchange) and
+appended to its load balancer's byte buffer, so the cost is spread evenly over the requests and no record
+object outlives its request: formatting a whole batch at flush time made bursts of several milliseconds
+(the latency tail) and kept thousands of records alive (memory). Every ``FLUSH_INTERVAL`` seconds the
+buffers are swapped out and a worker thread appends them to the files with ``os.write``, which releases
+the GIL: joining and encoding a batch there held the GIL for a millisecond ten times a second, a pause for
+every request in flight (the p99 of the benchmark, docs/alb.md). On close everything left is written at
 once. The queue is bounded (``MAX_PENDING``): beyond it lines are dropped and counted, as AWS's logging
 is best effort too; so is a record the formatter refuses."""
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +26,7 @@ from typing import Any
 
 from albfargate.alb.exchange import LineQueue
 
-FLUSH_INTERVAL = 0.1
+FLUSH_INTERVAL = 0.02  # small writes often: a write competes for the LB's CPU while it copies
 # Lines held between flushes at most (far more than 0.1 s of a fast benchmark); more are dropped and counted.
 MAX_PENDING = 100_000
 
@@ -63,16 +66,27 @@ class AccessLogWriter:
             if pending:
                 await loop.run_in_executor(self._executor, self._append, pending)
 
-    def _take(self) -> dict[str, list[str]]:
+    def _take(self) -> dict[str, bytearray]:
         return self.queue.take()
 
-    def _append(self, pending: dict[str, list[str]]) -> None:
+    def _append(self, pending: dict[str, bytearray]) -> None:
         with self._lock:
+            for lb, data in pending.items():
+                if data:
+                    self._append_to(self.path_for(lb), data)
+
+    def _append_to(self, path: Path, data: bytearray) -> None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # the directory was removed while the LB ran: make it again
             self.dir.mkdir(parents=True, exist_ok=True)
-            for lb, lines in pending.items():
-                if lines:
-                    with self.path_for(lb).open("ab") as f:
-                        f.write(("\n".join(lines) + "\n").encode("utf-8"))
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
 
     def flush(self) -> None:
         """Write everything queued, now, on the calling thread."""

@@ -255,13 +255,15 @@ def entry_of(ex: Exchange) -> accesslog.AccessLogEntry:
 
 class LineQueue:
     """Access-log lines waiting for the writer (``accesslog_writer``), per load balancer. A record is
-    formatted when it is added, on the request path, so this lives with the compiled hot path; at most
+    formatted when it is added, on the request path, so this lives with the compiled hot path; the line
+    is appended, UTF-8 encoded and newline-terminated, to its load balancer's buffer, so a flush only
+    swaps buffers and writes bytes (the writer's thread holds the GIL for no more than that). At most
     ``limit`` lines are held, more are dropped and counted, as is a record the formatter refuses."""
 
     def __init__(self, format_line: Callable[[Any], str], limit: int) -> None:
         self.format_line = format_line
         self.limit = limit
-        self.pending: dict[str, list[str]] = {}
+        self.pending: dict[str, bytearray] = {}
         self.count = 0
         self.dropped = 0
 
@@ -270,21 +272,22 @@ class LineQueue:
             self.dropped += 1
             return
         try:
-            line = self.format_line(record)
+            line = self.format_line(record).encode()
         except Exception:  # a record that can't be formatted is not worth a request's failure
             self.dropped += 1
             return
-        lines = self.pending.get(lb_full_name)
-        if lines is None:
-            self.pending[lb_full_name] = [line]
-        else:
-            lines.append(line)
+        buf = self.pending.get(lb_full_name)
+        if buf is None:
+            buf = self.pending[lb_full_name] = bytearray()
+        buf += line
+        buf += b"\n"
         self.count += 1
 
     def add_exchange(self, ex: Exchange) -> None:
         """The proxy's sink: the exchange's line, under its load balancer."""
         self.add(ex.lb_name, ex)
 
-    def take(self) -> dict[str, list[str]]:
+    def take(self) -> dict[str, bytearray]:
+        """The lines queued so far (bytes, one per line, each ending in a newline), per load balancer."""
         pending, self.pending, self.count = self.pending, {}, 0
         return pending
