@@ -111,6 +111,28 @@ def test_access_log_writer_makes_its_directory_again_when_it_was_removed(tmp_pat
     asyncio.run(scenario())
 
 
+def test_access_log_write_failure_drops_the_lines_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        w = AccessLogWriter(tmp_path, lambda r: f"line {r}")
+        w.start()
+        path = w.path_for("app/lb/0123")
+        path.mkdir(parents=True)  # a directory where the log file goes: every open fails
+        for i in range(3):
+            w.add("app/lb/0123", i)
+            w.add("app/other/9", i)
+            w.flush()
+        assert w.dropped == 3  # the lines of the failed writes, counted
+        assert w.path_for("app/other/9").read_text() == "line 0\nline 1\nline 2\n"  # the others go on
+        await w.close()
+
+    with caplog.at_level("WARNING", logger="albfargate.alb.accesslog_writer"):
+        asyncio.run(scenario())
+    warnings = [r for r in caplog.records if "lines dropped" in r.getMessage()]
+    assert len(warnings) == 1 and "lb.0123.log" in warnings[0].getMessage()
+
+
 def test_local_ca_is_made_once_and_listener_certs_follow_their_names(tmp_path: Path) -> None:
     ca, key = tls.ensure_ca(tmp_path)
     assert (key.stat().st_mode & 0o777) == 0o600

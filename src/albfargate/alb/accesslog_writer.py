@@ -7,28 +7,37 @@ Each record is formatted and encoded when the proxy hands it over (``add``, or t
 appended to its load balancer's byte buffer, so the cost is spread evenly over the requests and no record
 object outlives its request: formatting a whole batch at flush time made bursts of several milliseconds
 (the latency tail) and kept thousands of records alive (memory). Every ``FLUSH_INTERVAL`` seconds the
-buffers are swapped out and a worker thread appends them to the files with ``os.write``, which releases
-the GIL: joining and encoding a batch there held the GIL for a millisecond ten times a second, a pause for
-every request in flight (the p99 of the benchmark, docs/alb.md). On close everything left is written at
-once. The queue is bounded (``MAX_PENDING``): beyond it lines are dropped and counted, as AWS's logging
-is best effort too; so is a record the formatter refuses."""
+buffers are swapped out and appended to the files with ``os.write``, from the event loop itself, as nginx
+writes its access log from its event loop: a write of 20 ms of lines to the page cache takes well under a
+millisecond. A worker thread did it before; joining and encoding a batch there held the GIL for a
+millisecond ten times a second, a pause for every request in flight (the p99 of the benchmark,
+docs/alb.md), and even handing it only the write cost the loop a visibly longer tail on one core (thread
+wake-up and GIL hand-offs). On close everything left is written at once.
+
+The queue is bounded (``MAX_PENDING``): beyond it lines are dropped and counted, as AWS's logging is best
+effort too; so is a record the formatter refuses, and so are lines a write fails for (a full disk, a
+read-only state directory: one warning per kind of failure, and the load balancer keeps serving)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from albfargate.alb.exchange import LineQueue
 
-FLUSH_INTERVAL = 0.02  # small writes often: a write competes for the LB's CPU while it copies
-# Lines held between flushes at most (far more than 0.1 s of a fast benchmark); more are dropped and counted.
+# 20 ms of lines per write: the write pauses the loop while it copies (longer batches, longer pauses);
+# flushing every 5 ms gave a longer tail in the benchmark too (docs/alb.md)
+FLUSH_INTERVAL = 0.02
+# Lines held between flushes at most (far more than one flush interval of a fast benchmark); more are dropped
+# and counted.
 MAX_PENDING = 100_000
+
+log = logging.getLogger(__name__)
 
 
 class AccessLogWriter:
@@ -36,8 +45,8 @@ class AccessLogWriter:
         self.dir = state_dir / "access-logs"
         self.queue = LineQueue(format_line, MAX_PENDING)
         self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="access-log")
-        self._lock = threading.RLock()  # one writer at a time (worker flush vs. flush() on close)
+        self.failed = 0  # lines a write failed for
+        self._warned: set[tuple[str, int | None]] = set()
 
     def path_for(self, lb_full_name: str) -> Path:
         # app/<name>/<id> -> <name>.<id>.log
@@ -47,8 +56,8 @@ class AccessLogWriter:
 
     @property
     def dropped(self) -> int:
-        """Lines dropped: over the queue's bound, or records the formatter refused."""
-        return self.queue.dropped
+        """Lines dropped: over the queue's bound, records the formatter refused, failed writes."""
+        return self.queue.dropped + self.failed
 
     def add(self, lb_full_name: str, record: Any) -> None:
         """Format one record and queue its line (written at the next flush)."""
@@ -59,21 +68,27 @@ class AccessLogWriter:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="access-log flush")
 
     async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
             pending = self._take()
             if pending:
-                await loop.run_in_executor(self._executor, self._append, pending)
+                self._append(pending)
 
     def _take(self) -> dict[str, bytearray]:
         return self.queue.take()
 
     def _append(self, pending: dict[str, bytearray]) -> None:
-        with self._lock:
-            for lb, data in pending.items():
-                if data:
-                    self._append_to(self.path_for(lb), data)
+        for lb, data in pending.items():
+            if data:
+                path = self.path_for(lb)
+                try:
+                    self._append_to(path, data)
+                except OSError as e:
+                    self.failed += data.count(b"\n")
+                    kind = (type(e).__name__, e.errno)
+                    if kind not in self._warned:
+                        self._warned.add(kind)
+                        log.warning("access log %s: lines dropped: %s", path, e.strerror or e)
 
     def _append_to(self, path: Path, data: bytearray) -> None:
         try:
@@ -98,5 +113,4 @@ class AccessLogWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self._executor.shutdown(wait=True)  # a write in progress completes first: lines stay in order
         self.flush()
