@@ -1140,9 +1140,10 @@ class ClientConnection:
         except ProtocolError as e:
             ex.request_line = _request_line_of(head)
             return self._finish_alb(ex, e.status, keep_alive=False)
-        ex.request_line = f"{p.method} {ls.scheme}://{_host_of(p.host, ls)}{p.target} {p.version}"
-        if p.user_agent is not None:
-            ex.user_agent = p.user_agent
+        if self.ctx.sink is not None:  # fields only the access log reads
+            ex.request_line = f"{p.method} {ls.scheme}://{_host_of(p.host, ls)}{p.target} {p.version}"
+            if p.user_agent is not None:
+                ex.user_agent = p.user_agent
         keep_alive = not (p.close or close_after)
         if self.loop.time() - self.opened > attrs.client_keep_alive_seconds or self.ctx.stopping:
             keep_alive = False
