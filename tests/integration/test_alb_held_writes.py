@@ -256,3 +256,34 @@ def test_writes_of_one_iteration_reach_the_transport_as_one_call(loop_factory: A
         assert t.calls[2:] == [("abort", [])]
 
     run(loop_factory, main())
+
+
+@LOOPS
+def test_a_client_pipelining_without_reading_is_paused_not_buffered(loop_factory: Any) -> None:
+    """Thousands of pipelined requests the ALB answers itself, from a client that reads nothing: the
+    ALB stops answering once the connection's unsent bytes pass the high-water mark (held writes are
+    sent every ``HELD_WRITES_MAX`` writes, so the transport's flow control sees them) instead of holding
+    every answer (~11 MB here)."""
+
+    async def main() -> None:
+        body = "x" * 1024  # the largest fixed-response body AWS allows
+        m = model([target_group("tga")], default=(FixedResponseAction("200", "text/plain", body),))
+        async with running(m) as rt:
+            loop = asyncio.get_running_loop()
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            await loop.sock_connect(sock, ("127.0.0.1", port_of(rt)))
+            sending = asyncio.ensure_future(
+                loop.sock_sendall(sock, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 9000)
+            )
+            try:
+                await asyncio.sleep(0.5)
+                conns = [c for b in rt._bound.values() for c in b.state.connections]
+                assert len(conns) == 1
+                assert conns[0].writer.backlog() < 1_000_000
+            finally:
+                sending.cancel()
+                sock.close()
+
+    run(loop_factory, main())

@@ -225,6 +225,10 @@ class ListenerState:
         self.rules = CompiledRules(rules, default_actions)
 
 
+# Writes one stream holds at most; the next one sends them (see HeldWrites).
+HELD_WRITES_MAX = 16
+
+
 class HeldWrites:
     """The streams of one event loop holding written bytes until the loop's current iteration ends.
 
@@ -233,7 +237,9 @@ class HeldWrites:
     loop polls again). A peer asleep in ``epoll_wait`` is then woken once for a burst instead of once
     per write: on loopback the writer pays for that wake-up, and spreading writes 10 µs apart woke wrk
     and the targets nearly once per request (docs/alb.md, "Writes held to the end of the iteration").
-    Order per stream is kept; ``drain``, ``write_eof`` and closing send what is held first."""
+    Order per stream is kept; ``drain``, ``write_eof`` and closing send what is held first, and so does
+    a stream's ``HELD_WRITES_MAX``-th write in an iteration (a client pipelining hundreds of requests the
+    ALB answers itself: past the high-water mark the transport pauses the pump, as it would unheld)."""
 
     __slots__ = ("streams",)
 
@@ -397,6 +403,8 @@ class Stream(asyncio.Protocol):
                 self._out = [data]
             else:
                 out.append(data)
+                if len(out) >= HELD_WRITES_MAX:  # many answers in one go (pipelining): the
+                    self.flush()  # transport's flow control (pause_writing) must see them
 
     def backlog(self) -> int:
         """Bytes written and not yet sent: held ones and the transport's buffer."""
