@@ -287,3 +287,40 @@ def test_a_client_pipelining_without_reading_is_paused_not_buffered(loop_factory
                 sock.close()
 
     run(loop_factory, main())
+
+
+class ClosedTransport(RecordingTransport):
+    """A transport whose handle is closed: uvloop raises on any write to it."""
+
+    def write(self, data: Any) -> None:
+        raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.write(b"")
+
+
+@LOOPS
+def test_a_transport_that_refuses_held_bytes_costs_only_its_own(loop_factory: Any) -> None:
+    """A stream whose transport refuses the held bytes at release (closed under them): they are dropped,
+    the other streams of the same iteration still get theirs, later iterations are released as usual,
+    and nothing reaches the loop's exception handler."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        errors: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+        a, b = proxy.Stream(), proxy.Stream()
+        ta, tb = ClosedTransport(), RecordingTransport()
+        a.connection_made(ta)
+        b.connection_made(tb)
+        a.write(b"lost")
+        b.write(b"delivered")
+        await asyncio.sleep(0)
+        assert tb.calls == [("write", [b"delivered"])]
+        assert a.backlog() == 0
+        b.write(b"again")
+        await asyncio.sleep(0)
+        assert tb.calls[1:] == [("write", [b"again"])]
+        assert errors == []
+
+    run(loop_factory, main())

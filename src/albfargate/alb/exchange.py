@@ -257,7 +257,7 @@ class LineQueue:
     """Access-log lines waiting for the writer (``accesslog_writer``), per load balancer. A record is
     formatted when it is added, on the request path, so this lives with the compiled hot path; the line
     is appended, UTF-8 encoded and newline-terminated, to its load balancer's buffer, so a flush only
-    swaps buffers and writes bytes (the writer's thread holds the GIL for no more than that). At most
+    swaps buffers and writes bytes. At most
     ``limit`` lines are held, more are dropped and counted, as is a record the formatter refuses."""
 
     def __init__(self, format_line: Callable[[Any], str], limit: int) -> None:

@@ -418,10 +418,13 @@ class Stream(asyncio.Protocol):
         if out is not None:
             self._out = None
             if not self.closed:
-                if len(out) == 1:
-                    self.transport.write(out[0])
-                else:
-                    self.transport.writelines(out)
+                try:
+                    if len(out) == 1:
+                        self.transport.write(out[0])
+                    else:
+                        self.transport.writelines(out)
+                except Exception:  # the transport was closed under the held bytes (uvloop raises once
+                    pass  # its handle is): they go with it, and the other held streams still go out
 
     async def drain(self) -> None:
         self.flush()
