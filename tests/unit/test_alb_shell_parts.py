@@ -67,7 +67,7 @@ def test_access_log_writer_flushes_formatted_lines_and_bounds_its_queue(
         w.add("app/lb/0123", 2)
         path = w.path_for("app/lb/0123")
         assert path == tmp_path / "access-logs" / "lb.0123.log"
-        for _ in range(50):  # the worker thread flushes within FLUSH_INTERVAL
+        for _ in range(50):  # the flush task writes within FLUSH_INTERVAL
             await asyncio.sleep(0.05)
             if path.exists() and path.read_text().count("\n") == 2:
                 break

@@ -439,7 +439,7 @@ class LoadBalancerRuntime:
         return [b.binding.url for b in self._bound.values()]
 
     def flush_access_logs(self) -> None:
-        """Write queued access-log lines now (they are otherwise flushed every 0.2 s)."""
+        """Write queued access-log lines now (otherwise written every 20 ms: ``FLUSH_INTERVAL``)."""
         if self._writer is not None:
             self._writer.flush()
 
