@@ -15,17 +15,46 @@ from albfargate.api.errors import ApiError
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
+# Deepest nesting of arrays/objects a request body may have. No ECS or Application Auto Scaling shape
+# nests more than a dozen levels; the bound keeps every later walk over the value (validation, views)
+# far from Python's recursion limit, and json.loads itself raises RecursionError near that limit.
+MAX_DEPTH = 100
+_TOO_DEEP = object()
+
+
 def parse_body(body: bytes) -> dict[str, Any]:
-    """The request's JSON object; an empty body is ``{}``. Malformed input is ``SerializationException``."""
+    """The request's JSON object; an empty body is ``{}``. Malformed input, and input nested deeper than
+    :data:`MAX_DEPTH`, is ``SerializationException`` (400)."""
     if not body.strip():
         return {}
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError("SerializationException", f"Malformed JSON request body: {exc}") from None
+    except RecursionError:
+        value = _TOO_DEEP
+    if value is _TOO_DEEP or _too_deep(value):
+        raise ApiError(
+            "SerializationException", f"Malformed JSON request body: nested deeper than {MAX_DEPTH} levels"
+        )
     if not isinstance(value, dict):
         raise ApiError("SerializationException", "The request body must be a JSON object")
     return value
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` nests arrays/objects more than :data:`MAX_DEPTH` levels (iteratively, so a deep
+    value cannot exhaust the stack here either)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= MAX_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _wire(value: Any) -> Any:

@@ -20,12 +20,28 @@ from albfargate.api.errors import ApiError
 CONTENT_TYPE = "text/xml"
 
 
+# A `%` not followed by two hex digits: urllib keeps it as a literal, AWS refuses the request.
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def parse_form(body: bytes) -> dict[str, Any]:
-    """Decode a form body into a nested structure; malformed bodies raise ``MalformedQueryString``."""
+    """Decode a form body into a nested structure; malformed bodies (not UTF-8, a malformed
+    percent-escape such as ``%zz``, or escapes that decode to invalid UTF-8) raise
+    ``MalformedQueryString``."""
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError("MalformedQueryString", "The request body is not valid UTF-8") from None
+    bad = _BAD_ESCAPE.search(text)
+    if bad is not None:
+        raise ApiError(
+            "MalformedQueryString",
+            f"Malformed percent-encoding at position {bad.start()}: {text[bad.start() : bad.start() + 3]!r}",
+        )
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except UnicodeDecodeError:
+        raise ApiError("MalformedQueryString", "A percent-encoded value is not valid UTF-8") from None
     root: dict[str, Any] = {}
     for key, value in pairs:
         _insert(root, key.split("."), value)
