@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -224,7 +225,12 @@ def synth_env(
 
 
 def source_files(app_dir: Path, outdir: Path | None = None) -> Iterator[Path]:
-    """Every file of the app that can change its synth output, in a stable order."""
+    """Every file of the app that can change its synth output, in a stable order.
+
+    Only regular files count: a FIFO, a socket or a device in the app directory is skipped (reading one
+    would block or never end). A symlink to a regular file counts with its target's content (the app
+    reads through it); a dangling symlink, or one to anything else, is skipped; symlinked directories
+    are not descended into (``os.walk``'s default: no loops, nothing outside the app by accident)."""
     skip = {outdir.resolve()} if outdir is not None else set()
     for dirpath, dirnames, filenames in os.walk(app_dir):
         current = Path(dirpath)
@@ -232,15 +238,40 @@ def source_files(app_dir: Path, outdir: Path | None = None) -> Iterator[Path]:
             d for d in dirnames if d not in EXCLUDED_DIRS and (current / d).resolve() not in skip
         )
         for name in sorted(filenames):
-            if not name.endswith(EXCLUDED_SUFFIXES):
-                yield current / name
+            if name.endswith(EXCLUDED_SUFFIXES):
+                continue
+            path = current / name
+            try:
+                regular = stat.S_ISREG(path.stat().st_mode)
+            except OSError:  # dangling symlink, permission, gone
+                continue
+            if regular:
+                yield path
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The content of ``path`` if it is (still) a regular file, else None. Opened non-blocking and
+    checked on the open descriptor, so a file swapped for a FIFO after :func:`source_files` looked at
+    it cannot block the hash."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _hash_tree(h: Any, root: Path, files: Iterator[Path]) -> None:
     for path in files:
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data = _read_regular(path)
+        if data is None:
             continue
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
         h.update(hashlib.sha256(data).digest())

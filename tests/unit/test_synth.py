@@ -16,7 +16,15 @@ import pytest
 from albfargate import synth as synth_mod
 from albfargate.cli import main
 from albfargate.errors import SynthError
-from albfargate.synth import app_context, cache_key, find_node, synth, synth_app, synth_env
+from albfargate.synth import (
+    app_context,
+    cache_key,
+    find_node,
+    source_files,
+    synth,
+    synth_app,
+    synth_env,
+)
 
 FAKE_APP = r"""
 import json, os, pathlib, shutil, sys
@@ -245,3 +253,28 @@ def test_cli_synth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_synth_error_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["synth", str(tmp_path)]) == 1
     assert "albfargate: error: no cdk.json" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(20)
+def test_special_files_in_the_app_are_skipped_not_read(tmp_path: Path) -> None:
+    """A FIFO (reading it blocks forever), a socket, a symlink to a device and a dangling symlink in the
+    app directory are not sources; a symlink to a regular file is, with its target's content."""
+    app = make_app(tmp_path)
+    cdk_json = json.loads((app / "cdk.json").read_text())
+    out = app / "cdk.out"
+    before = cache_key(app, cdk_json, {}, out)
+    os.mkfifo(app / "pipe")
+    os.mknod(app / "sock", stat.S_IFSOCK | 0o600)  # a socket file, as a server leaves it
+    assert cache_key(app, cdk_json, {}, out) == before  # returns at once, and the FIFO does not count
+    (app / "null").symlink_to("/dev/null")
+    (app / "zero").symlink_to("/dev/zero")  # reading it would never end
+    (app / "dangling").symlink_to(app / "missing")
+    assert cache_key(app, cdk_json, {}, out) == before
+    assert {p.name for p in source_files(app)} == {"app.py", "cdk.json"}
+    real = tmp_path / "shared.py"
+    real.write_text("X = 1\n")
+    (app / "shared.py").symlink_to(real)
+    with_link = cache_key(app, cdk_json, {}, out)
+    assert with_link != before
+    real.write_text("X = 2\n")  # the target's content counts
+    assert cache_key(app, cdk_json, {}, out) != with_link
