@@ -104,6 +104,8 @@ class Upstream:
     health_checks: list[bytes] = field(default_factory=list)
     conns: set[asyncio.StreamWriter] = field(default_factory=set)
     dropped: set[str] = field(default_factory=set)
+    # every request but health checks as it arrived: (head bytes, body bytes, id of its connection)
+    seen: list[tuple[bytes, bytes, int]] = field(default_factory=list)
 
     async def start(self, ssl_context: object = None) -> Upstream:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=ssl_context)  # type: ignore[arg-type]
@@ -190,6 +192,7 @@ class Upstream:
                     w.close()
                     return
                 self.requests.append(path)
+                self.seen.append((head, body, id(w)))
                 params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
                 if path == "/slow":
                     await asyncio.sleep(float(params.get("s", "1")))

@@ -185,3 +185,50 @@ def test_malformed_response_is_502(head: bytes) -> None:
     with pytest.raises(ProtocolError) as e:
         _parse_response_head(head, "GET", [])
     assert e.value.status == 502
+
+
+NON_COMPLIANT = [
+    # head -> (target as forwarded, path, body length, chunked): what the mode lets through is framed
+    (b"GET /a?p=not escaped  HTTP/1.1\r\n\r\n", "/a?p=not%20escaped", "/a", 0, False),
+    (b"GET /a\tb\x01\x7f HTTP/1.1\r\n\r\n", "/a%09b%01%7F", "/a%09b%01%7F", 0, False),
+    (b"GET /a\rHTTP/1.1 HTTP/1.1\r\n\r\n", "/a%0DHTTP/1.1", "/a%0DHTTP/1.1", 0, False),
+    (b"GET /nine\r\n\r\n", "/nine", "/nine", 0, False),
+    (b"POST / HTTP/1.1\r\n\x01Transfer-Encoding: chunked\r\n\r\n", "/", "/", 0, True),
+    (b"POST / HTTP/1.1\r\nTransfer_Encoding: chunked\r\nContent-Length: 4\r\n\r\n", "/", "/", 0, True),
+    (b"POST / HTTP/1.1\r\nContent-Length : 7\r\n\r\n", "/", "/", 7, False),
+    (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked;ext=1\r\n\r\n", "/", "/", 0, True),
+]
+
+
+@pytest.mark.parametrize(("head", "target", "path", "length", "chunked"), NON_COMPLIANT)
+def test_non_compliant_heads_are_framed_not_refused(
+    head: bytes, target: str, path: str, length: int, chunked: bool
+) -> None:
+    from albfargate.alb.proxy import _parse_request_head_general
+
+    p = _parse_request_head_general(head, non_compliant=True)
+    assert (p.target, p.path, p.body_length, p.body_chunked) == (target, path, length, chunked)
+    # a suspicious framing header is recorded under the name it frames as (never forwarded as it came)
+    assert all(n.strip() == n and "\x01" not in n and "_" not in n for n, _ in p.headers)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /a\nHost: evil HTTP/1.1\r\nX: y\r\n\r\n",  # an LF inside the URI: 0.9 with headers
+        b"GET HTTP/1.1\r\nHost: h\r\n\r\n",  # MissingUri
+        b"GET / FOO/1.1 x\r\n\r\n",
+        b"GET \x00/a HTTP/1.1\r\n\r\n",  # BadUri: after escaping, not a path
+    ],
+)
+def test_non_compliant_heads_the_shell_still_refuses(head: bytes) -> None:
+    from albfargate.alb.proxy import _parse_request_head_general
+
+    with pytest.raises(ProtocolError) as e:
+        _parse_request_head_general(head, non_compliant=True)
+    assert e.value.status == 400
+
+
+def test_host_headers_are_counted() -> None:
+    assert parse_request_head(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").host_count == 2
+    assert parse_request_head(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").host_count == 1

@@ -618,3 +618,28 @@ def test_every_prefix_of_a_head_byte_by_byte() -> None:
     assert classify(head[:27]) == Classification(Tier.AMBIGUOUS, "MissingLastEmptyLine")
     assert classify(head[:25]) == Classification(Tier.AMBIGUOUS, "PartialHeaderLine")
     assert classify(head[:20]) == Classification(Tier.AMBIGUOUS, "MissingHeaderColon")
+
+
+@pytest.mark.parametrize(
+    ("name", "framing"),
+    [
+        (b"Transfer-Encoding", b"transfer-encoding"),
+        (b"Transfer-Encoding ", b"transfer-encoding"),
+        (b"\x01Transfer-Encoding", b"transfer-encoding"),
+        (b"Transfer_Encoding", b"transfer-encoding"),
+        (b"Tran\xc5\xbffer-Encoding", b"transfer-encoding"),
+        (b"Content-Length\t", b"content-length"),
+        (b"\xa0Content-Length", b"content-length"),
+        (b"Content_Length", b"content-length"),
+        (b"X-Transfer-Encoding", None),
+        (b"Content-Length-X", None),
+        (b"Content-Type", None),
+    ],
+)
+def test_framing_name(name: bytes, framing: bytes | None) -> None:
+    """The proxy frames a SuspiciousHeader as the header it resembles, as the classifier analyses it."""
+    assert desync.framing_name(name) == framing
+    if framing is not None and name.lower() != framing:
+        value = b"chunked" if framing == b"transfer-encoding" else b"1"
+        head = b"POST / HTTP/1.1\r\n" + name + b": " + value + b"\r\n\r\n"
+        assert classify(head).reason == Reason.SUSPICIOUS_HEADER

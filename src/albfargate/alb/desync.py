@@ -53,6 +53,7 @@ __all__ = [
     "analyze_parsed",
     "classify",
     "classify_parsed",
+    "framing_name",
     "valid_header_name",
     "verdict",
 ]
@@ -191,6 +192,19 @@ def valid_header_name(name: bytes | str) -> bool:
 
 
 _VALID_NAME_STR = re.compile(r"[-A-Za-z0-9]+", re.ASCII)
+
+
+def framing_name(name: bytes) -> bytes | None:
+    """``b"transfer-encoding"`` or ``b"content-length"`` when ``name`` is that header or one the
+    classifier reports as `SuspiciousHeader` for it (equal but for non-letters or look-alike letters:
+    ``Transfer-Encoding `` with a trailing space, ``\x01Transfer-Encoding``, ``Content_Length``, ...);
+    None for any other name. The classifier analyses such a header as the one it resembles, and so does
+    the proxy when it frames a non-compliant request's body."""
+    if _similarity(_TE, name) != _DISTANT:
+        return _TE
+    if _similarity(_CL, name) != _DISTANT:
+        return _CL
+    return None
 
 
 def _chars_tier(token: bytes, allowed: bytes) -> HeaderTier:

@@ -586,6 +586,7 @@ class _Parsed:
         "expect_continue",
         "headers",
         "host",
+        "host_count",
         "method",
         "path",
         "query",
@@ -608,6 +609,7 @@ class _Parsed:
         self.upgrade: str | None = None
         self.expect_continue = False
         self.host: str | None = None  # the first Host header
+        self.host_count = 0  # how many Host headers there are
         self.user_agent: str | None = None
 
 
@@ -672,8 +674,23 @@ def parse_request_head(head: bytes) -> _Parsed:
     return _finish_request(p, cl, te, conn_tokens)
 
 
-def _parse_request_head_general(head: bytes) -> _Parsed:
-    """:func:`parse_request_head` for any head (line by line)."""
+def _parse_request_head_general(head: bytes, non_compliant: bool = False) -> _Parsed:
+    """:func:`parse_request_head` for any head (line by line).
+
+    What the desync mode lets through is framed here, not refused (spec §4.6): the request line is split
+    as the classifier splits it (the method up to the first space, the version the last token), so a URI
+    with spaces or control characters (`SpaceInUri`, `AmbiguousUri`, and in monitor mode `BadUri`) is
+    kept, with every space, control byte and DEL percent-encoded (:func:`_escape_target`): that is the
+    request target the rules see and the target receives, which can then never read a second request
+    line or a version out of it. A version-less request line is HTTP/0.9 (forwarded as HTTP/1.0, closed
+    after the response) only when no header line follows: with headers it cannot be told apart from a
+    URI that carried a bare LF (``GET /a\nHost: evil HTTP/1.1``), and is refused.
+
+    ``non_compliant`` (the classifier did not find the head Compliant): a header whose name the
+    classifier reads as Transfer-Encoding or Content-Length (`SuspiciousHeader`: ``Content-Length :``,
+    ``\x01Transfer-Encoding``, ``Transfer_Encoding``, ...) frames the body as that header, as the
+    classifier analysed it, and like every TE/CL is not forwarded as it came: the target gets the one
+    framing header the proxy writes, so it frames the body as the proxy did."""
     lines = _split_lines(head)
     if not lines:
         raise ProtocolError(400, "empty request")
@@ -682,16 +699,16 @@ def _parse_request_head_general(head: bytes) -> _Parsed:
         raise ProtocolError(400, "request line too long")
     parts = rl.split(b" ")
     if len(parts) != 3:
-        parts = rl.split()
-        if len(parts) != 3:
-            raise ProtocolError(400, "malformed request line")
+        parts = _split_request_line(rl, has_headers=len(lines) > 1)
     method_b, target_b, version_b = parts
     if not method_b.isalpha() and not re.fullmatch(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", method_b):
         raise ProtocolError(400, "bad method")
     if not version_b.startswith(b"HTTP/"):
         raise ProtocolError(400, "bad version")
     if version_b not in (b"HTTP/1.1", b"HTTP/1.0"):
-        if re.fullmatch(rb"HTTP/\d\.\d", version_b):
+        if version_b == b"HTTP/0.9":
+            version_b = b"HTTP/1.0"  # no keep-alive; the target gets an HTTP/1.1 request as always
+        elif re.fullmatch(rb"HTTP/\d\.\d", version_b):
             if version_b.startswith(b"HTTP/1."):
                 version_b = b"HTTP/1.1"
             else:
@@ -700,8 +717,12 @@ def _parse_request_head_general(head: bytes) -> _Parsed:
             raise ProtocolError(400, "bad version")
     if len(target_b) > MAX_URL:
         raise ProtocolError(414, "URL too long")
-    if not target_b or _CTL_OR_SPACE.search(target_b):
+    if not target_b:
         raise ProtocolError(400, "bad request target")
+    if _CTL_OR_SPACE.search(target_b):
+        target_b = _escape_target(target_b)
+        if len(target_b) > MAX_URL:
+            raise ProtocolError(414, "URL too long")
     p = _Parsed()
     p.method = method_b.decode("latin-1")
     p.target = target_b.decode("latin-1")
@@ -733,11 +754,49 @@ def _parse_request_head_general(head: bytes) -> _Parsed:
         name_b, sep, value_b = line.partition(b":")
         if not sep or not name_b:
             continue  # MissingHeaderColon / EmptyHeader: classified Ambiguous, dropped here
-        name = name_b.decode("latin-1")
+        # whitespace around a name is not part of it (``X-Custom :``): neither forwarded nor matched
+        name = name_b.strip(b" \t").decode("latin-1")
         value = value_b.strip(b" \t").decode("latin-1")
-        cl = _note_header(p, name.lower().strip(), value, cl, te, conn_tokens)
+        lname = name.lower()
+        if non_compliant and lname not in ("transfer-encoding", "content-length"):
+            framing = desync.framing_name(name_b)
+            if framing is not None:  # SuspiciousHeader: framed as the header it resembles
+                lname = name = framing.decode("latin-1")
+        cl = _note_header(p, lname, value, cl, te, conn_tokens)
         hdrs.append((name, value))
     return _finish_request(p, cl, te, conn_tokens)
+
+
+def _split_request_line(rl: bytes, has_headers: bool) -> list[bytes]:
+    """Method, request target and version of a request line that is not three space-separated parts,
+    split as the desync classifier splits it: the method is what precedes the first space, the version
+    the last space-separated token when it starts with ``HTTP/``, the target all in between (spaces
+    included, the outer ones trimmed). One token after the method is an HTTP/0.9 request, accepted only
+    without header lines. ProtocolError(400) for anything else."""
+    sp = rl.find(b" ")
+    rest = rl[sp + 1 :].strip(b" ") if sp > 0 else b""
+    if not rest:
+        raise ProtocolError(400, "malformed request line")
+    last = rest.rfind(b" ")
+    if last == -1:
+        if has_headers:
+            raise ProtocolError(400, "request line without a version, followed by header lines")
+        return [rl[:sp], rest, b"HTTP/0.9"]
+    version = rest[last + 1 :]
+    if not version.startswith(b"HTTP/"):
+        raise ProtocolError(400, "malformed request line")
+    return [rl[:sp], rest[:last].rstrip(b" "), version]
+
+
+def _escape_target(target: bytes) -> bytes:
+    """``target`` with every space, control byte and DEL percent-encoded (``%20``, ``%09``, ``%7F``...):
+    the bytes sent to the target for a URI the desync mode lets through, so that no raw space or CTL
+    reaches it (a space would end the URI there; a CR, LF or NUL could end the line)."""
+    return _CTL_OR_SPACE.sub(_percent, target)
+
+
+def _percent(m: re.Match[bytes]) -> bytes:
+    return b"%%%02X" % m[0][0]
 
 
 def _note_header(
@@ -748,6 +807,7 @@ def _note_header(
     Expect to ``p``; returns the Content-Length so far (``cl``, checked by :func:`_content_length`).
     Any other name changes nothing. Both request-head parsers call it."""
     if lname == "host":
+        p.host_count += 1
         if p.host is None:
             p.host = value
     elif lname == "user-agent":
@@ -755,7 +815,8 @@ def _note_header(
     elif lname == "content-length":
         return _content_length(value, cl)
     elif lname == "transfer-encoding":
-        te.extend(x.strip().lower() for x in value.split(",") if x.strip())
+        # a coding's parameters (`chunked;ext=1`) do not change which coding it is
+        te.extend(c for c in (x.split(";", 1)[0].strip().lower() for x in value.split(",")) if c)
     elif lname == "connection":
         conn_tokens.extend(x.strip().lower() for x in value.split(","))
     elif lname == "upgrade":
@@ -1147,7 +1208,14 @@ class ClientConnection:
             if verdict == desync.Verdict.ALLOW_AND_CLOSE:
                 close_after = True
         try:
-            p = parse_request_head(head)
+            # a Compliant head (nearly all) takes the fast parser; any other the general one, which
+            # frames what the desync mode let through rather than refusing it
+            if cls.reason is None:
+                p = parse_request_head(head)
+            else:
+                p = _parse_request_head_general(head, non_compliant=True)
+            if p.host_count > 1 and not attrs.preserve_host_header:
+                raise ProtocolError(400, "duplicate Host header")
         except ProtocolError as e:
             ex.request_line = _request_line_of(head)
             return self._finish_alb(ex, e.status, keep_alive=False)
