@@ -189,7 +189,9 @@ ROWS = [
         b"/nul",
         present=(b"X-N: a\x00b",),
     ),
-    Row("BadHeader (CR in a value)", "Severe", b"GET /cr HTTP/1.1\r\nHost: h\r\nX-C: a\rb\r\n\r\n", shell=400),
+    Row(
+        "BadHeader (CR in a value)", "Severe", b"GET /cr HTTP/1.1\r\nHost: h\r\nX-C: a\rb\r\n\r\n", shell=400
+    ),
     Row(
         "BadUri (CR)",
         "Severe",
@@ -320,13 +322,18 @@ async def _one(rt: object, a: Upstream, port: int, row: Row, mode: str, lane: st
     if want == BLOCK or row.shell is not None:
         code = b"400" if want == BLOCK else str(row.shell).encode()
         if status != code or not closed or got:
-            out.append(f"{where} expected {code!r} + close, nothing forwarded; got {status!r} {closed=} {got}")
+            out.append(
+                f"{where} expected {code!r} + close, nothing forwarded; got {status!r} {closed=} {got}"
+            )
         return out
     if status != b"200" or len(got) != 1:
         return [f"{where} expected a forward; got {status!r}, upstream saw {got}"]
     head, body, conn = got[0]
     request_line = head.split(b"\r\n", 1)[0]
-    if request_line != b"GET " + row.target + b" HTTP/1.1" and request_line != b"POST " + row.target + b" HTTP/1.1":
+    if (
+        request_line != b"GET " + row.target + b" HTTP/1.1"
+        and request_line != b"POST " + row.target + b" HTTP/1.1"
+    ):
         out.append(f"{where} upstream request line {request_line!r}, want target {row.target!r}")
     if body != row.body:
         out.append(f"{where} upstream body {body!r}, want {row.body!r}")

@@ -336,7 +336,7 @@ def test_import_value_across_stacks_and_errors() -> None:
                 "A": res("AWS::ECS::Cluster", ClusterName={"Fn::GetAtt": ["B", "Arn"]}),
                 "B": res("AWS::ECS::Cluster", ClusterName={"Fn::GetAtt": ["A", "Arn"]}),
             },
-            "circular reference through",
+            "stack MyStack: Circular dependency between resources: [A, B]",
         ),
     ],
 )

@@ -30,6 +30,7 @@ from albfargate.model import (
 
 from . import registry
 from .context import ResourceContext, location
+from .dependencies import CircularDependencyError, dependency_order
 from .intrinsics import NO_VALUE, IntrinsicError, Resolver, to_text
 from .manifest import read_assembly
 from .template import read_template
@@ -280,6 +281,10 @@ class _ModelBuilder:
 
 
 def _load_stack(builder: _ModelBuilder, scope: StackScope) -> None:
+    try:
+        dependency_order(scope.resources)  # CloudFormation refuses a template it cannot order
+    except CircularDependencyError as exc:
+        raise AssemblyError(f"stack {scope.stack}: {exc}") from None
     builder.stacks.append(scope.stack)
     for logical_id, resource in scope.resources.items():
         if not scope.active(logical_id):
