@@ -296,6 +296,47 @@ def render_tree(model: SystemModel) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ---- warnings at `up` --------------------------------------------------------------------------------
+
+SUMMARY_TYPES = 6  # how many resource types the not-emulated line names before "and N more types"
+
+
+def up_warnings(model: SystemModel) -> list[str]:
+    """The lines ``up`` prints before it starts (each one a warning on its own): that the template has
+    no resources, or none that runs (no load balancer and no ECS service); and one summary of what is
+    not emulated, grouped by type, the most frequent first (``albfargate describe`` lists each)."""
+    out: list[str] = []
+    runs_something = bool(model.load_balancers or model.services)
+    has_resources = runs_something or bool(
+        model.not_emulated
+        or model.target_groups
+        or model.clusters
+        or model.task_definitions
+        or model.scalable_targets
+    )
+    if not has_resources:
+        out.append("the template has no resources: nothing to run")
+    elif not runs_something:
+        out.append(
+            "the template has no load balancer and no ECS service: nothing will be served "
+            "(`albfargate describe` shows what it has)"
+        )
+    if model.not_emulated:
+        counts: dict[str, int] = {}
+        for n in model.not_emulated:
+            counts[n.type] = counts.get(n.type, 0) + 1
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        named = ", ".join(f"{t} x{c}" if c > 1 else t for t, c in ranked[:SUMMARY_TYPES])
+        more = len(ranked) - SUMMARY_TYPES
+        tail = f" and {more} more type{'s' if more > 1 else ''}" if more > 0 else ""
+        total = len(model.not_emulated)
+        out.append(
+            f"{total} resource{'s' if total > 1 else ''} not emulated: {named}{tail} "
+            "(`albfargate describe` lists them)"
+        )
+    return out
+
+
 # ---- JSON -----------------------------------------------------------------------------------------
 
 

@@ -135,6 +135,23 @@ def parse_port_overrides(values: Sequence[str]) -> dict[int, int]:
     return out
 
 
+def check_port_overrides(overrides: dict[int, int], listener_ports: Sequence[int]) -> None:
+    """Every ``--port LISTENER_PORT=...`` must name a listener of the app (UsageError otherwise)."""
+    ports = sorted(set(listener_ports))
+    for lp, local in overrides.items():
+        if lp not in ports:
+            have = f"its listeners are on {', '.join(map(str, ports))}" if ports else "it has no listeners"
+            raise UsageError(f"--port {lp}={local}: the app has no listener on port {lp}; {have}")
+
+
+def warn_about_model(model: Any) -> None:
+    """Print ``up``'s warnings about the model (nothing to run, what is not emulated) to stderr."""
+    from albfargate.describe import up_warnings
+
+    for line in up_warnings(model):
+        print(f"albfargate: warning: {line}", file=sys.stderr, flush=True)
+
+
 def resolve_source(args: argparse.Namespace) -> tuple[Path | None, Path | None, Path | None, Path]:
     """(app_dir, assembly_dir, template_file, default state dir) from the ``up`` arguments."""
     if args.app_dir is not None and (args.assembly is not None or args.template is not None):
@@ -180,12 +197,14 @@ def build_config(args: argparse.Namespace) -> Any:
         load_run_settings(settings_dir) if settings_dir.is_dir() else RunSettings(app_dir=settings_dir)
     )
     state_dir = Path(args.state_dir).resolve() if args.state_dir else default_state
+    port_overrides = parse_port_overrides(args.port)
+    check_port_overrides(port_overrides, [lst.port for lst in model.listeners])
     return EngineConfig(
         model=model,
         state_dir=state_dir,
         run_settings=run_settings,
         stand_in=tuple(args.stand_in),
-        port_overrides=parse_port_overrides(args.port),
+        port_overrides=port_overrides,
         driver=args.driver,
         fast_scaling=args.fast_scaling,
     )
@@ -198,6 +217,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.detach:
         return _up_detached(args)
     config = build_config(args)
+    if not args.supervised:  # a detached supervisor's parent has printed them
+        warn_about_model(config.model)
     from albfargate import supervisor
 
     interactive = not args.supervised and sys.stdout.isatty()
@@ -299,6 +320,7 @@ def _up_detached(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
     config = build_config(args)  # fail fast (bad assembly, missing run setting...) before forking
+    warn_about_model(config.model)
     from albfargate.engine import missing_run_settings, resolve_driver
 
     problems = (
