@@ -8,6 +8,8 @@ Keep-alive and pipelining are honoured (answers go out in request order).
 
 Run as ``python -m albfargate.ecs.standin --service S --task T --container C --port P [--port P2 ...]``.
 It is one light process per container (asyncio, uvloop + httptools when installed), as 100 may run at once.
+On a base install (no ``fast`` extra) it runs on the standard library alone: requests are then parsed by
+:class:`SimpleRequestParser`, which offers the part of ``httptools.HttpRequestParser`` used here.
 SIGTERM closes the listeners and exits 0."""
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ import signal
 import sys
 from collections.abc import Sequence
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import httptools
+try:
+    import httptools
+except ImportError:  # a base install: the 'fast' extra (httptools, uvloop) is optional
+    httptools = None  # type: ignore[assignment]
 
 #: Refuse absurd sleeps so a typo cannot pin a connection for hours.
 MAX_SLEEP_SECONDS = 600.0
@@ -87,6 +93,168 @@ def build_response(
     return data, delay
 
 
+class ParseError(Exception):
+    """A request :class:`SimpleRequestParser` cannot read (answered 400, then the connection closes)."""
+
+
+class UpgradeRequest(Exception):
+    """A request asking to switch protocols (the stand-in closes the connection, as with httptools)."""
+
+
+_MAX_HEAD = 64 * 1024
+
+
+class SimpleRequestParser:
+    """HTTP/1.x request parsing on the standard library for a base install: the subset of
+    ``httptools.HttpRequestParser`` the stand-in uses (``feed_data``, ``get_method``,
+    ``should_keep_alive`` and the ``on_*`` callbacks). Heads end at CRLF CRLF (or LF LF); bodies are
+    framed by Content-Length or chunked coding; several requests in one read are served in order."""
+
+    def __init__(self, callbacks: EchoProtocol) -> None:
+        self.cb = callbacks
+        self.buf = bytearray()
+        self.method = b""
+        self.keep_alive = True
+        self.state = "head"
+        self.left = 0  # body or chunk bytes still to come
+
+    def get_method(self) -> bytes:
+        return self.method
+
+    def should_keep_alive(self) -> bool:
+        return self.keep_alive
+
+    def feed_data(self, data: bytes) -> None:
+        self.buf += data
+        while self._step():
+            pass
+
+    def _line(self) -> bytes | None:
+        nl = self.buf.find(b"\n")
+        if nl < 0:
+            if len(self.buf) > _MAX_HEAD:
+                raise ParseError("line too long")
+            return None
+        line = bytes(self.buf[:nl]).rstrip(b"\r")
+        del self.buf[: nl + 1]
+        return line
+
+    def _step(self) -> bool:
+        """Parse what the buffer holds for the current state; False when more bytes are needed."""
+        if self.state == "head":
+            return self._head()
+        if self.state == "body":
+            return self._body()
+        if self.state == "size":
+            line = self._line()
+            if line is None:
+                return False
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise ParseError("bad chunk size") from None
+            self.state, self.left = ("trailers", 0) if size == 0 else ("chunk", size)
+            return True
+        if self.state == "chunk":
+            if not self._take():
+                return False
+            self.state = "chunk-end"
+            return True
+        if self.state == "chunk-end":
+            line = self._line()
+            if line is None:
+                return False
+            if line:
+                raise ParseError("chunk not followed by CRLF")
+            self.state = "size"
+            return True
+        line = self._line()  # trailers, up to the empty line
+        if line is None:
+            return False
+        if not line:
+            self._complete()
+        return True
+
+    def _take(self) -> bool:
+        n = min(self.left, len(self.buf))
+        if n:
+            self.cb.on_body(bytes(self.buf[:n]))
+            del self.buf[:n]
+            self.left -= n
+        return self.left == 0
+
+    def _body(self) -> bool:
+        if not self._take():
+            return False
+        self._complete()
+        return True
+
+    def _complete(self) -> None:
+        self.state = "head"
+        self.cb.on_message_complete()
+
+    def _head(self) -> bool:
+        while self.buf.startswith((b"\r\n", b"\n")):  # empty lines before a request line
+            del self.buf[: 2 if self.buf.startswith(b"\r\n") else 1]
+        end = self.buf.find(b"\n\r\n")
+        alt = self.buf.find(b"\n\n")
+        if end < 0 or (0 <= alt < end):
+            end, skip = alt, 2
+        else:
+            skip = 3
+        if end < 0:
+            if len(self.buf) > _MAX_HEAD:
+                raise ParseError("request head too large")
+            return False
+        lines = [x.rstrip(b"\r") for x in bytes(self.buf[:end]).split(b"\n")]
+        del self.buf[: end + skip]
+        parts = lines[0].split(b" ")
+        if len(parts) != 3 or not parts[2].startswith(b"HTTP/1.") or not parts[0] or not parts[1]:
+            raise ParseError("bad request line")
+        self.method, url, version = parts
+        self.cb.on_message_begin()
+        self.cb.on_url(url)
+        length = 0
+        chunked = False
+        connection = b""
+        upgrade = False
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if not sep or not name.strip():
+                raise ParseError("bad header line")
+            value = value.strip(b" \t")
+            lname = name.strip().lower()
+            self.cb.on_header(name, value)
+            if lname == b"content-length":
+                if not value.isdigit():
+                    raise ParseError("bad content-length")
+                length = int(value)
+            elif lname == b"transfer-encoding":
+                chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
+            elif lname == b"connection":
+                connection += b"," + value.lower()
+            elif lname == b"upgrade":
+                upgrade = True
+        tokens = {t.strip() for t in connection.split(b",")}
+        self.keep_alive = b"close" not in tokens if version == b"HTTP/1.1" else b"keep-alive" in tokens
+        if upgrade and b"upgrade" in tokens:
+            raise UpgradeRequest
+        if chunked:
+            self.state = "size"
+        elif length:
+            self.state, self.left = "body", length
+        else:
+            self._complete()
+        return True
+
+
+def _parse_errors() -> tuple[type[Exception], type[Exception]]:
+    """(upgrade, parse error) exception types of the parser in use."""
+    if httptools is None:
+        return UpgradeRequest, ParseError
+    return httptools.HttpParserUpgrade, httptools.HttpParserError
+
+
 class EchoProtocol(asyncio.Protocol):
     """One client connection. Requests are parsed by httptools; answers are chained so they leave in
     request order even when an earlier one sleeps."""
@@ -94,7 +262,9 @@ class EchoProtocol(asyncio.Protocol):
     def __init__(self, ident: Identity) -> None:
         self.ident = ident
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
+        self.parser: Any = (
+            httptools.HttpRequestParser(self) if httptools is not None else SimpleRequestParser(self)
+        )
         self.url = b""
         self.headers: list[tuple[str, str]] = []
         self.body_length = 0
@@ -110,11 +280,12 @@ class EchoProtocol(asyncio.Protocol):
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
+        upgrade_error, parse_error = _parse_errors()
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
+        except upgrade_error:
             self._close()
-        except httptools.HttpParserError:
+        except parse_error:
             if self.transport is not None:
                 self.transport.write(
                     b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
