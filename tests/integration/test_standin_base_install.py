@@ -94,9 +94,8 @@ def test_standin_serves_without_httptools_or_uvloop() -> None:
         conn.close()
         # two pipelined requests in one write, answered in order; garbage gets 400
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            s.sendall(
-                b"GET /one HTTP/1.1\r\nHost: h\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-            )
+            one = b"GET /one HTTP/1.1\r\nHost: h\r\n\r\n"
+            s.sendall(one + b"GET /two HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
             data = b""
             while chunk := s.recv(65536):
                 data += chunk
