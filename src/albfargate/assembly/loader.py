@@ -27,6 +27,7 @@ from albfargate.model import (
     TargetTrackingPolicy,
     TaskDefinition,
 )
+from albfargate.model.backing import Database, Parameter, SecretSpec, SecretTargetAttachment
 
 from . import registry
 from .context import ResourceContext, location
@@ -235,6 +236,10 @@ class _ModelBuilder:
         self.scalable_targets: list[ScalableTarget] = []
         self.scaling_policies: list[TargetTrackingPolicy] = []
         self.not_emulated: list[NotEmulated] = []
+        self.databases: list[Database] = []
+        self.secrets: list[SecretSpec] = []
+        self.secret_attachments: list[SecretTargetAttachment] = []
+        self.parameters: list[Parameter] = []
 
     def add(self, item: object) -> None:
         lists: dict[type, list[Any]] = {
@@ -248,6 +253,10 @@ class _ModelBuilder:
             ScalableTarget: self.scalable_targets,
             TargetTrackingPolicy: self.scaling_policies,
             NotEmulated: self.not_emulated,
+            Database: self.databases,
+            SecretSpec: self.secrets,
+            SecretTargetAttachment: self.secret_attachments,
+            Parameter: self.parameters,
         }
         target = lists.get(type(item))
         if target is None:  # pragma: no cover - a converter bug
@@ -277,6 +286,10 @@ class _ModelBuilder:
             scaling_policies=tuple(self.scaling_policies),
             assets=tuple(assets),
             not_emulated=tuple(self.not_emulated),
+            databases=tuple(self.databases),
+            secrets=tuple(self.secrets),
+            secret_attachments=tuple(self.secret_attachments),
+            parameters=tuple(self.parameters),
         )
 
 

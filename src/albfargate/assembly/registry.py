@@ -12,7 +12,7 @@ from typing import Any
 
 from albfargate.model import NotEmulated, ids
 
-from .context import ResourceContext, generated_name, physical_suffix
+from .context import ResourceContext, generated_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +23,10 @@ class ResourceKind:
 
 
 def _kinds() -> dict[str, ResourceKind]:
-    from . import autoscaling, ecs, elbv2
+    from . import autoscaling, ecs, elbv2, rds, secrets
 
     table: dict[str, ResourceKind] = {}
-    for module in (elbv2, ecs, autoscaling):
+    for module in (elbv2, ecs, autoscaling, rds, secrets):
         table.update(module.KINDS)
     return table
 
@@ -100,7 +100,6 @@ _ARN_REF = {
     "AWS::CertificateManager::Certificate": lambda c: (
         f"arn:aws:acm:{ids.LOCAL_REGION}:{ids.LOCAL_ACCOUNT}:certificate/{_uuid(c.seed)}"
     ),
-    "AWS::SecretsManager::Secret": lambda c: _arn(c, "secretsmanager", f"secret:{_name(c)}-{_name6(c)}"),
     "AWS::SNS::Topic": lambda c: _arn(c, "sns", _name(c)),
     "AWS::IAM::ManagedPolicy": lambda c: f"arn:aws:iam::{ids.LOCAL_ACCOUNT}:policy/{_name(c)}",
     "AWS::ServiceDiscovery::Service": lambda c: _arn(c, "servicediscovery", f"service/srv-{_hex(c, 16)}"),
@@ -122,10 +121,6 @@ def _uuid(seed: str) -> str:
 
 def _name(ctx: ResourceContext) -> str:
     return generated_name(ctx.stack, ctx.logical_id, max_len=64, prefix_len=24)
-
-
-def _name6(ctx: ResourceContext) -> str:
-    return physical_suffix(ctx.seed + "#6", 6)
 
 
 def _arn(ctx: ResourceContext, service: str, resource: str, *, regional: bool = True) -> str:

@@ -1,11 +1,12 @@
-"""The whole system read from an assembly: every emulated resource, the image assets, and the list of
-resources that are not emulated. One frozen value; lookups by ARN and name."""
+"""The whole system read from an assembly: every emulated resource (the backing resources too: databases,
+secrets, parameters), the image assets, and the list of resources that are not emulated. One frozen value; lookups by ARN and name."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from albfargate.model.autoscaling import ScalableTarget, TargetTrackingPolicy
+from albfargate.model.backing import Database, Parameter, SecretSpec, SecretTargetAttachment
 from albfargate.model.ecs import Cluster, ImageAsset, Service, TaskDefinition
 from albfargate.model.elbv2 import Listener, LoadBalancer, Rule, TargetGroup
 
@@ -32,6 +33,10 @@ class SystemModel:
     scaling_policies: tuple[TargetTrackingPolicy, ...] = ()
     assets: tuple[ImageAsset, ...] = ()
     not_emulated: tuple[NotEmulated, ...] = ()
+    databases: tuple[Database, ...] = ()
+    secrets: tuple[SecretSpec, ...] = ()
+    secret_attachments: tuple[SecretTargetAttachment, ...] = ()
+    parameters: tuple[Parameter, ...] = ()
 
     def load_balancer(self, arn: str) -> LoadBalancer | None:
         return next((x for x in self.load_balancers if x.arn == arn), None)
@@ -58,3 +63,11 @@ class SystemModel:
 
     def scalable_target(self, resource_id: str) -> ScalableTarget | None:
         return next((x for x in self.scalable_targets if x.resource_id == resource_id), None)
+
+    def database(self, key: str) -> Database | None:
+        """A database by key (``stack/logicalId``), identifier or ARN."""
+        return next((d for d in self.databases if key in (d.key, d.identifier, d.arn)), None)
+
+    @property
+    def has_backing(self) -> bool:
+        return bool(self.databases or self.secrets or self.parameters)
