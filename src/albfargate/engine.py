@@ -3,14 +3,15 @@ endpoint, the load balancers (``alb.runtime.LoadBalancerRuntime``), one reconcil
 (``ecs.scheduler``) and the autoscaler (``ecs.autoscaler``).
 
 Start order: validate (every container has a run setting or a stand-in) → store (task definitions,
-services with their first deployment) → metadata endpoint → load balancers (bind listeners) → schedulers →
+services with their first deployment) → backing resources (``backing.manager``: secrets, parameters,
+database servers) → metadata endpoint → load balancers (bind listeners) → schedulers →
 autoscaler. Anything failing on the way stops what was started and raises one
 :class:`~albfargate.errors.RuntimeStartError`.
 
 Shutdown order (written down, as uvicorn does): (1) stop the autoscaler and the reconcile loops (no new
 task); (2) the load balancers stop accepting, in-flight requests finish (bounded grace), targets are
 drained; (3) every task is stopped: SIGTERM, ``stopTimeout``, SIGKILL, containers in reverse ``dependsOn``
-order; (4) the metadata endpoint and the store are closed.
+order; (4) the metadata endpoint is closed, the backing servers (databases) stop, the store is closed.
 
 The methods the CLI control channel and the AWS-compatible API call are public here:
 :meth:`update_desired_count`, :meth:`force_new_deployment`, :meth:`register_task_definition`,
@@ -149,6 +150,7 @@ class Engine:
         self.api_url: str | None = None
         self.started_at: float | None = None
         self._secrets: dict[str, str] | None = None
+        self.backing: Any = None  # backing.manager.BackingManager when the model has backing resources
         self._change = asyncio.Event()
         self._stopping = False
 
@@ -183,6 +185,7 @@ class Engine:
         if self.driver.name == "docker":  # what a crashed supervisor of this state dir left running
             await self.driver.cleanup_orphans(self.state_dir)
         try:
+            await self._start_backing()
             await self.metadata.start()
             if self.model.load_balancers:
                 from albfargate.alb.runtime import LoadBalancerRuntime
@@ -212,6 +215,17 @@ class Engine:
             await self._teardown()
             raise
         self.started_at = self.clock()
+
+    async def _start_backing(self) -> None:
+        """Databases, secrets and parameters, before anything that may use them (backing/manager.py);
+        imported only when the model has any, so an app without them starts as fast as before."""
+        databases = ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster")
+        if not (self.model.has_backing or any(n.type in databases for n in self.model.not_emulated)):
+            return
+        from albfargate.backing.manager import BackingManager
+
+        self.backing = BackingManager(self.model, self.state_dir, host=self.config.host)
+        await self.backing.start()
 
     def start_autoscaler(self) -> None:
         """Start the autoscaler when scalable targets appear later (Application Auto Scaling API)."""
@@ -271,6 +285,60 @@ class Engine:
             self._secrets = load_secret_values(path) if path is not None and path.is_file() else {}
         return self._secrets
 
+    def _task_environment(self, c: ContainerDefinition) -> tuple[dict[str, str], list[str]]:
+        """A container's ``Environment`` with every reference resolved (database endpoints, dynamic
+        references) and its ``Secrets``: the local secrets file wins when it names a value (an override),
+        else the local Secrets Manager / Parameter Store (backing/). Anything unresolvable stops the task
+        with ECS's ResourceInitializationError and the reason; a placeholder never reaches a task."""
+        from albfargate.model.backing import ENDPOINT_PREFIX
+
+        env: dict[str, str] = {}
+        for name, value in c.environment:
+            if "{{resolve:" in value or ENDPOINT_PREFIX in value:
+                if self.backing is None:
+                    raise TaskStartError(
+                        f"ResourceInitializationError: environment variable {name}: the reference in it "
+                        f"cannot be resolved (no local backing resources)"
+                    )
+                from albfargate.backing.references import Unresolved
+
+                try:
+                    value = self.backing.resolve_text(value)
+                except Unresolved as exc:
+                    raise TaskStartError(
+                        f"ResourceInitializationError: environment variable {name}: {exc}"
+                    ) from None
+            env[name] = value
+        secret_names: list[str] = []
+        if c.secrets:
+            values = self._secret_values()
+            for s in c.secrets:
+                v = secret_value(values, name=s.name, value_from=s.value_from)
+                if v is None and self.backing is not None:
+                    from albfargate.backing.references import Unresolved
+
+                    try:
+                        v = self.backing.task_secret(s.value_from)
+                    except Unresolved as exc:
+                        raise TaskStartError(
+                            f"ResourceInitializationError: unable to retrieve secret {s.name} "
+                            f"(valueFrom {s.value_from}): {exc}"
+                        ) from None
+                if v is None:
+                    settings = self.config.run_settings
+                    where = (
+                        str(settings.secrets_file)
+                        if settings is not None and settings.secrets_file
+                        else "the local secrets file"
+                    )
+                    raise TaskStartError(
+                        f"ResourceInitializationError: unable to retrieve secret {s.name} "
+                        f"(valueFrom {s.value_from}): no local value in {where}"
+                    )
+                env[s.name] = v
+                secret_names.append(s.name)
+        return env, secret_names
+
     def _ports_in_use(self) -> frozenset[int]:
         used = {
             lp
@@ -316,25 +384,7 @@ class Engine:
     def _container_spec(
         self, c: ContainerDefinition, task_id: str, service: str | None, ports: tuple[tuple[int, int], ...]
     ) -> ContainerSpec:
-        env: dict[str, str] = dict(c.environment)
-        secret_names: list[str] = []
-        if c.secrets:
-            values = self._secret_values()
-            for s in c.secrets:
-                v = secret_value(values, name=s.name, value_from=s.value_from)
-                if v is None:
-                    settings = self.config.run_settings
-                    where = (
-                        str(settings.secrets_file)
-                        if settings is not None and settings.secrets_file
-                        else "the local secrets file"
-                    )
-                    raise TaskStartError(
-                        f"ResourceInitializationError: unable to retrieve secret {s.name} "
-                        f"(valueFrom {s.value_from}): no local value in {where}"
-                    )
-                env[s.name] = v
-                secret_names.append(s.name)
+        env, secret_names = self._task_environment(c)
         in_docker = self.driver.name == "docker"  # the image runs as is: no run setting, stand-in or $PORT
         stand_in = stand_in_matches(self.config.stand_in, c) and not in_docker
         rs = self.config.run_settings.container(c.name) if self.config.run_settings else None
@@ -378,6 +428,7 @@ class Engine:
         elif rs is not None:
             argv = rs.argv
             workdir = str(rs.workdir)
+            env.setdefault("ALBFARGATE_PYTHON", sys.executable)  # a run setting may start the same Python
             env.update(rs.env)
             port_env = rs.port_env
         else:
@@ -637,6 +688,7 @@ class Engine:
             "load_balancers": lbs,
             "services": services,
             "not_emulated": len(self.model.not_emulated),
+            "backing": self.backing.status() if self.backing is not None else None,
         }
 
     # ---- stop ------------------------------------------------------------------------------------------
@@ -670,6 +722,11 @@ class Engine:
         stop_all = getattr(self.driver, "stop_all_now", None)
         if stop_all is not None:
             await stop_all()
-        # (4) close the rest
+        # (4) close the rest; the backing servers stop last, after every task that used them
         await self.metadata.stop()
+        if self.backing is not None:
+            try:
+                await self.backing.stop()
+            except Exception:
+                log.exception("stopping the backing servers failed")
         self.store.close()

