@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from albfargate.model.backing import Database, EngineFamily, SecretSpec
+from albfargate.model.backing import Database, EngineFamily, Parameter, SecretSpec
 from albfargate.model.system import SystemModel
 
 from . import endpoints
@@ -34,6 +34,7 @@ from .references import (
     SecretRef,
     Unresolved,
     json_field,
+    parameter_name,
     parse_value_from,
     references_in,
     substitute,
@@ -76,27 +77,71 @@ class BackingManager:
         self.secrets = SecretStore(state_dir / "data" / "secretsmanager" / "secrets.json", clock=clock, rng=self.rng)
         self.parameters = ParameterStore(state_dir / "data" / "ssm" / "parameters.json", clock=clock)
         self.runners: dict[str, Runner] = {}
+        self._done: set[str] = set()  # logical ids of the secrets and parameters made in this run
         self.statuses: dict[str, ServerStatus] = {}
         self.unsupported = [
             n for n in model.not_emulated if n.type in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster")
         ]
-        self._pending_secrets: list[SecretSpec] = []
 
     # ---- start -----------------------------------------------------------------------------------
     async def start(self) -> None:
         if self.unsupported:
             names = ", ".join(f"{n.logical_id} ({n.reason.split(' is ')[0]})" for n in self.unsupported)
             self.note(f"warning: not emulated: {names}; tasks that use them will not start")
-        for spec in self.model.secrets:
-            self._ensure_secret(spec)
-        self._ensure_parameters(deferred_ok=True)
+        pending: list[SecretSpec | Parameter] = [*self.model.secrets, *self.model.parameters]
+        pending = self._settle(pending, final=False)  # what needs no database endpoint
         await asyncio.gather(*(self._start_database(db) for db in self.model.databases))
         self._attach()
-        for spec in self._pending_secrets:
-            self._ensure_secret(spec, final=True)
-        self._ensure_parameters(deferred_ok=False)
+        self._settle(pending, final=True)
 
-    def _ensure_secret(self, spec: SecretSpec, *, final: bool = False) -> None:
+    def _settle(self, pending: list[SecretSpec | Parameter], *, final: bool) -> list[SecretSpec | Parameter]:
+        """Keep every secret and parameter whose references resolve, in as many passes as one needing
+        another takes; returns what is still unresolved (warned about when ``final``)."""
+        while pending:
+            left: list[SecretSpec | Parameter] = []
+            errors: dict[str, str] = {}
+            for item in pending:
+                waits_for = self._waits_for(item)
+                if waits_for:
+                    left.append(item)
+                    errors[item.logical_id] = f"{waits_for} was not made"
+                    continue
+                try:
+                    if isinstance(item, SecretSpec):
+                        self._ensure_secret(item)
+                    else:
+                        self._ensure_parameter(item)
+                    self._done.add(item.logical_id)
+                except Unresolved as exc:
+                    left.append(item)
+                    errors[item.logical_id] = str(exc)
+            if len(left) == len(pending):
+                if final:
+                    for item in left:
+                        kind = "secret" if isinstance(item, SecretSpec) else "parameter"
+                        self.note(f"warning: {kind} {item.logical_id}: {errors[item.logical_id]}")
+                return left
+            pending = left
+        return []
+
+    def _waits_for(self, item: SecretSpec | Parameter) -> str | None:
+        """A secret or parameter of the template that ``item``'s value names and that this run has not
+        made yet (so nothing is resolved against last run's value)."""
+        text = item.secret_string if isinstance(item, SecretSpec) else item.value
+        for ref in references_in(text or ""):
+            if isinstance(ref, SecretRef):
+                for spec in self.model.secrets:
+                    names = (spec.arn, spec.name, spec.arn.rsplit("-", 1)[0])
+                    if ref.secret_id in names and spec.logical_id not in self._done:
+                        return f"secret {spec.logical_id}"
+            elif isinstance(ref, ParameterRef):
+                name = parameter_name(ref.name)
+                for p in self.model.parameters:
+                    if name in (p.name, p.name.lstrip("/")) and p.logical_id not in self._done:
+                        return f"parameter {p.logical_id}"
+        return None
+
+    def _ensure_secret(self, spec: SecretSpec) -> None:
         literal = spec.generate is None
         if spec.generate is not None:
             options = spec.generate
@@ -105,7 +150,7 @@ class BackingManager:
                 try:
                     return generated_secret_string(options, self.rng)
                 except PasswordError as exc:
-                    raise Unresolved(f"secret {spec.logical_id}: {exc}") from None
+                    raise Unresolved(str(exc)) from None
 
         elif spec.secret_string is not None:
             text = spec.secret_string
@@ -118,46 +163,30 @@ class BackingManager:
             def make() -> str | None:
                 return None
 
-        try:
-            self.secrets.ensure(
-                arn=spec.arn,
-                name=spec.name,
-                template_key=spec.key,
-                make_value=make,
-                literal=literal,
-                description=spec.description,
-                kms_key_id=spec.kms_key_id,
-                tags=spec.tags,
-                owning_service=spec.owning_service,
-            )
-        except Unresolved as exc:
-            if not final and any(isinstance(r, EndpointRef) for r in references_in(spec.secret_string or "")):
-                self._pending_secrets.append(spec)
-                return
-            self.note(f"warning: secret {spec.logical_id}: {exc}")
+        self.secrets.ensure(
+            arn=spec.arn,
+            name=spec.name,
+            template_key=spec.key,
+            make_value=make,
+            literal=literal,
+            description=spec.description,
+            kms_key_id=spec.kms_key_id,
+            tags=spec.tags,
+            owning_service=spec.owning_service,
+        )
 
-    def _ensure_parameters(self, *, deferred_ok: bool) -> None:
-        for p in self.model.parameters:
-            refs = references_in(p.value)
-            if deferred_ok and any(isinstance(r, EndpointRef) for r in refs):
-                continue
-            if not deferred_ok and not any(isinstance(r, EndpointRef) for r in refs):
-                continue
-            try:
-                value = self.resolve_text(p.value)
-            except Unresolved as exc:
-                self.note(f"warning: parameter {p.logical_id}: {exc}")
-                continue
-            self.parameters.ensure(
-                p.name,
-                value,
-                type=p.type,
-                template_key=f"{p.stack}/{p.logical_id}",
-                description=p.description,
-                tier=p.tier,
-                data_type=p.data_type,
-                allowed_pattern=p.allowed_pattern,
-            )
+    def _ensure_parameter(self, p: Parameter) -> None:
+        value = self.resolve_text(p.value)
+        self.parameters.ensure(
+            p.name,
+            value,
+            type=p.type,
+            template_key=f"{p.stack}/{p.logical_id}",
+            description=p.description,
+            tier=p.tier,
+            data_type=p.data_type,
+            allowed_pattern=p.allowed_pattern,
+        )
 
     def _credentials(self, db: Database) -> tuple[str, str]:
         username = self.resolve_text(db.master_username) if db.master_username else None

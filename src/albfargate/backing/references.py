@@ -149,7 +149,7 @@ def parameter_name(name_or_arn: str) -> str:
         return name_or_arn
     resource = name_or_arn.split(":", 5)[5]
     path = resource[len("parameter") :]
-    rest = path[1:] if path.startswith("/") else path
+    rest = path.lstrip("/")
     return "/" + rest if "/" in rest else rest
 
 
