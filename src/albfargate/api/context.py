@@ -16,6 +16,8 @@ class Context:
     backend: Backend
     store: ConfigStore
     clock: Callable[[], float] = field(default=time.time)
+    secrets: Any = None  # backing.store.SecretStore of the running system (Secrets Manager), if any
+    parameters: Any = None  # backing.store.ParameterStore (SSM Parameter Store), if any
 
 
 Params = Mapping[str, Any]

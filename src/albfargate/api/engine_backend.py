@@ -409,6 +409,22 @@ async def start_api(engine: Engine, *, port: int = 4566, host: str = "127.0.0.1"
     from albfargate.api.server import ApiServer
     from albfargate.api.store import ConfigStore
 
-    server = ApiServer(EngineBackend(engine), ConfigStore(engine.model), host=host, port=port)
+    backing = engine.backing
+    if backing is not None:
+        secrets, parameters = backing.secrets, backing.parameters
+    else:  # an app without backing resources: secrets and parameters made through the API are kept too
+        from albfargate.backing.store import ParameterStore, SecretStore
+
+        data = engine.state_dir / "data"
+        secrets = SecretStore(data / "secretsmanager" / "secrets.json", clock=engine.clock)
+        parameters = ParameterStore(data / "ssm" / "parameters.json", clock=engine.clock)
+    server = ApiServer(
+        EngineBackend(engine),
+        ConfigStore(engine.model),
+        host=host,
+        port=port,
+        secrets=secrets,
+        parameters=parameters,
+    )
     engine.api_url = await server.start()
     return server

@@ -1,5 +1,5 @@
 """The AWS-compatible endpoint: an asyncio HTTP/1.1 server on 127.0.0.1 that dispatches to the ECS,
-ELBv2 and Application Auto Scaling handlers.
+ELBv2, Application Auto Scaling, Secrets Manager and SSM Parameter Store handlers.
 
 Dispatch is by the *signed* service name (the credential scope of the SigV4 ``Authorization`` header or
 the presigned ``X-Amz-Credential``) and then ``X-Amz-Target`` (JSON 1.1) or ``Action`` (query); unsigned
@@ -21,6 +21,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from albfargate.api.autoscaling.handlers import OPERATIONS as AAS_OPERATIONS
@@ -30,6 +31,10 @@ from albfargate.api.ecs.handlers import OPERATIONS as ECS_OPERATIONS
 from albfargate.api.elbv2.handlers import OPERATIONS as ELB_OPERATIONS
 from albfargate.api.errors import ApiError
 from albfargate.api.protocols import json11, query
+from albfargate.api.secretsmanager.handlers import OPERATIONS as SM_OPERATIONS
+from albfargate.api.secretsmanager.handlers import TARGET_PREFIX as SM_PREFIX
+from albfargate.api.ssm.handlers import OPERATIONS as SSM_OPERATIONS
+from albfargate.api.ssm.handlers import TARGET_PREFIX as SSM_PREFIX
 from albfargate.api.store import ConfigStore
 from albfargate.errors import RuntimeStartError
 
@@ -166,6 +171,10 @@ class Dispatcher:
             table, op = ECS_OPERATIONS, amz_target[len(ECS_PREFIX) :]
         elif service in (None, "application-autoscaling") and amz_target.startswith(AAS_PREFIX):
             table, op = AAS_OPERATIONS, amz_target[len(AAS_PREFIX) :]
+        elif service in (None, "secretsmanager") and amz_target.startswith(SM_PREFIX):
+            table, op = SM_OPERATIONS, amz_target[len(SM_PREFIX) :]
+        elif service in (None, "ssm") and amz_target.startswith(SSM_PREFIX):
+            table, op = SSM_OPERATIONS, amz_target[len(SSM_PREFIX) :]
         else:
             raise ApiError(
                 "UnknownOperationException",
@@ -211,8 +220,10 @@ class ApiServer:
         port: int = DEFAULT_PORT,
         clock: Callable[[], float] = time.time,
         max_body: int = MAX_BODY,
+        secrets: Any = None,
+        parameters: Any = None,
     ) -> None:
-        self.dispatcher = Dispatcher(Context(backend, store, clock))
+        self.dispatcher = Dispatcher(Context(backend, store, clock, secrets=secrets, parameters=parameters))
         self.host = host
         self.port = port
         self.max_body = max_body
