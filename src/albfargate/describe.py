@@ -288,6 +288,7 @@ def render_tree(model: SystemModel) -> str:
         for asset in model.assets:
             extra = f", Dockerfile {asset.dockerfile}" if asset.dockerfile else ""
             lines.append(f"  {asset.asset_hash[:12]}  {asset.directory}{extra}")
+    lines.extend(_backing_lines(model))
     lines += ["", f"Not emulated ({len(model.not_emulated)}):"]
     width = max((len(n.type) for n in model.not_emulated), default=0)
     for n in model.not_emulated:
@@ -337,7 +338,33 @@ def up_warnings(model: SystemModel) -> list[str]:
     return out
 
 
+def _backing_lines(model: SystemModel) -> list[str]:
+    """Databases (one local server each), secrets and parameters; never a secret value."""
+    if not model.has_backing:
+        return []
+    lines = ["", "Backing resources:"]
+    for db in model.databases:
+        what = "Aurora cluster" if db.kind == "cluster" else "RDS instance"
+        version = f" {db.engine_version}" if db.engine_version else ""
+        extra = f", members {', '.join(db.members)}" if db.members else ""
+        if db.serverless_v2:
+            extra += f", Serverless v2 {db.serverless_v2[0]:g}-{db.serverless_v2[1]:g} ACU"
+        lines.append(
+            f"  database {db.stack}/{db.logical_id}  {what} {db.engine}{version}, db {db.db_name or '-'}, "
+            f"port {db.port} (local: a real server on 127.0.0.1){extra}"
+        )
+    for sec in model.secrets:
+        how = "generated once" if sec.generate else ("template value" if sec.secret_string else "empty")
+        lines.append(f"  secret   {sec.name}  ({how})")
+    for p in model.parameters:
+        lines.append(f"  parameter {p.name}  ({p.type})")
+    return lines
+
+
 # ---- JSON -----------------------------------------------------------------------------------------
+
+#: Fields whose values are secrets: shown as "****" in the JSON (a template's literal passwords).
+_HIDDEN = {"SecretSpec": ("secret_string",), "Database": ("master_password",)}
 
 
 def _plain(value: Any) -> Any:
@@ -345,6 +372,9 @@ def _plain(value: Any) -> Any:
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for name in _HIDDEN.get(type(value).__name__, ()):
+            if out.get(name) is not None:
+                out[name] = "****"
         if isinstance(value, ForwardAction | RedirectAction | FixedResponseAction | AuthenticateAction):
             out = {"type": value.type.value, **out}
         if isinstance(value, LoadBalancer | TargetGroup):

@@ -31,9 +31,15 @@ _SESSION = botocore_session.get_session()
 @pytest.fixture
 def stores(tmp_path: Path) -> tuple[SecretStore, ParameterStore]:
     secrets = SecretStore(tmp_path / "secrets.json", clock=lambda: 1_700_000_000.0, rng=random.Random(1))
-    secrets.ensure(arn="arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf", name="db",
-                   template_key="S/Db", make_value=lambda: '{"username":"u","password":"p1"}', literal=False,
-                   description="the db", tags=(("team", "web"),))
+    secrets.ensure(
+        arn="arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf",
+        name="db",
+        template_key="S/Db",
+        make_value=lambda: '{"username":"u","password":"p1"}',
+        literal=False,
+        description="the db",
+        tags=(("team", "web"),),
+    )
     params = ParameterStore(tmp_path / "params.json", clock=lambda: 1_700_000_000.0)
     params.put("/app/db/host", "127.0.0.1", type="String")
     params.put("/app/db/port", "5432", type="String")
@@ -45,7 +51,9 @@ def stores(tmp_path: Path) -> tuple[SecretStore, ParameterStore]:
 @pytest.fixture
 def url(stores: tuple[SecretStore, ParameterStore]) -> Iterator[str]:
     model = demo_model()
-    server = ApiServer(FakeBackend(model), ConfigStore(model), port=0, secrets=stores[0], parameters=stores[1])
+    server = ApiServer(
+        FakeBackend(model), ConfigStore(model), port=0, secrets=stores[0], parameters=stores[1]
+    )
     loop = asyncio.new_event_loop()
     started = threading.Event()
     box: dict[str, str] = {}
@@ -54,7 +62,9 @@ def url(stores: tuple[SecretStore, ParameterStore]) -> Iterator[str]:
         box["url"] = await server.start()
         started.set()
 
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(main()), loop.run_forever()), daemon=True)
+    thread = threading.Thread(
+        target=lambda: (loop.run_until_complete(main()), loop.run_forever()), daemon=True
+    )
     thread.start()
     started.wait(5)
     yield box["url"]
@@ -69,12 +79,17 @@ def _code(exc: Any) -> str:
 
 def test_get_secret_value_and_describe(url: str) -> None:
     sm = api_client(url, "secretsmanager")
-    for secret_id in ("db", "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf",
-                      "arn:aws:secretsmanager:us-east-1:000000000000:secret:db"):
+    for secret_id in (
+        "db",
+        "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf",
+        "arn:aws:secretsmanager:us-east-1:000000000000:secret:db",
+    ):
         r = sm.get_secret_value(SecretId=secret_id)
         assert json.loads(r["SecretString"])["password"] == "p1" and r["VersionStages"] == ["AWSCURRENT"]
     d = sm.describe_secret(SecretId="db")
-    assert d["Name"] == "db" and d["Description"] == "the db" and d["Tags"] == [{"Key": "team", "Value": "web"}]
+    assert (
+        d["Name"] == "db" and d["Description"] == "the db" and d["Tags"] == [{"Key": "team", "Value": "web"}]
+    )
     assert list(d["VersionIdsToStages"].values()) == [["AWSCURRENT"]]
     with pytest.raises(ClientError) as e:
         sm.get_secret_value(SecretId="nope")
@@ -97,7 +112,10 @@ def test_put_secret_value_moves_the_stages(url: str) -> None:
     assert prev["VersionId"] == first and json.loads(prev["SecretString"])["password"] == "p1"
     assert sm.get_secret_value(SecretId="db", VersionId=first)["VersionStages"] == ["AWSPREVIOUS"]
     # the same token with the same value is idempotent; with another value it is refused
-    assert sm.put_secret_value(SecretId="db", SecretString="two", ClientRequestToken="a" * 32)["VersionId"] == "a" * 32
+    assert (
+        sm.put_secret_value(SecretId="db", SecretString="two", ClientRequestToken="a" * 32)["VersionId"]
+        == "a" * 32
+    )
     with pytest.raises(ClientError) as e:
         sm.put_secret_value(SecretId="db", SecretString="three", ClientRequestToken="a" * 32)
     assert _code(e) == "ResourceExistsException"
@@ -118,7 +136,9 @@ def test_create_and_list_secrets(url: str) -> None:
     assert sorted(names) == ["app/api-key", "db"]
     only = sm.list_secrets(Filters=[{"Key": "name", "Values": ["app/"]}])["SecretList"]
     assert [s["Name"] for s in only] == ["app/api-key"]
-    assert [s["Name"] for s in sm.list_secrets(Filters=[{"Key": "tag-key", "Values": ["team"]}])["SecretList"]] == ["db"]
+    assert [
+        s["Name"] for s in sm.list_secrets(Filters=[{"Key": "tag-key", "Values": ["team"]}])["SecretList"]
+    ] == ["db"]
     paged = sm.list_secrets(MaxResults=1)
     assert len(paged["SecretList"]) == 1 and "NextToken" in paged
     assert len(sm.list_secrets(MaxResults=1, NextToken=paged["NextToken"])["SecretList"]) == 1
@@ -143,7 +163,9 @@ def test_ssm_get_parameter_forms(url: str, stores: tuple[SecretStore, ParameterS
         ssm.get_parameter(Name="/app/db/host:9")
     assert _code(e) == "ParameterVersionNotFound"
     r = ssm.get_parameters(Names=["/app/db/port", "/missing", "plain"])
-    assert [x["Name"] for x in r["Parameters"]] == ["/app/db/port", "plain"] and r["InvalidParameters"] == ["/missing"]
+    assert [x["Name"] for x in r["Parameters"]] == ["/app/db/port", "plain"] and r["InvalidParameters"] == [
+        "/missing"
+    ]
 
 
 def test_ssm_get_parameters_by_path(url: str) -> None:
@@ -154,8 +176,9 @@ def test_ssm_get_parameters_by_path(url: str) -> None:
     assert names(Path="/app", Recursive=True) == ["/app/db/host", "/app/db/port", "/app/flags/beta"]
     first = ssm.get_parameters_by_path(Path="/app", Recursive=True, MaxResults=2)
     assert len(first["Parameters"]) == 2 and "NextToken" in first
-    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path="/app", Recursive=True,
-                                                                   PaginationConfig={"PageSize": 1})
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(
+        Path="/app", Recursive=True, PaginationConfig={"PageSize": 1}
+    )
     assert sum(len(p["Parameters"]) for p in pages) == 3
     with pytest.raises(ClientError) as e:
         ssm.get_parameters_by_path(Path="app")
@@ -184,8 +207,7 @@ def test_ssm_put_parameter_rules(url: str) -> None:
 
 def _shape_check(dispatcher: Dispatcher, service: str, prefix: str, op: str, params: dict[str, Any]) -> None:
     headers = {"host": "127.0.0.1", "x-amz-target": prefix + op, "content-type": "application/x-amz-json-1.1"}
-    r = dispatcher.handle("POST", "/", headers,
-                          json.dumps(params).encode())
+    r = dispatcher.handle("POST", "/", headers, json.dumps(params).encode())
     assert r.status == 200, r.body
     shape = _SESSION.get_service_model(service).operation_model(op).output_shape
     _check_json(shape, json.loads(r.body), op)

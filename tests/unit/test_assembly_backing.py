@@ -27,7 +27,11 @@ def _template(**extra: Any) -> dict[str, Any]:
         SECRET: {"Type": "AWS::SecretsManager::Secret", "Properties": {"GenerateSecretString": GENERATE}},
         "DbSecretAttachment": {
             "Type": "AWS::SecretsManager::SecretTargetAttachment",
-            "Properties": {"SecretId": {"Ref": SECRET}, "TargetId": {"Ref": "Db"}, "TargetType": "AWS::RDS::DBInstance"},
+            "Properties": {
+                "SecretId": {"Ref": SECRET},
+                "TargetId": {"Ref": "Db"},
+                "TargetType": "AWS::RDS::DBInstance",
+            },
         },
         "Db": {
             "Type": "AWS::RDS::DBInstance",
@@ -38,7 +42,10 @@ def _template(**extra: Any) -> dict[str, Any]:
                 "DBInstanceClass": "db.t4g.micro",
                 "MasterUsername": "notes",
                 "MasterUserPassword": {
-                    "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": SECRET}, ":SecretString:password::}}"]]
+                    "Fn::Join": [
+                        "",
+                        ["{{resolve:secretsmanager:", {"Ref": SECRET}, ":SecretString:password::}}"],
+                    ]
                 },
             },
         },
@@ -55,19 +62,38 @@ def _template(**extra: Any) -> dict[str, Any]:
                             {"Name": "DB_PORT", "Value": {"Fn::GetAtt": ["Db", "Endpoint.Port"]}},
                             {
                                 "Name": "URL",
-                                "Value": {"Fn::Join": ["", ["pg://", {"Fn::GetAtt": ["Db", "Endpoint.Address"]}, "/x"]]},
+                                "Value": {
+                                    "Fn::Join": [
+                                        "",
+                                        ["pg://", {"Fn::GetAtt": ["Db", "Endpoint.Address"]}, "/x"],
+                                    ]
+                                },
                             },
                         ],
                         "Secrets": [
                             {
                                 "Name": "DB_PASSWORD",
-                                "ValueFrom": {"Fn::Join": ["", [{"Ref": "DbSecretAttachment"}, ":password::"]]},
+                                "ValueFrom": {
+                                    "Fn::Join": ["", [{"Ref": "DbSecretAttachment"}, ":password::"]]
+                                },
                             },
                             {
                                 "Name": "TITLE",
-                                "ValueFrom": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ssm:",
-                                                                {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
-                                                                ":parameter/", {"Ref": "Title"}]]},
+                                "ValueFrom": {
+                                    "Fn::Join": [
+                                        "",
+                                        [
+                                            "arn:",
+                                            {"Ref": "AWS::Partition"},
+                                            ":ssm:",
+                                            {"Ref": "AWS::Region"},
+                                            ":",
+                                            {"Ref": "AWS::AccountId"},
+                                            ":parameter/",
+                                            {"Ref": "Title"},
+                                        ],
+                                    ]
+                                },
                             },
                         ],
                     }
@@ -124,8 +150,11 @@ def test_aurora_serverless_v2_cluster_is_one_server_and_its_members_belong_to_it
     }
     writer = {
         "Type": "AWS::RDS::DBInstance",
-        "Properties": {"DBClusterIdentifier": {"Ref": "Cluster"}, "Engine": "aurora-postgresql",
-                       "DBInstanceClass": "db.serverless"},
+        "Properties": {
+            "DBClusterIdentifier": {"Ref": "Cluster"},
+            "Engine": "aurora-postgresql",
+            "DBInstanceClass": "db.serverless",
+        },
     }
     env = {"Fn::GetAtt": ["Writer", "Endpoint.Address"]}
     t = {
@@ -134,8 +163,13 @@ def test_aurora_serverless_v2_cluster_is_one_server_and_its_members_belong_to_it
             "Writer": writer,
             "Reader": dict(writer),
             "P": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": env}},
-            "Q": {"Type": "AWS::SSM::Parameter", "Properties": {
-                "Type": "String", "Value": {"Fn::GetAtt": ["Cluster", "ReadEndpoint.Address"]}}},
+            "Q": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Type": "String",
+                    "Value": {"Fn::GetAtt": ["Cluster", "ReadEndpoint.Address"]},
+                },
+            },
         }
     }
     m = model_from_templates([("S", t)])
@@ -148,10 +182,25 @@ def test_aurora_serverless_v2_cluster_is_one_server_and_its_members_belong_to_it
 
 
 def test_manage_master_user_password_adds_the_rds_managed_secret() -> None:
-    t = {"Resources": {"Db": {"Type": "AWS::RDS::DBInstance", "Properties": {
-        "Engine": "mysql", "MasterUsername": "admin", "ManageMasterUserPassword": True}},
-        "P": {"Type": "AWS::SSM::Parameter", "Properties": {
-            "Type": "String", "Value": {"Fn::GetAtt": ["Db", "MasterUserSecret.SecretArn"]}}}}}
+    t = {
+        "Resources": {
+            "Db": {
+                "Type": "AWS::RDS::DBInstance",
+                "Properties": {
+                    "Engine": "mysql",
+                    "MasterUsername": "admin",
+                    "ManageMasterUserPassword": True,
+                },
+            },
+            "P": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Type": "String",
+                    "Value": {"Fn::GetAtt": ["Db", "MasterUserSecret.SecretArn"]},
+                },
+            },
+        }
+    }
     m = model_from_templates([("S", t)])
     (db,) = m.databases
     (secret,) = m.secrets
@@ -172,13 +221,29 @@ def test_unsupported_engines_are_listed_as_not_emulated(engine: str) -> None:
 
 
 def test_secret_string_literal_and_its_options() -> None:
-    t = {"Resources": {
-        "A": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "app/token", "SecretString": "s3cr3t"}},
-        "B": {"Type": "AWS::SecretsManager::Secret", "Properties": {"GenerateSecretString": {
-            "PasswordLength": 12, "ExcludeCharacters": "abc", "ExcludeLowercase": True, "ExcludeUppercase": "true",
-            "ExcludeNumbers": False, "ExcludePunctuation": True, "IncludeSpace": True,
-            "RequireEachIncludedType": False}}},
-    }}
+    t = {
+        "Resources": {
+            "A": {
+                "Type": "AWS::SecretsManager::Secret",
+                "Properties": {"Name": "app/token", "SecretString": "s3cr3t"},
+            },
+            "B": {
+                "Type": "AWS::SecretsManager::Secret",
+                "Properties": {
+                    "GenerateSecretString": {
+                        "PasswordLength": 12,
+                        "ExcludeCharacters": "abc",
+                        "ExcludeLowercase": True,
+                        "ExcludeUppercase": "true",
+                        "ExcludeNumbers": False,
+                        "ExcludePunctuation": True,
+                        "IncludeSpace": True,
+                        "RequireEachIncludedType": False,
+                    }
+                },
+            },
+        }
+    }
     m = model_from_templates([("S", t)])
     a, b = m.secrets
     assert a.name == "app/token" and a.secret_string == "s3cr3t" and a.generate is None
@@ -204,9 +269,18 @@ def test_bad_secrets_are_reported_with_their_path(props: dict[str, Any], message
 
 
 def test_dynamic_ssm_reference_survives_into_the_model() -> None:
-    t = {"Resources": {"Db": {"Type": "AWS::RDS::DBInstance", "Properties": {
-        "Engine": "postgres", "MasterUsername": "{{resolve:ssm:/app/dbuser}}",
-        "MasterUserPassword": "{{resolve:ssm-secure:/app/dbpass:3}}"}}}}
+    t = {
+        "Resources": {
+            "Db": {
+                "Type": "AWS::RDS::DBInstance",
+                "Properties": {
+                    "Engine": "postgres",
+                    "MasterUsername": "{{resolve:ssm:/app/dbuser}}",
+                    "MasterUserPassword": "{{resolve:ssm-secure:/app/dbpass:3}}",
+                },
+            }
+        }
+    }
     (db,) = model_from_templates([("S", t)]).databases
     assert db.master_username == "{{resolve:ssm:/app/dbuser}}"
     assert db.master_password == "{{resolve:ssm-secure:/app/dbpass:3}}"

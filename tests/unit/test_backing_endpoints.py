@@ -14,8 +14,15 @@ UP = Endpoint("127.0.0.1", 5433, "running")
 
 
 def _db(kind: str = "instance", engine: str = "postgres", db_name: str | None = "app") -> Database:
-    return Database(stack="S", logical_id="Db", kind=kind, identifier="s-db-1", arn="arn:x", engine=engine,
-                    db_name=db_name)
+    return Database(
+        stack="S",
+        logical_id="Db",
+        kind=kind,
+        identifier="s-db-1",
+        arn="arn:x",
+        engine=engine,
+        db_name=db_name,
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,16 +60,50 @@ def test_unknown_attribute() -> None:
 @pytest.mark.parametrize(
     ("db", "expected"),
     [
-        (_db(), {"host": "127.0.0.1", "port": 5433, "engine": "postgres", "dbname": "app",
-                 "dbInstanceIdentifier": "s-db-1"}),
-        (_db(db_name=None), {"host": "127.0.0.1", "port": 5433, "engine": "postgres",
-                             "dbInstanceIdentifier": "s-db-1"}),
-        (_db("cluster", "aurora-postgresql"), {"host": "127.0.0.1", "port": 5433, "engine": "postgres",
-                                               "dbname": "app", "dbClusterIdentifier": "s-db-1"}),
-        (_db("cluster", "aurora-mysql"), {"host": "127.0.0.1", "port": 5433, "engine": "mysql", "dbname": "app",
-                                          "dbClusterIdentifier": "s-db-1"}),
-        (_db(engine="mariadb"), {"host": "127.0.0.1", "port": 5433, "engine": "mariadb", "dbname": "app",
-                                 "dbInstanceIdentifier": "s-db-1"}),
+        (
+            _db(),
+            {
+                "host": "127.0.0.1",
+                "port": 5433,
+                "engine": "postgres",
+                "dbname": "app",
+                "dbInstanceIdentifier": "s-db-1",
+            },
+        ),
+        (
+            _db(db_name=None),
+            {"host": "127.0.0.1", "port": 5433, "engine": "postgres", "dbInstanceIdentifier": "s-db-1"},
+        ),
+        (
+            _db("cluster", "aurora-postgresql"),
+            {
+                "host": "127.0.0.1",
+                "port": 5433,
+                "engine": "postgres",
+                "dbname": "app",
+                "dbClusterIdentifier": "s-db-1",
+            },
+        ),
+        (
+            _db("cluster", "aurora-mysql"),
+            {
+                "host": "127.0.0.1",
+                "port": 5433,
+                "engine": "mysql",
+                "dbname": "app",
+                "dbClusterIdentifier": "s-db-1",
+            },
+        ),
+        (
+            _db(engine="mariadb"),
+            {
+                "host": "127.0.0.1",
+                "port": 5433,
+                "engine": "mariadb",
+                "dbname": "app",
+                "dbInstanceIdentifier": "s-db-1",
+            },
+        ),
     ],
 )
 def test_attachment_fields(db: Database, expected: dict[str, object]) -> None:

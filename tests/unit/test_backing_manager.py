@@ -24,9 +24,15 @@ from .test_assembly_backing import _template
 class FakeRunner:
     def __init__(self, db: Database, username: str, password: str, *, fail: str | None = None) -> None:
         self.db, self.username, self.password, self.fail = db, username, password, fail
-        self.status = ServerStatus(key=db.key, logical_id=db.logical_id, identifier=db.identifier,
-                                   engine=db.engine, engine_version=db.engine_version, db_name=db.db_name,
-                                   username=username)
+        self.status = ServerStatus(
+            key=db.key,
+            logical_id=db.logical_id,
+            identifier=db.identifier,
+            engine=db.engine,
+            engine_version=db.engine_version,
+            db_name=db.db_name,
+            username=username,
+        )
         self.stopped = False
 
     async def start(self) -> None:
@@ -41,8 +47,9 @@ class FakeRunner:
         return self.status.state == "running" and not self.stopped
 
 
-def _manager(tmp_path: Path, template: dict[str, Any] | None = None, *, seed: int = 1,
-             fail: str | None = None) -> tuple[BackingManager, list[str], dict[str, FakeRunner]]:
+def _manager(
+    tmp_path: Path, template: dict[str, Any] | None = None, *, seed: int = 1, fail: str | None = None
+) -> tuple[BackingManager, list[str], dict[str, FakeRunner]]:
     model = model_from_templates([("S", template or _template())])
     notes: list[str] = []
     m = BackingManager(model, tmp_path, note=notes.append, clock=lambda: 1000.0, rng=random.Random(seed))
@@ -63,8 +70,15 @@ def test_generated_secret_feeds_the_database_and_the_attachment(tmp_path: Path) 
     secret = m.model.secrets[0]
     doc = json.loads(m.secrets.get(secret.arn).current_value() or "")
     assert runner.username == "notes" and runner.password == doc["password"] and len(doc["password"]) == 30
-    assert doc == {"username": "notes", "password": doc["password"], "host": "127.0.0.1", "port": 15432,
-                   "engine": "postgres", "dbname": "notes", "dbInstanceIdentifier": m.model.databases[0].identifier}
+    assert doc == {
+        "username": "notes",
+        "password": doc["password"],
+        "host": "127.0.0.1",
+        "port": 15432,
+        "engine": "postgres",
+        "dbname": "notes",
+        "dbInstanceIdentifier": m.model.databases[0].identifier,
+    }
     assert m.resolve_text(endpoint_reference("S/Db", "Endpoint.Port")) == "15432"
     assert m.task_secret(secret.arn + ":password::") == doc["password"]
     assert m.task_secret(m.model.parameters[0].arn) == "My notes"
@@ -140,18 +154,32 @@ def test_status_never_holds_a_secret_value(tmp_path: Path) -> None:
 
 def test_a_parameter_that_names_an_endpoint_gets_the_local_value(tmp_path: Path) -> None:
     t = _template()
-    t["Resources"]["HostParam"] = {"Type": "AWS::SSM::Parameter", "Properties": {
-        "Name": "/app/db/host", "Type": "String",
-        "Value": {"Fn::Join": [":", [{"Fn::GetAtt": ["Db", "Endpoint.Address"]}, {"Fn::GetAtt": ["Db", "Endpoint.Port"]}]]}}}
+    t["Resources"]["HostParam"] = {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {
+            "Name": "/app/db/host",
+            "Type": "String",
+            "Value": {
+                "Fn::Join": [
+                    ":",
+                    [{"Fn::GetAtt": ["Db", "Endpoint.Address"]}, {"Fn::GetAtt": ["Db", "Endpoint.Port"]}],
+                ]
+            },
+        },
+    }
     m, _, _ = _manager(tmp_path, t)
     assert m.task_secret("/app/db/host") == "127.0.0.1:15432"
     assert m.resolve_text("{{resolve:ssm:/app/db/host:1}}") == "127.0.0.1:15432"
 
 
-def test_literal_secret_with_a_dynamic_reference_and_a_template_change_is_a_new_version(tmp_path: Path) -> None:
+def test_literal_secret_with_a_dynamic_reference_and_a_template_change_is_a_new_version(
+    tmp_path: Path,
+) -> None:
     t = _template()
-    t["Resources"]["Conn"] = {"Type": "AWS::SecretsManager::Secret", "Properties": {
-        "Name": "conn", "SecretString": "user={{resolve:ssm:CFN-Title-X}}"}}
+    t["Resources"]["Conn"] = {
+        "Type": "AWS::SecretsManager::Secret",
+        "Properties": {"Name": "conn", "SecretString": "user={{resolve:ssm:CFN-Title-X}}"},
+    }
     t["Resources"]["Title"]["Properties"]["Name"] = "CFN-Title-X"
     m, _, _ = _manager(tmp_path, t)
     assert m.task_secret("arn:aws:secretsmanager:us-east-1:000000000000:secret:conn") == "user=My notes"

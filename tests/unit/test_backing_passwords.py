@@ -64,16 +64,16 @@ def test_password_length(length: int) -> None:
 
 def test_require_each_included_type_off_allows_a_password_without_some_type() -> None:
     opts = G(password_length=4, require_each_included_type=False)
-    seen_without_digit = any(
-        not set(random_password(opts, random.Random(s))) & DIGITS for s in range(300)
-    )
+    seen_without_digit = any(not set(random_password(opts, random.Random(s))) & DIGITS for s in range(300))
     assert seen_without_digit
 
 
 def test_space_is_never_required() -> None:
     opts = G(password_length=8, include_space=True)
     assert any(" " not in random_password(opts, random.Random(s)) for s in range(50))
-    assert any(" " in random_password(G(password_length=64, include_space=True), random.Random(s)) for s in range(50))
+    assert any(
+        " " in random_password(G(password_length=64, include_space=True), random.Random(s)) for s in range(50)
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,9 @@ def test_randomness_is_injected() -> None:
 
 
 def test_template_and_key_make_compact_json_with_the_template_keys_first() -> None:
-    opts = G(secret_string_template='{"username": "notes"}', generate_string_key="password", password_length=30)
+    opts = G(
+        secret_string_template='{"username": "notes"}', generate_string_key="password", password_length=30
+    )
     text = generated_secret_string(opts, random.Random(3))
     doc = json.loads(text)
     assert list(doc) == ["username", "password"] and doc["username"] == "notes" and len(doc["password"]) == 30

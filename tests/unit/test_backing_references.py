@@ -92,8 +92,10 @@ def test_bad_dynamic_references(body: str) -> None:
         (f"{ARN}::AWSCURRENT:", SecretRef(ARN, None, "AWSCURRENT")),
         (f"{ARN}:::v-1", SecretRef(ARN, None, None, "v-1")),
         (f"{ARN}:k:AWSCURRENT:v-1", SecretRef(ARN, "k", "AWSCURRENT", "v-1")),
-        ("arn:aws:secretsmanager:us-east-1:000000000000:secret:partial", SecretRef(
-            "arn:aws:secretsmanager:us-east-1:000000000000:secret:partial")),
+        (
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:partial",
+            SecretRef("arn:aws:secretsmanager:us-east-1:000000000000:secret:partial"),
+        ),
         (
             "arn:aws:ssm:us-east-1:000000000000:parameter/app/db/host",
             ParameterRef("arn:aws:ssm:us-east-1:000000000000:parameter/app/db/host"),
@@ -107,7 +109,8 @@ def test_parse_value_from(value_from: str, expected: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "value_from", ["", f"{ARN}:a:b:c:d", "arn:aws:s3:::bucket/key", "arn:aws:secretsmanager:us-east-1:0:secret:"]
+    "value_from",
+    ["", f"{ARN}:a:b:c:d", "arn:aws:s3:::bucket/key", "arn:aws:secretsmanager:us-east-1:0:secret:"],
 )
 def test_bad_value_from(value_from: str) -> None:
     with pytest.raises(BadReference):
@@ -154,13 +157,19 @@ def test_text_without_references_is_returned_as_is() -> None:
 
 @pytest.mark.parametrize(
     ("secret", "key", "value"),
-    [('{"password":"p"}', "password", "p"), ('{"port":5432}', "port", "5432"), ('{"a":{"b":1}}', "a", '{"b": 1}')],
+    [
+        ('{"password":"p"}', "password", "p"),
+        ('{"port":5432}', "port", "5432"),
+        ('{"a":{"b":1}}', "a", '{"b": 1}'),
+    ],
 )
 def test_json_field(secret: str, key: str, value: str) -> None:
     assert json_field(secret, key, what="s") == value
 
 
-@pytest.mark.parametrize(("secret", "message"), [("plain", "not JSON"), ('{"x":1}', "did not contain json key")])
+@pytest.mark.parametrize(
+    ("secret", "message"), [("plain", "not JSON"), ('{"x":1}', "did not contain json key")]
+)
 def test_json_field_errors(secret: str, message: str) -> None:
     with pytest.raises(Unresolved, match=message):
         json_field(secret, "password", what="secret s")

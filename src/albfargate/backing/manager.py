@@ -74,7 +74,9 @@ class BackingManager:
         self.note = note or (lambda line: print(f"albfargate: {line}", flush=True))
         self.clock = clock
         self.rng = rng or random.SystemRandom()
-        self.secrets = SecretStore(state_dir / "data" / "secretsmanager" / "secrets.json", clock=clock, rng=self.rng)
+        self.secrets = SecretStore(
+            state_dir / "data" / "secretsmanager" / "secrets.json", clock=clock, rng=self.rng
+        )
         self.parameters = ParameterStore(state_dir / "data" / "ssm" / "parameters.json", clock=clock)
         self.runners: dict[str, Runner] = {}
         self._done: set[str] = set()  # logical ids of the secrets and parameters made in this run
@@ -198,7 +200,9 @@ class BackingManager:
             if username is None:
                 username = json_field(value, "username", what=f"the managed secret of {db.logical_id}")
         else:
-            raise Unresolved(f"database {db.logical_id} has no MasterUserPassword and no ManageMasterUserPassword")
+            raise Unresolved(
+                f"database {db.logical_id} has no MasterUserPassword and no ManageMasterUserPassword"
+            )
         return username or _default_user(db), password
 
     def _make_runner(self, db: Database, username: str, password: str) -> Runner:
@@ -207,20 +211,35 @@ class BackingManager:
             from .postgres import PostgresRunner
 
             return PostgresRunner(
-                db, state_dir=self.state_dir, host=self.host, username=username, password=password,
-                note=self.note, exclude_ports=taken,
+                db,
+                state_dir=self.state_dir,
+                host=self.host,
+                username=username,
+                password=password,
+                note=self.note,
+                exclude_ports=taken,
             )
         from .mysql import MysqlRunner
 
         return MysqlRunner(
-            db, state_dir=self.state_dir, host=self.host, username=username, password=password,
-            note=self.note, exclude_ports=taken,
+            db,
+            state_dir=self.state_dir,
+            host=self.host,
+            username=username,
+            password=password,
+            note=self.note,
+            exclude_ports=taken,
         )
 
     async def _start_database(self, db: Database) -> None:
         status = ServerStatus(
-            key=db.key, logical_id=db.logical_id, identifier=db.identifier, engine=db.engine,
-            engine_version=db.engine_version, db_name=db.db_name, host=self.host,
+            key=db.key,
+            logical_id=db.logical_id,
+            identifier=db.identifier,
+            engine=db.engine,
+            engine_version=db.engine_version,
+            db_name=db.db_name,
+            host=self.host,
         )
         self.statuses[db.key] = status
         try:
@@ -266,9 +285,7 @@ class BackingManager:
         status = self.statuses.get(key)
         if status is None:
             return endpoints.Endpoint(None, None, "not emulated", self._unsupported_reason(key))
-        running = status.state == "running" and (
-            key not in self.runners or self.runners[key].running()
-        )
+        running = status.state == "running" and (key not in self.runners or self.runners[key].running())
         return endpoints.Endpoint(
             status.host if running else None,
             status.port if running else None,
@@ -339,10 +356,12 @@ class BackingManager:
         return {
             "databases": dbs,
             "secrets": [
-                {"name": r.name, "arn": r.arn, "versions": len(r.versions)} for r in self.secrets.secrets.values()
+                {"name": r.name, "arn": r.arn, "versions": len(r.versions)}
+                for r in self.secrets.secrets.values()
             ],
             "parameters": [
-                {"name": p.name, "type": p.type, "version": p.version} for p in self.parameters.parameters.values()
+                {"name": p.name, "type": p.type, "version": p.version}
+                for p in self.parameters.parameters.values()
             ],
             "data_dir": str(self.state_dir / "data"),
         }

@@ -23,7 +23,9 @@ def find_server() -> tuple[str, str] | None:
     """(server binary, install-db binary) of a local MariaDB/MySQL, or None."""
     for server, install in (("mariadbd", "mariadb-install-db"), ("mysqld", "mysql_install_db")):
         s = shutil.which(server) or (f"/usr/sbin/{server}" if Path(f"/usr/sbin/{server}").is_file() else None)
-        i = shutil.which(install) or (f"/usr/bin/{install}" if Path(f"/usr/bin/{install}").is_file() else None)
+        i = shutil.which(install) or (
+            f"/usr/bin/{install}" if Path(f"/usr/bin/{install}").is_file() else None
+        )
         if s and i:
             return s, i
     return None

@@ -100,7 +100,9 @@ def candidates() -> list[Binaries]:
     return out
 
 
-def choose_binaries(found: list[Binaries], *, data_major: int | None, wanted_major: int | None) -> Binaries | None:
+def choose_binaries(
+    found: list[Binaries], *, data_major: int | None, wanted_major: int | None
+) -> Binaries | None:
     """The installation to use (pure): the data directory's major is a must; then the wanted major;
     then the first found."""
     if data_major is not None:

@@ -187,9 +187,7 @@ async def stop_server(
     pid_path.unlink(missing_ok=True)
 
 
-async def wait_listening(
-    proc: subprocess.Popen[bytes], host: str, port: int, *, timeout: float
-) -> bool:
+async def wait_listening(proc: subprocess.Popen[bytes], host: str, port: int, *, timeout: float) -> bool:
     """True once ``host:port`` accepts a connection; False when the process exits first or on timeout."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

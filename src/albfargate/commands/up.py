@@ -83,6 +83,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.set_defaults(func=cmd_up)
 
     down = subparsers.add_parser("down", help="stop the supervisor: drain, stop tasks, close")
+    down.add_argument(
+        "--volumes",
+        "-v",
+        action="store_true",
+        help="also delete the backing data (databases, secrets, parameters, objects: STATE_DIR/data) after asking",
+    )
+    down.add_argument("--yes", "-y", action="store_true", help="with --volumes: do not ask")
     _state_dir_arg(down)
     down.set_defaults(func=cmd_down)
 
@@ -91,8 +98,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument("--json", action="store_true", help="the documented JSON contract (docs/running.md)")
     status.set_defaults(func=cmd_status)
 
-    logs = subparsers.add_parser("logs", help="task output of a service (or the load balancer access logs)")
-    logs.add_argument("service", metavar="SERVICE")
+    logs = subparsers.add_parser(
+        "logs", help="task output of a service, a database's server log, or the load balancer access logs"
+    )
+    logs.add_argument(
+        "service", metavar="SERVICE", help="a service, or a database's logical id or identifier"
+    )
     logs.add_argument("--follow", "-f", action="store_true")
     logs.add_argument("--access", action="store_true", help="the access logs of the load balancers instead")
     _state_dir_arg(logs)
@@ -308,12 +319,39 @@ def render_view(status: dict[str, Any]) -> str:
         for ev in svc.get("events", [])[:5]:
             stamp = time.strftime("%H:%M:%S", time.localtime(ev["created_at"]))
             out.append(f"    {stamp} {ev['message']}")
+    out.extend(render_backing(status.get("backing")))
     if status.get("not_steady"):
         out.append("NOT STEADY")
         out.extend(f"  {line}" for line in status["not_steady"])
     if status.get("api_url"):
         out.append(f"AWS API  {status['api_url']}")
     return "\n".join(out)
+
+
+def render_backing(backing: dict[str, Any] | None) -> list[str]:
+    """The BACKING part of the view: each database with its engine, versions, URL (password hidden),
+    data directory and state; the secrets and parameters by name (never a value)."""
+    if not backing:
+        return []
+    out = ["BACKING"]
+    for db in backing.get("databases", []):
+        if db.get("state") == "not emulated":
+            out.append(f"  database {db['logical_id']}  not emulated: {db.get('reason')}")
+            continue
+        version = f"{db.get('engine_version') or '-'} (local {db.get('local_version') or '-'})"
+        out.append(f"  database {db['logical_id']}  {db['engine']} {version}  {db['state']}")
+        if db.get("url"):
+            out.append(f"    {db['url']}")
+        out.append(f"    data {db.get('data_dir')}  log {db.get('log')}")
+        if db.get("reason") and db["state"] != "running":
+            out.append(f"    {db['reason']}")
+    secrets = backing.get("secrets", [])
+    params = backing.get("parameters", [])
+    if secrets:
+        out.append(f"  secrets: {', '.join(s['name'] for s in secrets)}")
+    if params:
+        out.append(f"  parameters: {', '.join(p['name'] for p in params)}")
+    return out
 
 
 def _up_detached(args: argparse.Namespace) -> int:
@@ -460,12 +498,39 @@ def cmd_stop_task(args: argparse.Namespace) -> int:
     return 0
 
 
+def _confirm_volumes(args: argparse.Namespace, data: Path) -> bool:
+    """``down --volumes``: whether to delete ``data`` (asked on a terminal; ``--yes`` skips the question;
+    without a terminal and without ``--yes`` it is refused)."""
+    if not getattr(args, "volumes", False) or not data.exists():
+        return False
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"down --volumes would delete {data} (databases, secrets, parameters, objects) and there is no "
+            f"terminal to ask: add --yes to delete it"
+        )
+    answer = input(f"Delete {data} (databases, secrets, parameters, objects)? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _delete_volumes(data: Path) -> None:
+    import shutil
+
+    shutil.rmtree(data)
+    print(f"deleted {data}")
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     from albfargate import supervisor
     from albfargate.ecs.runtime.process import kill_orphans
     from albfargate.engine import remove_docker_orphans
 
     state_dir = _state_dir(args)
+    data = state_dir.resolve() / "data"
+    delete = _confirm_volumes(args, data)
+    if getattr(args, "volumes", False) and data.exists() and not delete:
+        print(f"kept {data}")
     pid = supervisor.running_pid(state_dir)
     if pid is None:
         killed = kill_orphans(state_dir) + remove_docker_orphans(state_dir)
@@ -473,6 +538,8 @@ def cmd_down(args: argparse.Namespace) -> int:
             f"no supervisor running for {state_dir}"
             + (f"; killed {killed} orphan task groups" if killed else "")
         )
+        if delete:
+            _delete_volumes(data)
         return 0
     try:
         supervisor.call(state_dir, "POST", "/down")
@@ -495,6 +562,8 @@ def cmd_down(args: argparse.Namespace) -> int:
             return 1
         time.sleep(0.1)
     print(f"stopped supervisor {pid}")
+    if delete:
+        _delete_volumes(data)
     return 0
 
 
@@ -506,6 +575,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
         label = "access log"
     else:
         root = state_dir / "logs"
+        backing_log = _match_backing_log(root, args.service)
+        if backing_log is not None:
+            return _show_backing_log(backing_log, follow=args.follow)
         match = _match_service_dir(root, args.service)
         files = sorted(match.glob("*.log"), key=lambda p: p.stat().st_mtime) if match else []
         label = f"logs of service {args.service}"
@@ -538,6 +610,49 @@ def cmd_logs(args: argparse.Namespace) -> int:
             else:
                 match = _match_service_dir(root, args.service)
                 files = sorted(match.glob("*.log"), key=lambda p: p.stat().st_mtime) if match else []
+    except (KeyboardInterrupt, BrokenPipeError):
+        return 0
+
+
+def _match_backing_log(root: Path, name: str) -> Path | None:
+    """A database's server log (``logs/backing/<logical id>.log``) by logical id, its prefix, or the
+    identifier the running supervisor reports."""
+    d = root / "backing"
+    if not d.is_dir():
+        return None
+    exact = d / f"{name}.log"
+    if exact.is_file():
+        return exact
+    cands = [p for p in d.glob("*.log") if p.stem.lower().startswith(name.lower())]
+    if len(cands) == 1:
+        return cands[0]
+    if not cands:
+        from albfargate import supervisor
+
+        try:
+            st = supervisor.call(root.parent, "GET", "/status", timeout=5)
+        except AlbfargateError:
+            return None
+        for db in (st.get("backing") or {}).get("databases", []):
+            if db.get("identifier") == name and db.get("log"):
+                return Path(db["log"])
+    return None
+
+
+def _show_backing_log(path: Path, *, follow: bool) -> int:
+    offset = 0
+    try:
+        while True:
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+                offset = fh.tell()
+            if data:
+                sys.stdout.write(data.decode(errors="replace"))
+                sys.stdout.flush()
+            if not follow:
+                return 0
+            time.sleep(0.5)
     except (KeyboardInterrupt, BrokenPipeError):
         return 0
 

@@ -106,9 +106,7 @@ def _matches(rec: SecretRecord, key: str, values: list[str]) -> bool:
     def starts(text: str | None) -> bool:
         if text is None:
             return False
-        return any(
-            (not text.startswith(v[1:]) if v.startswith("!") else text.startswith(v)) for v in values
-        )
+        return any((not text.startswith(v[1:]) if v.startswith("!") else text.startswith(v)) for v in values)
 
     if key == "name":
         return starts(rec.name)
@@ -173,7 +171,12 @@ def put_secret_value(ctx: Context, params: Params) -> Result:
         )
     except Conflict as exc:
         raise ApiError("ResourceExistsException", str(exc)) from None
-    return {"ARN": rec.arn, "Name": rec.name, "VersionId": version.version_id, "VersionStages": version.stages}
+    return {
+        "ARN": rec.arn,
+        "Name": rec.name,
+        "VersionId": version.version_id,
+        "VersionStages": version.stages,
+    }
 
 
 def create_secret(ctx: Context, params: Params) -> Result:
@@ -184,7 +187,9 @@ def create_secret(ctx: Context, params: Params) -> Result:
     value = _text(params, "SecretString")
     binary = _text(params, "SecretBinary")
     if value is not None and binary is not None:
-        raise _invalid("You can't specify both a binary secret value and a string secret value in the same secret.")
+        raise _invalid(
+            "You can't specify both a binary secret value and a string secret value in the same secret."
+        )
     tags = []
     for t in params.get("Tags") or []:
         if not isinstance(t, dict) or not isinstance(t.get("Key"), str):

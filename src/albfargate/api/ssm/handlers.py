@@ -108,7 +108,9 @@ def get_parameters(ctx: Context, params: Params) -> Result:
 def get_parameters_by_path(ctx: Context, params: Params) -> Result:
     path = _name(params, "Path")
     if not path.startswith("/"):
-        raise _validation("The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\".")
+        raise _validation(
+            'The parameter doesn\'t meet the parameter name requirements. The parameter name must begin with a forward slash "/".'
+        )
     if path.count("/") > 15:
         raise ApiError("HierarchyLevelLimitExceededException", "A hierarchy can have a maximum of 15 levels.")
     recursive = bool(params.get("Recursive", False))
@@ -153,14 +155,16 @@ def put_parameter(ctx: Context, params: Params) -> Result:
         raise _validation(
             "1 validation error detected: Value null at 'value' failed to satisfy constraint: Member must not be null"
         )
-    if not _NAME.match(name.removeprefix("arn:aws:ssm:")) or (name.count("/") > 0 and not name.startswith("/")):
+    if not _NAME.match(name.removeprefix("arn:aws:ssm:")) or (
+        name.count("/") > 0 and not name.startswith("/")
+    ):
         raise _validation(
-            "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as a path, "
+            'Parameter name: can\'t be prefixed with "aws" or "ssm" (case-insensitive). If formed as a path, '
             "it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of "
             "letters, numbers and the following 3 symbols .-_"
         )
     if name.lower().startswith(("aws", "ssm", "/aws", "/ssm")):
-        raise _validation("Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive).")
+        raise _validation('Parameter name: can\'t be prefixed with "aws" or "ssm" (case-insensitive).')
     store = _store(ctx)
     if store is None:
         raise ApiError("InternalServerError", "the parameter store is not running")
