@@ -12,20 +12,44 @@ from tests.integration.up_support import Svc, make_template
 SECRET = "DbSecret685A0FA5"
 
 
-def db_template(path: Path, *, port: int | None = None, engine: str = "postgres",
-                extra: dict[str, Any] | None = None, desired: int = 1) -> Path:
+def db_template(
+    path: Path,
+    *,
+    port: int | None = None,
+    engine: str = "postgres",
+    extra: dict[str, Any] | None = None,
+    desired: int = 1,
+) -> Path:
     make_template(path, [Svc(desired=desired)])
     t = json.loads(path.read_text())
     r = t["Resources"]
-    r[SECRET] = {"Type": "AWS::SecretsManager::Secret", "Properties": {"GenerateSecretString": {
-        "ExcludeCharacters": " %+~`#$&*()|[]{}:;<>?!'/@\"\\", "GenerateStringKey": "password",
-        "PasswordLength": 30, "SecretStringTemplate": '{"username":"app"}'}}}
-    r["DbAttachment"] = {"Type": "AWS::SecretsManager::SecretTargetAttachment", "Properties": {
-        "SecretId": {"Ref": SECRET}, "TargetId": {"Ref": "Db"}, "TargetType": "AWS::RDS::DBInstance"}}
+    r[SECRET] = {
+        "Type": "AWS::SecretsManager::Secret",
+        "Properties": {
+            "GenerateSecretString": {
+                "ExcludeCharacters": " %+~`#$&*()|[]{}:;<>?!'/@\"\\",
+                "GenerateStringKey": "password",
+                "PasswordLength": 30,
+                "SecretStringTemplate": '{"username":"app"}',
+            }
+        },
+    }
+    r["DbAttachment"] = {
+        "Type": "AWS::SecretsManager::SecretTargetAttachment",
+        "Properties": {
+            "SecretId": {"Ref": SECRET},
+            "TargetId": {"Ref": "Db"},
+            "TargetType": "AWS::RDS::DBInstance",
+        },
+    }
     props: dict[str, Any] = {
-        "Engine": engine, "EngineVersion": "16", "DBName": "app", "MasterUsername": "app",
-        "MasterUserPassword": {"Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": SECRET},
-                                                  ":SecretString:password::}}"]]},
+        "Engine": engine,
+        "EngineVersion": "16",
+        "DBName": "app",
+        "MasterUsername": "app",
+        "MasterUserPassword": {
+            "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": SECRET}, ":SecretString:password::}}"]]
+        },
     }
     if port is not None:
         props["Port"] = str(port)
@@ -35,7 +59,9 @@ def db_template(path: Path, *, port: int | None = None, engine: str = "postgres"
         {"Name": "DB_HOST", "Value": {"Fn::GetAtt": ["Db", "Endpoint.Address"]}},
         {"Name": "DB_PORT", "Value": {"Fn::GetAtt": ["Db", "Endpoint.Port"]}},
     ]
-    c["Secrets"] = [{"Name": "DB_PASSWORD", "ValueFrom": {"Fn::Join": ["", [{"Ref": "DbAttachment"}, ":password::"]]}}]
+    c["Secrets"] = [
+        {"Name": "DB_PASSWORD", "ValueFrom": {"Fn::Join": ["", [{"Ref": "DbAttachment"}, ":password::"]]}}
+    ]
     r.update(extra or {})
     path.write_text(json.dumps(t, indent=1))
     return path

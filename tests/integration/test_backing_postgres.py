@@ -37,7 +37,9 @@ def _postgres_available() -> bool:
     return bool(candidates())
 
 
-requires_pg = pytest.mark.skipif(not _postgres_available(), reason="no PostgreSQL (pip install albfargate[backing])")
+requires_pg = pytest.mark.skipif(
+    not _postgres_available(), reason="no PostgreSQL (pip install albfargate[backing])"
+)
 
 
 def _task_env(state: Path) -> dict[str, str]:
@@ -64,8 +66,14 @@ def test_the_task_gets_a_real_database_and_it_persists(tmp_path: Path) -> None:
         env = _task_env(state)
         assert env["DB_HOST"] == "127.0.0.1" and env["DB_PORT"] == str(db["port"])
         assert "{{" not in env["DB_HOST"] + env["DB_PORT"] + env["DB_PASSWORD"]
-        conn = pg8000.Connection(user="app", password=env["DB_PASSWORD"], host="127.0.0.1",
-                                 port=db["port"], database="app", timeout=10)
+        conn = pg8000.Connection(
+            user="app",
+            password=env["DB_PASSWORD"],
+            host="127.0.0.1",
+            port=db["port"],
+            database="app",
+            timeout=10,
+        )
         conn.run("CREATE TABLE kept (v text)")
         conn.run("INSERT INTO kept VALUES ('still here')")
         conn.close()
@@ -100,8 +108,17 @@ def test_a_taken_port_moves_to_the_next_free_one(tmp_path: Path) -> None:
     try:
         tpl = db_template(tmp_path / "t.json", port=taken)
         state = tmp_path / "state"
-        p = up_detached(state, "--template", str(tpl), "--stand-in", "*", "--port", f"80={free_port()}",
-                        timeout=90, cli_timeout=200)
+        p = up_detached(
+            state,
+            "--template",
+            str(tpl),
+            "--stand-in",
+            "*",
+            "--port",
+            f"80={free_port()}",
+            timeout=90,
+            cli_timeout=200,
+        )
         try:
             assert p.returncode == 0, p.stdout + p.stderr
             (db,) = status(state)["backing"]["databases"]
@@ -122,8 +139,17 @@ def test_a_foreign_data_directory_is_an_error_and_is_not_wiped(tmp_path: Path) -
     pgdata = state / "data" / "postgres" / "Db" / "pgdata"
     pgdata.mkdir(parents=True)
     (pgdata / "precious.txt").write_text("mine")
-    p = up_detached(state, "--template", str(tpl), "--stand-in", "*", "--port", f"80={free_port()}",
-                    timeout=15, cli_timeout=120)
+    p = up_detached(
+        state,
+        "--template",
+        str(tpl),
+        "--stand-in",
+        "*",
+        "--port",
+        f"80={free_port()}",
+        timeout=15,
+        cli_timeout=120,
+    )
     try:
         log = (state / "supervisor.log").read_text()
         assert "is not a PostgreSQL data directory" in log and "left as it is" in log
@@ -149,8 +175,8 @@ def _fake_postgres(tmp_path: Path) -> Path:
         "echo 'FATAL:  could not map anonymous shared memory: Cannot allocate memory'; exit 1\n"
     )
     (bin_dir / "initdb").write_text(
-        "#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -D ]; then d=$2; fi; shift; done\n"
-        "mkdir -p \"$d\" && echo 16 > \"$d/PG_VERSION\"\n"
+        '#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ "$1" = -D ]; then d=$2; fi; shift; done\n'
+        'mkdir -p "$d" && echo 16 > "$d/PG_VERSION"\n'
     )
     for f in bin_dir.iterdir():
         f.chmod(0o755)
@@ -165,15 +191,37 @@ def test_a_database_that_fails_to_start_says_why_and_its_tasks_do_not_start(tmp_
     import sys
 
     p = subprocess.run(
-        [sys.executable, "-m", "albfargate.cli", "up", "--template", str(tpl), "--stand-in", "*", "--port",
-         f"80={free_port()}", "--detach", "--state-dir", str(state), "--timeout", "12"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "albfargate.cli",
+            "up",
+            "--template",
+            str(tpl),
+            "--stand-in",
+            "*",
+            "--port",
+            f"80={free_port()}",
+            "--detach",
+            "--state-dir",
+            str(state),
+            "--timeout",
+            "12",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     try:
         assert p.returncode != 0
         log = (state / "supervisor.log").read_text()
         line = next(ln for ln in log.splitlines() if "database Db:" in ln and "did not start" in ln)
-        assert "could not map anonymous shared memory" in line and str(state / "logs" / "backing" / "Db.log") in line
+        assert (
+            "could not map anonymous shared memory" in line
+            and str(state / "logs" / "backing" / "Db.log") in line
+        )
         st = status(state)
         assert st["backing"]["databases"][0]["state"] == "failed"
         svc = st["services"][0]
@@ -203,8 +251,17 @@ def test_unsupported_engine_is_a_warning_and_the_rest_runs(tmp_path: Path) -> No
 def test_a_killed_supervisor_leaves_no_database_running(tmp_path: Path) -> None:
     tpl = db_template(tmp_path / "t.json", port=free_port())
     state = tmp_path / "state"
-    p = up_detached(state, "--template", str(tpl), "--stand-in", "*", "--port", f"80={free_port()}",
-                    timeout=90, cli_timeout=200)
+    p = up_detached(
+        state,
+        "--template",
+        str(tpl),
+        "--stand-in",
+        "*",
+        "--port",
+        f"80={free_port()}",
+        timeout=90,
+        cli_timeout=200,
+    )
     try:
         assert p.returncode == 0, p.stdout + p.stderr
         st = status(state)

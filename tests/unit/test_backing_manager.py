@@ -103,7 +103,7 @@ def test_every_value_from_form(tmp_path: Path) -> None:
     whole = m.task_secret(arn)
     assert json.loads(whole)["username"] == "notes"
     first_pw = json.loads(whole)["password"]
-    rec, v2 = m.secrets.put_value(arn, json.dumps({"username": "notes", "password": "new"}))
+    _rec, v2 = m.secrets.put_value(arn, json.dumps({"username": "notes", "password": "new"}))
     assert m.task_secret(f"{arn}:password::") == "new"
     assert m.task_secret(f"{arn}:password:AWSPREVIOUS:") == first_pw
     assert m.task_secret(f"{arn}:password::{v2.version_id}") == "new"
@@ -125,7 +125,7 @@ def test_every_value_from_form(tmp_path: Path) -> None:
 def test_a_failed_database_refuses_its_endpoint_with_the_reason(tmp_path: Path) -> None:
     m, notes, _ = _manager(tmp_path, fail="database Db: initdb failed: disk full (log: /x.log)")
     assert notes == ["database Db: initdb failed: disk full (log: /x.log)"]
-    with pytest.raises(Unresolved, match="database Db is not running \\(failed\\).*disk full"):
+    with pytest.raises(Unresolved, match=r"database Db is not running \(failed\).*disk full"):
         m.resolve_text("h=" + endpoint_reference("S/Db", "Endpoint.Address"))
     (db,) = m.status()["databases"]
     assert db["state"] == "failed" and "disk full" in db["reason"]

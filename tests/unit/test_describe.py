@@ -173,6 +173,7 @@ def test_json_shape() -> None:
     assert set(data) == {
         "format", "stacks", "load_balancers", "listeners", "rules", "target_groups", "clusters",
         "task_definitions", "services", "scalable_targets", "scaling_policies", "assets", "not_emulated",
+        "databases", "secrets", "secret_attachments", "parameters",
     }  # fmt: skip
     lb = data["load_balancers"][0]
     assert lb["full_name"] == model.load_balancers[0].full_name and lb["type"] == "application"
@@ -248,3 +249,20 @@ def test_snapshot_of_corpus_assembly(corpora: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert out == render_tree(load_assembly(folder))
     _snapshot("describe-alb-fargate-service-https.txt", out)
+
+
+def test_backing_resources_are_listed_and_secret_literals_hidden() -> None:
+    t = {"Resources": {
+        "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {
+            "Engine": "postgres", "EngineVersion": "16", "DBName": "app", "MasterUsername": "u",
+            "MasterUserPassword": "hunter2-literal"}},
+        "Tok": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "tok", "SecretString": "s3cr3t-x"}},
+        "P": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "/app/p", "Type": "String", "Value": "v"}},
+    }}  # fmt: skip
+    model = model_from_templates([("S", t)])
+    text = render_tree(model)
+    assert "Backing resources:" in text and "database S/Db  RDS instance postgres 16, db app" in text
+    assert "secret   tok  (template value)" in text and "parameter /app/p  (String)" in text
+    dumped = json.dumps(to_json(model))
+    assert "hunter2-literal" not in dumped + text and "s3cr3t-x" not in dumped + text
+    assert json.loads(dumped)["databases"][0]["master_password"] == "****"

@@ -182,10 +182,7 @@ def _convert_parameter(ctx: ResourceContext) -> list[object]:
     if ptype not in ("String", "StringList"):
         p.error("Type", f"CloudFormation creates String or StringList parameters, not {ptype}")
     value = p.raw("Value")
-    if isinstance(value, list):
-        text = ",".join(str(v) for v in value)
-    else:
-        text = p.req_str("Value")
+    text = ",".join(str(v) for v in value) if isinstance(value, list) else p.req_str("Value")
     name = _parameter_name(ctx)
     tags = p.raw("Tags")
     return [

@@ -70,7 +70,8 @@ class MysqlRunner:
     async def start(self) -> None:
         if find_server() is None:
             raise NotAvailable(
-                f"database {self.db.logical_id} ({self.db.engine}) is not running: no MySQL or MariaDB server "
+                f"database {self.db.logical_id} ({self.db.engine}) is not running: "
+                f"no MySQL or MariaDB server "
                 f"is installed; install one (`apt-get install mariadb-server`) and run `albfargate up` again"
             )
         raise NotAvailable(f"database {self.db.logical_id}: MySQL is not implemented yet")

@@ -214,7 +214,8 @@ class PostgresRunner:
             text = version.read_text().strip()
             if not text.split(".")[0].isdigit():
                 raise ServerStartError(
-                    f"database {self.db.logical_id}: {version} is corrupt ({text[:20]!r}); the data directory "
+                    f"database {self.db.logical_id}: {version} is corrupt ({text[:20]!r}); "
+                    f"the data directory "
                     f"was left as it is"
                 )
             return int(text.split(".")[0])

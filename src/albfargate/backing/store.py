@@ -297,7 +297,8 @@ class SecretStore:
         if self.find(name) is not None:
             raise Conflict(f"The operation failed because the secret {name} already exists.")
         suffix = "".join(self.rng.choice(_ALNUM) for _ in range(6))
-        arn = f"arn:{ids.PARTITION}:secretsmanager:{ids.LOCAL_REGION}:{ids.LOCAL_ACCOUNT}:secret:{name}-{suffix}"
+        region, account = ids.LOCAL_REGION, ids.LOCAL_ACCOUNT
+        arn = f"arn:{ids.PARTITION}:secretsmanager:{region}:{account}:secret:{name}-{suffix}"
         now = self.clock()
         rec = SecretRecord(
             arn=arn,
@@ -444,7 +445,8 @@ class ParameterStore:
         else:
             if not overwrite:
                 raise Conflict(
-                    "The parameter already exists. To overwrite this value, set the overwrite option in the request to true."
+                    "The parameter already exists. To overwrite this value, set the overwrite option in the "
+                    "request to true."
                 )
             rec.history.append(
                 {"value": rec.value, "version": rec.version, "last_modified": rec.last_modified}

@@ -87,7 +87,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--volumes",
         "-v",
         action="store_true",
-        help="also delete the backing data (databases, secrets, parameters, objects: STATE_DIR/data) after asking",
+        help="also delete the backing data (databases, secrets, parameters, objects: STATE_DIR/data) "
+        "after asking",
     )
     down.add_argument("--yes", "-y", action="store_true", help="with --volumes: do not ask")
     _state_dir_arg(down)

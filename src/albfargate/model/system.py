@@ -1,5 +1,6 @@
 """The whole system read from an assembly: every emulated resource (the backing resources too: databases,
-secrets, parameters), the image assets, and the list of resources that are not emulated. One frozen value; lookups by ARN and name."""
+secrets, parameters), the image assets, and the list of resources that are not emulated. One frozen value;
+lookups by ARN and name."""
 
 from __future__ import annotations
 

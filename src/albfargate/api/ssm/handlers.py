@@ -71,7 +71,8 @@ def _lookup(ctx: Context, name: str) -> dict[str, Any]:
     except NotFound:
         raise ApiError(
             "ParameterVersionNotFound",
-            f"Systems Manager could not find version {version} of {rec.name}. Verify the version and try again.",
+            f"Systems Manager could not find version {version} of {rec.name}. "
+            "Verify the version and try again.",
         ) from None
 
 
@@ -109,7 +110,8 @@ def get_parameters_by_path(ctx: Context, params: Params) -> Result:
     path = _name(params, "Path")
     if not path.startswith("/"):
         raise _validation(
-            'The parameter doesn\'t meet the parameter name requirements. The parameter name must begin with a forward slash "/".'
+            "The parameter doesn't meet the parameter name requirements. "
+            'The parameter name must begin with a forward slash "/".'
         )
     if path.count("/") > 15:
         raise ApiError("HierarchyLevelLimitExceededException", "A hierarchy can have a maximum of 15 levels.")
@@ -132,7 +134,8 @@ def get_parameters_by_path(ctx: Context, params: Params) -> Result:
     limit = params.get("MaxResults", 10)
     if not isinstance(limit, int) or not 1 <= limit <= 10:
         raise _validation(
-            "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have "
+            "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: "
+            "Member must have "
             "value less than or equal to 10"
         )
     start = 0
@@ -153,7 +156,8 @@ def put_parameter(ctx: Context, params: Params) -> Result:
     value = params.get("Value")
     if not isinstance(value, str):
         raise _validation(
-            "1 validation error detected: Value null at 'value' failed to satisfy constraint: Member must not be null"
+            "1 validation error detected: Value null at 'value' failed to satisfy constraint: "
+            "Member must not be null"
         )
     if not _NAME.match(name.removeprefix("arn:aws:ssm:")) or (
         name.count("/") > 0 and not name.startswith("/")
@@ -176,7 +180,8 @@ def put_parameter(ctx: Context, params: Params) -> Result:
         ptype = existing.type
     if ptype not in TYPES:
         raise _validation(
-            f"1 validation error detected: Value '{ptype}' at 'type' failed to satisfy constraint: Member must "
+            f"1 validation error detected: Value '{ptype}' at 'type' failed to satisfy constraint: "
+            "Member must "
             "satisfy enum value set: [SecureString, StringList, String]"
         )
     pattern = params.get("AllowedPattern")
