@@ -48,6 +48,7 @@ from .server import (
 
 BIN_ENV = "ALBFARGATE_POSTGRES_BIN"
 START_TIMEOUT = 60.0
+_NOT_READY = re.compile(r"the database system is (starting up|in recovery mode)|No such file or directory")
 _BIND_FAILED = re.compile(r"could not (bind|create listen socket)|Address already in use", re.I)
 
 
@@ -387,30 +388,39 @@ class PostgresRunner:
         script = admin_script(
             username=self.username, password=self.password, db_name=self.db.db_name, bootstrap=bootstrap
         )
-        proc = await asyncio.create_subprocess_exec(
-            binaries.exe("psql"),
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            str(sock),
-            "-p",
-            str(port),
-            "-U",
-            bootstrap,
-            "-d",
-            "postgres",
-            "-f",
-            "-",
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "PGCONNECT_TIMEOUT": "10"},
-        )
-        _, err = await proc.communicate(script.encode())
-        if proc.returncode != 0:
-            message = err.decode("utf-8", "replace").strip().splitlines()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT
+        while True:
+            proc = await asyncio.create_subprocess_exec(
+                binaries.exe("psql"),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(sock),
+                "-p",
+                str(port),
+                "-U",
+                bootstrap,
+                "-d",
+                "postgres",
+                "-f",
+                "-",
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={**os.environ, "PGCONNECT_TIMEOUT": "10"},
+            )
+            _, err = await proc.communicate(script.encode())
+            if proc.returncode == 0:
+                return
+            text = err.decode("utf-8", "replace")
+            # the port answers before recovery/startup is over: PostgreSQL refuses until it is ready
+            if _NOT_READY.search(text) and loop.time() < deadline and self.running():
+                await asyncio.sleep(0.1)
+                continue
+            message = text.strip().splitlines()
             await self.stop()
             raise ServerStartError(
                 f"database {self.db.logical_id}: setting up the master user and database failed: "
