@@ -4,5 +4,5 @@
 # Extra arguments go to `albfargate up` (e.g. --detach).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh "cdk,fast,backing"
+bash scripts/setup.sh "cdk,fast,backing,s3"
 exec .venv/bin/albfargate up examples/hello --driver process "$@"

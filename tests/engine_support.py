@@ -36,9 +36,11 @@ def engine_in_background(
     async def boot() -> None:
         engine = Engine(config)
         box["engine"] = engine
-        await engine.start()
-        if api:
-            box["server"] = await start_api(engine, port=0)
+        if api:  # the endpoint starts before the tasks, so their environment names it (as in `up`)
+            await engine.start(serve_api=lambda e: start_api(e, port=0))
+            box["server"] = engine.api_server
+        else:
+            await engine.start()
 
     async def shutdown() -> None:
         if "server" in box:

@@ -283,6 +283,11 @@ def render_tree(model: SystemModel) -> str:
     if loose_services:
         lines += ["", "Services without a load balancer:"]
         lines.extend(render_nodes([_service_node(s, model, shown) for s in loose_services]))
+    if model.buckets:
+        lines += ["", "S3 buckets (on the local AWS endpoint):"]
+        for b in model.buckets:
+            extra = ", versioned" if b.versioning else ""
+            lines.append(f"  {b.name}  {b.stack}/{b.logical_id}{extra}")
     if model.assets:
         lines += ["", "Image assets:"]
         for asset in model.assets:

@@ -4,14 +4,17 @@ endpoint, the load balancers (``alb.runtime.LoadBalancerRuntime``), one reconcil
 
 Start order: validate (every container has a run setting or a stand-in) → store (task definitions,
 services with their first deployment) → backing resources (``backing.manager``: secrets, parameters,
-database servers) → metadata endpoint → load balancers (bind listeners) → schedulers →
-autoscaler. Anything failing on the way stops what was started and raises one
+database servers) → metadata endpoint → S3 buckets (``backing/s3.py``) → the AWS endpoint (when the
+caller serves one: ``start(serve_api=...)``) → load balancers (bind listeners) → schedulers → autoscaler.
+The AWS endpoint starts before any task, so every task's environment names it. Anything failing on the
+way stops what was started and raises one
 :class:`~albfargate.errors.RuntimeStartError`.
 
 Shutdown order (written down, as uvicorn does): (1) stop the autoscaler and the reconcile loops (no new
 task); (2) the load balancers stop accepting, in-flight requests finish (bounded grace), targets are
 drained; (3) every task is stopped: SIGTERM, ``stopTimeout``, SIGKILL, containers in reverse ``dependsOn``
-order; (4) the metadata endpoint is closed, the backing servers (databases) stop, the store is closed.
+order; (4) the AWS endpoint (it served the tasks until they stopped), the S3 buckets and the metadata
+endpoint are closed, the backing servers (databases) stop, the store is closed.
 
 The methods the CLI control channel and the AWS-compatible API call are public here:
 :meth:`update_desired_count`, :meth:`force_new_deployment`, :meth:`register_task_definition`,
@@ -27,7 +30,7 @@ import importlib.util
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -148,6 +151,8 @@ class Engine:
         self.scheduler: Scheduler | None = None
         self.autoscaler: Any = None
         self.api_url: str | None = None
+        self.api_server: Any = None  # the AWS endpoint when start() was given serve_api
+        self.s3: Any = self._make_s3()  # backing.s3.S3Service, or None without the s3 extra
         self.started_at: float | None = None
         self._secrets: dict[str, str] | None = None
         self.backing: Any = None  # backing.manager.BackingManager when the model has backing resources
@@ -169,8 +174,25 @@ class Engine:
             return DockerDriver(self.state_dir)
         raise RuntimeStartError(f"unknown driver {name!r} (expected auto, process or docker)")
 
+    def _make_s3(self) -> Any:
+        from albfargate.backing import s3
+
+        if not s3.available():
+            if self.model.buckets:
+                names = ", ".join(b.name for b in self.model.buckets)
+                print(
+                    f"albfargate: warning: S3 bucket(s) {names} are not served: the S3 library is not "
+                    f"installed (pip install 'albfargate[s3]'); the rest runs",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            return None
+        return s3.S3Service(self.state_dir, self.model.buckets)
+
     # ---- start -----------------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, *, serve_api: Callable[[Engine], Awaitable[Any]] | None = None) -> None:
+        """``serve_api``, when given, starts the AWS endpoint for this engine (``api_url`` set) before any
+        task starts; its result is stopped by :meth:`stop` once the tasks have stopped."""
         problems = (
             []
             if self.driver.name == "docker"  # the Docker driver runs the images themselves
@@ -187,6 +209,10 @@ class Engine:
         try:
             await self._start_backing()
             await self.metadata.start()
+            if self.s3 is not None:
+                await self.s3.start()
+            if serve_api is not None:
+                self.api_server = await serve_api(self)
             if self.model.load_balancers:
                 from albfargate.alb.runtime import LoadBalancerRuntime
 
@@ -379,7 +405,16 @@ class Engine:
             log_dir=self.state_dir / "logs" / (service or f"task-{td.family}"),
             service=service,
             metadata_uri=self.metadata.base_url,
+            forward_ports=self._forward_ports(),
         )
+
+    def _forward_ports(self) -> tuple[int, ...]:
+        """The host loopback ports a task reaches on its own 127.0.0.1: the metadata and credentials
+        endpoint and the AWS endpoint (the Docker driver forwards them into the task's namespace)."""
+        ports = [self.metadata.port]
+        if self.api_server is not None and getattr(self.api_server, "port", None):
+            ports.append(int(self.api_server.port))
+        return tuple(p for p in ports if p)
 
     def _container_spec(
         self, c: ContainerDefinition, task_id: str, service: str | None, ports: tuple[tuple[int, int], ...]
@@ -439,11 +474,13 @@ class Engine:
             env[port_env] = str(ports[0][1])
         for cp, lp in ports if not in_docker else ():
             env[f"ALBFARGATE_PORT_{cp}"] = str(lp)
-        if not in_docker:  # the endpoint listens on the host's loopback, which a container cannot reach
+        if not in_docker or getattr(self.driver, "forwards_loopback", False):
+            # a container reaches the host's loopback endpoint through the driver's forwarder
             env["ECS_CONTAINER_METADATA_URI_V4"] = self.metadata.uri_for(task_id, c.name)
         env.setdefault("AWS_REGION", ids.LOCAL_REGION)
         env.setdefault("AWS_DEFAULT_REGION", ids.LOCAL_REGION)
         env["AWS_EXECUTION_ENV"] = "AWS_ECS_FARGATE"
+        secret_names.extend(self._aws_environment(env, task_id))
         return ContainerSpec(
             name=c.name,
             image=c.image,
@@ -460,6 +497,21 @@ class Engine:
             stand_in=stand_in,
             definition=c,
         )
+
+    def _aws_environment(self, env: dict[str, str], task_id: str) -> list[str]:
+        """What a task needs to call AWS locally with no code change: ``AWS_ENDPOINT_URL`` (the running
+        AWS endpoint; a value from the template or run setting wins, it is the app's) and task-role
+        credentials through the ECS credentials endpoint (``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and
+        ``AWS_CONTAINER_AUTHORIZATION_TOKEN``, always set by us as ECS sets them). Returns the names whose
+        values must never be shown."""
+        if self.api_url:
+            env.setdefault("AWS_ENDPOINT_URL", self.api_url)
+        creds = self.metadata.credentials_for(task_id)
+        env.pop("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", None)
+        env.pop("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", None)
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.metadata.credentials_uri(creds)
+        env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = creds.token
+        return ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
 
     # ---- notifications -------------------------------------------------------------------------------
     def _changed(self) -> None:
@@ -687,6 +739,7 @@ class Engine:
             "not_steady": why,
             "load_balancers": lbs,
             "services": services,
+            "buckets": self.s3.status() if self.s3 is not None else [],
             "not_emulated": len(self.model.not_emulated),
             "backing": self.backing.status() if self.backing is not None else None,
         }
@@ -722,7 +775,15 @@ class Engine:
         stop_all = getattr(self.driver, "stop_all_now", None)
         if stop_all is not None:
             await stop_all()
-        # (4) close the rest; the backing servers stop last, after every task that used them
+        # (4) close the rest: the AWS endpoint served the tasks until they stopped; the backing servers
+        # stop last, after every task that used them
+        if self.api_server is not None:
+            try:
+                await self.api_server.stop()
+            except Exception:
+                log.exception("stopping the AWS endpoint failed")
+        if self.s3 is not None:
+            await self.s3.stop()
         await self.metadata.stop()
         if self.backing is not None:
             try:

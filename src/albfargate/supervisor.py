@@ -324,10 +324,8 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     engine = Engine(config)
     control: ControlServer | None = None
-    api: Any = None
     try:
-        await engine.start()
-        api = await _start_api(engine)
+        await engine.start(serve_api=_start_api)  # the engine stops the endpoint after the tasks
         control = ControlServer(engine, stop.set, secrets.token_hex(16))
         await control.start()
         tune_gc()
@@ -366,9 +364,6 @@ async def serve(
             loop.add_signal_handler(sig, lambda: None)
         if control is not None:
             await control.stop()
-        if api is not None:
-            with contextlib.suppress(Exception):
-                await api.stop()
         await engine.stop()
 
 

@@ -172,8 +172,8 @@ def test_json_shape() -> None:
     assert data["format"] == "albfargate.describe/1"
     assert set(data) == {
         "format", "stacks", "load_balancers", "listeners", "rules", "target_groups", "clusters",
-        "task_definitions", "services", "scalable_targets", "scaling_policies", "assets", "not_emulated",
-        "databases", "secrets", "secret_attachments", "parameters",
+        "task_definitions", "services", "scalable_targets", "scaling_policies", "buckets", "assets",
+        "not_emulated", "databases", "secrets", "secret_attachments", "parameters",
     }  # fmt: skip
     lb = data["load_balancers"][0]
     assert lb["full_name"] == model.load_balancers[0].full_name and lb["type"] == "application"

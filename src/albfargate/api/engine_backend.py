@@ -425,6 +425,7 @@ async def start_api(engine: Engine, *, port: int = 4566, host: str = "127.0.0.1"
         port=port,
         secrets=secrets,
         parameters=parameters,
+        s3=getattr(engine, "s3", None),
     )
     engine.api_url = await server.start()
     return server

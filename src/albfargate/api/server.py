@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import ipaddress
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from albfargate.api.autoscaling.handlers import OPERATIONS as AAS_OPERATIONS
@@ -36,7 +37,11 @@ from albfargate.api.secretsmanager.handlers import TARGET_PREFIX as SM_PREFIX
 from albfargate.api.ssm.handlers import OPERATIONS as SSM_OPERATIONS
 from albfargate.api.ssm.handlers import TARGET_PREFIX as SSM_PREFIX
 from albfargate.api.store import ConfigStore
+from albfargate.backing.s3_requests import is_s3_request
 from albfargate.errors import RuntimeStartError
+
+if TYPE_CHECKING:
+    from albfargate.backing.s3 import Reply, S3Service
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +161,7 @@ class Dispatcher:
             as_api = ApiError(refused.code, refused.message)
             return _json_error(as_api) if as_json else _xml_error(as_api, request_id)
         except Exception:  # a bug: answer in-protocol, log the traceback locally only
-            log.exception("internal error handling %s %s", method, target)
+            log.exception("internal error handling %s %s", method, target.split("?", 1)[0])  # no tokens
             fault = ApiError(
                 "ServerException" if as_json else "InternalFailure",
                 "Internal server error",
@@ -222,11 +227,13 @@ class ApiServer:
         max_body: int = MAX_BODY,
         secrets: Any = None,
         parameters: Any = None,
+        s3: S3Service | None = None,
     ) -> None:
         self.dispatcher = Dispatcher(Context(backend, store, clock, secrets=secrets, parameters=parameters))
         self.host = host
         self.port = port
         self.max_body = max_body
+        self.s3 = s3
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -304,6 +311,11 @@ class ApiServer:
             await self._send(writer, _xml_error(ApiError("MalformedRequest", str(exc)), "-"), False)
             return False
         keep_alive = headers.get("connection", "").lower() != "close"
+        query_params = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
+        service = signed_service(headers, query_params)
+        # without the S3 library, only what is clearly S3 gets S3's "not installed" answer
+        if is_s3_request(service, method, target, headers) and (self.s3 is not None or service == "s3"):
+            return await self._serve_s3(reader, writer, method, target, headers, keep_alive)
         as_json = "x-amz-target" in headers
 
         def fail(error: ApiError) -> Response:
@@ -345,6 +357,68 @@ class ApiServer:
         await self._send(writer, response, keep_alive)
         return keep_alive
 
+    async def _serve_s3(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        keep_alive: bool,
+    ) -> bool:
+        """One S3 request: the body is read (``Content-Length`` or chunked, up to S3's 5 GiB for one
+        PUT) and handed to the S3 service; its answer goes out only after any change it made is on
+        disk (``backing/s3.py``)."""
+        from albfargate.backing.s3 import MAX_OBJECT_BODY, error_reply
+
+        if not is_loopback_host(headers.get("host")):
+            reply = error_reply(
+                403,
+                "AccessDenied",
+                f"Host {headers.get('host')!r} is not a loopback name; only loopback requests are served",
+            )
+            await _send_s3(writer, reply, method, False)
+            return False
+        if self.s3 is None:
+            reply = error_reply(
+                501,
+                "NotImplemented",
+                "the local S3 endpoint needs the S3 library: pip install 'albfargate[s3]' and run up again",
+            )
+            await _send_s3(writer, reply, method, False)
+            return False
+        if headers.get("expect", "").lower() == "100-continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            try:
+                body = await _read_chunked(reader, MAX_OBJECT_BODY)
+            except ValueError as exc:
+                await _send_s3(writer, error_reply(400, "IncompleteBody", str(exc)), method, False)
+                return False
+        else:
+            try:
+                length = int(headers.get("content-length", "0"))
+                if length < 0:
+                    raise ValueError
+            except ValueError:
+                reply = error_reply(400, "InvalidArgument", "Invalid Content-Length")
+                await _send_s3(writer, reply, method, False)
+                return False
+            if length > MAX_OBJECT_BODY:
+                reply = error_reply(
+                    400,
+                    "EntityTooLarge",
+                    f"Your proposed upload of {length} bytes exceeds the maximum allowed object size "
+                    f"({MAX_OBJECT_BODY} bytes); use a multipart upload",
+                )
+                await _send_s3(writer, reply, method, False)
+                await _linger(reader, length)
+                return False
+            body = await reader.readexactly(length) if length else b""
+        reply = await self.s3.handle(method, target, headers, body)
+        await _send_s3(writer, reply, method, keep_alive)
+        return keep_alive
+
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, response: Response, keep_alive: bool) -> None:
         reason = REASONS.get(response.status, "Error")
@@ -358,6 +432,63 @@ class ApiServer:
         )
         writer.write(head.encode("latin-1") + response.body)
         await writer.drain()
+
+
+#: Response headers the S3 answer gets from the server itself, never from the S3 library.
+_HOP_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "keep-alive", "server"})
+
+
+async def _send_s3(writer: asyncio.StreamWriter, reply: Reply, method: str, keep_alive: bool) -> None:
+    try:
+        reason = http.HTTPStatus(reply.status).phrase
+    except ValueError:
+        reason = "Error"
+    lines = [f"HTTP/1.1 {reply.status} {reason}"]
+    length: str | None = str(len(reply.body))
+    for name, value in reply.headers:
+        low = name.lower()
+        if low == "content-length" and method == "HEAD":
+            length = value  # HEAD: the object's length, no body
+        if low in _HOP_HEADERS or "\r" in value or "\n" in value:
+            continue
+        lines.append(f"{name}: {value}")
+    if not any(n.lower() == "x-amz-request-id" for n, _ in reply.headers):
+        lines.append(f"x-amz-request-id: {uuid.uuid4().hex[:16].upper()}")
+    if reply.status not in (204, 304) and length is not None:
+        lines.append(f"Content-Length: {length}")
+    lines.append("Server: albfargate")
+    lines.append(f"Connection: {'keep-alive' if keep_alive else 'close'}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+    writer.write(head)
+    if method != "HEAD" and reply.status not in (204, 304) and reply.body:
+        writer.write(reply.body)
+    await writer.drain()
+
+
+async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
+    """An HTTP/1.1 chunked body (RFC 9112 §7.1), trailers read and dropped; ValueError when malformed or
+    above ``limit`` bytes."""
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise ValueError(f"malformed chunk size {size_text[:20]!r}") from None
+        if size < 0:
+            raise ValueError("malformed chunk size")
+        if size == 0:
+            while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                pass  # trailer fields
+            return b"".join(parts)
+        total += size
+        if total > limit:
+            raise ValueError(f"the body exceeds {limit} bytes")
+        parts.append(await reader.readexactly(size))
+        if await reader.readexactly(2) != b"\r\n":
+            raise ValueError("a chunk does not end with CRLF")
 
 
 # After refusing an oversized body, read and discard up to this much of it (for at most LINGER_SECONDS)

@@ -28,6 +28,7 @@ from albfargate.model import (
     TaskDefinition,
 )
 from albfargate.model.backing import Database, Parameter, SecretSpec, SecretTargetAttachment
+from albfargate.model.s3 import Bucket
 
 from . import registry
 from .context import ResourceContext, location
@@ -235,6 +236,7 @@ class _ModelBuilder:
         self.services: list[Service] = []
         self.scalable_targets: list[ScalableTarget] = []
         self.scaling_policies: list[TargetTrackingPolicy] = []
+        self.buckets: list[Bucket] = []
         self.not_emulated: list[NotEmulated] = []
         self.databases: list[Database] = []
         self.secrets: list[SecretSpec] = []
@@ -252,6 +254,7 @@ class _ModelBuilder:
             Service: self.services,
             ScalableTarget: self.scalable_targets,
             TargetTrackingPolicy: self.scaling_policies,
+            Bucket: self.buckets,
             NotEmulated: self.not_emulated,
             Database: self.databases,
             SecretSpec: self.secrets,
@@ -284,6 +287,7 @@ class _ModelBuilder:
             services=tuple(self.services),
             scalable_targets=tuple(self.scalable_targets),
             scaling_policies=tuple(self.scaling_policies),
+            buckets=tuple(self.buckets),
             assets=tuple(assets),
             not_emulated=tuple(self.not_emulated),
             databases=tuple(self.databases),

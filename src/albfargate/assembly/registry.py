@@ -23,10 +23,10 @@ class ResourceKind:
 
 
 def _kinds() -> dict[str, ResourceKind]:
-    from . import autoscaling, ecs, elbv2, rds, secrets
+    from . import autoscaling, ecs, elbv2, rds, s3, secrets
 
     table: dict[str, ResourceKind] = {}
-    for module in (elbv2, ecs, autoscaling, rds, secrets):
+    for module in (elbv2, ecs, autoscaling, rds, secrets, s3):
         table.update(module.KINDS)
     return table
 

@@ -17,4 +17,5 @@ Modules
 - ``manager``: what the engine calls: start everything in order (stores, databases, attachments), resolve
   references for tasks and outputs, status, stop everything.
 
-The S3 side (``s3``) is built separately; it follows the same layout (``data/s3/``)."""
+- ``s3`` (the S3 side of the AWS endpoint, moto's S3 backend), ``s3_store`` (its durable copy in
+  ``data/s3/``), ``s3_requests`` (pure: routing S3 requests, what a request may have changed)."""

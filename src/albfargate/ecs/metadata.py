@@ -1,17 +1,32 @@
-"""The local task metadata endpoint (version 4): what a container finds at
-``$ECS_CONTAINER_METADATA_URI_V4`` (its own container metadata) and ``$ECS_CONTAINER_METADATA_URI_V4/task``
-(the task with all its containers), shaped like Fargate's.
+"""The local task metadata endpoint (version 4) and the task-role credentials endpoint: what a container
+finds at ``$ECS_CONTAINER_METADATA_URI_V4`` (its own container metadata) and
+``$ECS_CONTAINER_METADATA_URI_V4/task`` (the task with all its containers), shaped like Fargate's, and at
+``$AWS_CONTAINER_CREDENTIALS_FULL_URI`` (temporary credentials, as the ECS agent serves them at
+``169.254.170.2/v2/credentials/<id>``).
 
 One small HTTP/1.1 server on 127.0.0.1 (ephemeral port) per supervisor. Each container gets
 ``http://127.0.0.1:<port>/v4/<task_id>/<container>``. The documents are built from the live store on every
-request (:func:`container_document`, :func:`task_document` are pure)."""
+request (:func:`container_document`, :func:`task_document`, :func:`credentials_document` are pure).
+
+Credentials: one set per task (:meth:`MetadataServer.credentials_for`), random and known only to this
+process and the task's environment: a credentials id in the URI, and an ``Authorization`` token that
+botocore's container provider sends from ``$AWS_CONTAINER_AUTHORIZATION_TOKEN``. A request without the
+task's token is refused (401); a stopped task's credentials are gone (404). Every answer carries an
+``Expiration`` :data:`CREDENTIALS_LIFETIME` ahead, so SDKs refresh them as they do on ECS (botocore refetches
+15 minutes before it). The keys are accepted by the local AWS endpoint, which checks no signature; they
+are never logged nor shown by ``status`` or ``describe``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
+import secrets
+import string
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +36,56 @@ from albfargate.state.store import ContainerRecord, Store, TaskRecord
 
 #: Requests to this endpoint are tiny GETs; anything bigger is not ours.
 MAX_REQUEST_HEAD = 16 * 1024
+#: Seconds until the credentials of an answer expire (ECS hands out credentials valid for about 6 hours
+#: and rotates them well before; a new answer always carries a fresh Expiration).
+CREDENTIALS_LIFETIME = 6 * 3600.0
+CREDENTIALS_PATH = "/v2/credentials/"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCredentials:
+    """One task's credentials. ``repr`` shows no secret (it may end up in a log line)."""
+
+    task_id: str
+    credentials_id: str
+    token: str
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+
+    def __repr__(self) -> str:
+        return f"TaskCredentials(task_id={self.task_id!r}, access_key_id={self.access_key_id!r}, ...)"
+
+
+def new_credentials(task_id: str, rng: secrets.SystemRandom | None = None) -> TaskCredentials:
+    """Fresh random credentials for one task (``ASIA...`` keys as STS issues them)."""
+    alphabet = string.ascii_uppercase + string.digits
+    pick = rng or secrets.SystemRandom()
+    return TaskCredentials(
+        task_id=task_id,
+        credentials_id=secrets.token_hex(16),
+        token=secrets.token_urlsafe(32),
+        access_key_id="ASIA" + "".join(pick.choice(alphabet) for _ in range(16)),
+        secret_access_key=secrets.token_urlsafe(30),
+        session_token=secrets.token_urlsafe(96),
+    )
+
+
+def credentials_document(
+    creds: TaskCredentials, *, role_arn: str | None, now: float, lifetime: float = CREDENTIALS_LIFETIME
+) -> dict[str, Any]:
+    """The JSON the ECS agent answers on its credentials endpoint (what botocore's container provider
+    reads: ``AccessKeyId``, ``SecretAccessKey``, ``Token``, ``Expiration``)."""
+    expiration = datetime.fromtimestamp(now + lifetime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    doc: dict[str, Any] = {
+        "AccessKeyId": creds.access_key_id,
+        "SecretAccessKey": creds.secret_access_key,
+        "Token": creds.session_token,
+        "Expiration": expiration,
+    }
+    if role_arn:
+        doc["RoleArn"] = role_arn
+    return doc
 
 
 def _iso(ts: float | None) -> str | None:
@@ -132,11 +197,56 @@ def resolve(store: Store, path: str) -> tuple[int, Any]:
 class MetadataServer:
     """The endpoint's asyncio shell."""
 
-    def __init__(self, store: Store, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        store: Store,
+        host: str = "127.0.0.1",
+        *,
+        clock: Callable[[], float] = time.time,
+        credentials_lifetime: float = CREDENTIALS_LIFETIME,
+    ) -> None:
         self.store = store
         self.host = host
         self.port = 0
+        self.clock = clock
+        self.credentials_lifetime = credentials_lifetime
         self._server: asyncio.base_events.Server | None = None
+        self._credentials: dict[str, TaskCredentials] = {}  # credentials id -> credentials
+        self._by_task: dict[str, TaskCredentials] = {}
+
+    def credentials_for(self, task_id: str) -> TaskCredentials:
+        """The task's credentials (made on first use; one set for all its containers)."""
+        creds = self._by_task.get(task_id)
+        if creds is None:
+            creds = new_credentials(task_id)
+            self._by_task[task_id] = creds
+            self._credentials[creds.credentials_id] = creds
+        return creds
+
+    def credentials_uri(self, creds: TaskCredentials) -> str:
+        return f"{self.base_url}{CREDENTIALS_PATH}{creds.credentials_id}"
+
+    def forget_credentials(self, task_id: str) -> None:
+        creds = self._by_task.pop(task_id, None)
+        if creds is not None:
+            self._credentials.pop(creds.credentials_id, None)
+
+    def resolve_credentials(self, path: str, authorization: str | None) -> tuple[int, Any]:
+        """(status, document) for ``GET /v2/credentials/<id>`` with the request's ``Authorization``."""
+        creds = self._credentials.get(path.split("?", 1)[0][len(CREDENTIALS_PATH) :])
+        if creds is None:
+            return 404, {"code": "NotFound", "message": "no credentials for this id"}
+        if authorization is None or not hmac.compare_digest(authorization.encode(), creds.token.encode()):
+            return 401, {"code": "AccessDenied", "message": "missing or wrong authorization token"}
+        task = self.store.task(creds.task_id)
+        if task is None or task.last_status == "STOPPED":
+            self.forget_credentials(creds.task_id)
+            return 404, {"code": "NotFound", "message": "the task has stopped"}
+        td = self.store.task_definitions.get(task.task_definition_arn)
+        role = td.task_role_arn if td is not None else None
+        return 200, credentials_document(
+            creds, role_arn=role, now=self.clock(), lifetime=self.credentials_lifetime
+        )
 
     @property
     def base_url(self) -> str:
@@ -172,6 +282,8 @@ class MetadataServer:
                 close = b"connection: close" in head.lower()
                 if method != "GET":
                     status, doc = 405, {"error": "method not allowed"}
+                elif path.startswith(CREDENTIALS_PATH):
+                    status, doc = self.resolve_credentials(path, _header(head, b"authorization"))
                 else:
                     status, doc = resolve(self.store, path)
                 body = json.dumps(doc).encode()
@@ -188,3 +300,12 @@ class MetadataServer:
             return
         finally:
             writer.close()
+
+
+def _header(head: bytes, name: bytes) -> str | None:
+    """The value of header ``name`` (lower case) in a request head, or None."""
+    for line in head.split(b"\r\n")[1:]:
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == name:
+            return value.strip().decode("latin-1")
+    return None

@@ -10,6 +10,7 @@ from albfargate.model.autoscaling import ScalableTarget, TargetTrackingPolicy
 from albfargate.model.backing import Database, Parameter, SecretSpec, SecretTargetAttachment
 from albfargate.model.ecs import Cluster, ImageAsset, Service, TaskDefinition
 from albfargate.model.elbv2 import Listener, LoadBalancer, Rule, TargetGroup
+from albfargate.model.s3 import Bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class SystemModel:
     services: tuple[Service, ...] = ()
     scalable_targets: tuple[ScalableTarget, ...] = ()
     scaling_policies: tuple[TargetTrackingPolicy, ...] = ()
+    buckets: tuple[Bucket, ...] = ()
     assets: tuple[ImageAsset, ...] = ()
     not_emulated: tuple[NotEmulated, ...] = ()
     databases: tuple[Database, ...] = ()

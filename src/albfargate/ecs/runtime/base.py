@@ -75,6 +75,10 @@ class TaskSpec:
     log_dir: Path  # per-task log files go here: <log_dir>/<task_id>-<container>.log
     service: str | None = None
     metadata_uri: str | None = None  # ECS_CONTAINER_METADATA_URI_V4 base for this task (no container suffix)
+    # host loopback ports the task must reach on its own 127.0.0.1 (AWS endpoint, metadata/credentials):
+    # the process driver shares the host's loopback; the Docker driver forwards them into the task's
+    # network namespace (runtime/netns.py)
+    forward_ports: tuple[int, ...] = ()
     settle_seconds: float = 0.3  # an essential container dead within this time => TaskFailedToStart
 
     def log_path(self, container: str) -> Path:

@@ -20,6 +20,10 @@ Owns
 - labels ``albfargate.state-dir=<abs state dir>`` and ``albfargate.task=<task id>`` on every container
   (the network carries the state-dir label and an empty task label: it is shared by the state dir's tasks);
   :func:`remove_orphans` removes exactly what carries the state-dir label and nothing else;
+- loopback forwarding: once the pause container runs, the task's ``forward_ports`` (the AWS endpoint,
+  the metadata and credentials endpoint) are served on 127.0.0.1 inside its namespace and relayed to the
+  host's 127.0.0.1 (``runtime/netns.py``), so containers use the same ``127.0.0.1`` URLs as processes;
+  without root or with a remote engine this is not possible and the driver says so once;
 - container exits come from one engine event stream (``die`` events filtered by the state-dir label);
   logs are followed per container by a daemon thread into ``spec.log_path(container)``.
 
@@ -63,6 +67,8 @@ from albfargate.ecs.runtime.common import (
     wait_dependencies,
 )
 from albfargate.ecs.runtime.images import ImageResolver
+from albfargate.ecs.runtime.netns import LoopbackForwarder
+from albfargate.ecs.runtime.netns import supported as netns_supported
 from albfargate.errors import RuntimeStartError
 
 log = logging.getLogger("albfargate.docker")
@@ -165,6 +171,7 @@ class _TaskRecord:
     ids: dict[str, str] = field(default_factory=dict)  # container name -> container id
     log_threads: list[threading.Thread] = field(default_factory=list)
     health: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    forwarder: LoopbackForwarder | None = None
 
 
 class DockerDriver:
@@ -196,6 +203,16 @@ class DockerDriver:
         self._loop: asyncio.AbstractEventLoop | None = None
         api = getattr(self.client, "api", None)
         self._local_engine = str(getattr(api, "base_url", "")).startswith("http+docker://")
+        #: why containers cannot reach the host's loopback endpoints (None: they can)
+        self.no_forwarding: str | None = (
+            netns_supported() if self._local_engine else "the Docker engine is not on this machine"
+        )
+        self._warned_forwarding = False
+
+    @property
+    def forwards_loopback(self) -> bool:
+        """Whether a task's containers reach the host's loopback ports of ``TaskSpec.forward_ports``."""
+        return self.no_forwarding is None
 
     async def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -307,6 +324,7 @@ class DockerDriver:
                 images[c.name] = await self.images.resolve(c.image, asset)
             network = await self._ensure_network()
             await self._start_pause(rec, network)
+            await self._forward(rec)
             for c in order:
                 await wait_dependencies(task, c, self.clock)
                 await self._start_container(rec, c, images[c.name])
@@ -351,6 +369,33 @@ class DockerDriver:
                 ) from None
             raise TaskStartError(
                 f"CannotStartContainerError: cannot start the task's network container: {text}"
+            ) from None
+
+    async def _forward(self, rec: _TaskRecord) -> None:
+        """Serve the task's ``forward_ports`` on 127.0.0.1 inside its namespace, before any container of
+        it starts (so a container's first request finds them)."""
+        spec = rec.task.spec
+        if not spec.forward_ports or rec.pause_id is None:
+            return
+        if self.no_forwarding is not None:
+            if not self._warned_forwarding:
+                self._warned_forwarding = True
+                log.warning(
+                    "containers cannot reach the AWS endpoint and the task metadata/credentials endpoint: %s",
+                    self.no_forwarding,
+                )
+            return
+        try:
+            info = await self._run(self.client.api.inspect_container, rec.pause_id)
+            pid = int(info["State"].get("Pid") or 0)
+            if not pid:
+                raise OSError("the task's network container has no process")
+            rec.forwarder = LoopbackForwarder()
+            await rec.forwarder.start(pid, spec.forward_ports)
+        except (OSError, docker.errors.APIError) as exc:
+            raise TaskStartError(
+                f"ResourceInitializationError: cannot forward the local endpoints into the task's "
+                f"network namespace: {exc}"
             ) from None
 
     def create_options(self, c: ContainerSpec, image: str, pause_id: str, task_id: str) -> dict[str, Any]:
@@ -509,6 +554,9 @@ class DockerDriver:
         for ht in rec.health.values():
             ht.cancel()
         rec.health.clear()
+        if rec.forwarder is not None:
+            await rec.forwarder.close()
+            rec.forwarder = None
         ids = [rec.ids[n] for n in reversed(rec.order) if n in rec.ids]
         for cid in ids:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):

@@ -40,6 +40,36 @@ from albfargate.ecs.runtime.common import start_order as start_order  # re-expor
 
 STATE_DIR_ENV = "ALBFARGATE_STATE_DIR"
 
+#: AWS settings of the shell that ran ``up`` that a task must not inherit: on ECS a task's credentials
+#: come from its task role (the credentials endpoint), never from the host. A value the task definition
+#: or run setting gives is kept.
+INHERITED_AWS_SETTINGS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_ENDPOINT_URL",
+)
+
+
+def inherited_environment() -> dict[str, str]:
+    """The supervisor's environment without its AWS credentials, profile and endpoint (see
+    :data:`INHERITED_AWS_SETTINGS`); ``~/.aws`` files are pointed away so that the credential chain of
+    an SDK in the task reaches the task role, as in a container."""
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED_AWS_SETTINGS}
+    env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    env["AWS_CONFIG_FILE"] = os.devnull
+    return env
+
 
 def exit_code_of(returncode: int) -> int:
     """asyncio reports death by signal N as -N; Docker/ECS report 128 + N."""
@@ -125,7 +155,7 @@ class ProcessDriver:
         spec = task.spec
         if not c.argv:
             raise TaskStartError(f"CannotStartContainerError: container {c.name} has no command to run")
-        env = dict(os.environ)
+        env = inherited_environment()
         env.update(c.env)
         env[STATE_DIR_ENV] = str(self.state_dir)
         env["ALBFARGATE_TASK_ID"] = spec.task_id
