@@ -410,11 +410,16 @@ class Engine:
 
     def _forward_ports(self) -> tuple[int, ...]:
         """The host loopback ports a task reaches on its own 127.0.0.1: the metadata and credentials
-        endpoint and the AWS endpoint (the Docker driver forwards them into the task's namespace)."""
+        endpoint, the AWS endpoint and the running databases (the Docker driver forwards them into the
+        task's namespace)."""
         ports = [self.metadata.port]
         if self.api_server is not None and getattr(self.api_server, "port", None):
             ports.append(int(self.api_server.port))
-        return tuple(p for p in ports if p)
+        if self.backing is not None:  # the databases: DB_HOST=127.0.0.1 holds in a container too
+            ports += [
+                int(st.port) for st in self.backing.statuses.values() if st.port and st.state == "running"
+            ]
+        return tuple(sorted({p for p in ports if p}))
 
     def _container_spec(
         self, c: ContainerDefinition, task_id: str, service: str | None, ports: tuple[tuple[int, int], ...]
@@ -739,10 +744,29 @@ class Engine:
             "not_steady": why,
             "load_balancers": lbs,
             "services": services,
-            "buckets": self.s3.status() if self.s3 is not None else [],
             "not_emulated": len(self.model.not_emulated),
-            "backing": self.backing.status() if self.backing is not None else None,
+            "backing": self._backing_status(),
         }
+
+    def _backing_status(self) -> dict[str, Any] | None:
+        """``backing`` of ``status --json``: the databases, secrets and parameters (backing/manager.py) and
+        the S3 buckets (``buckets``, in the shape of the databases' entries); None when there is none."""
+        backing = self.backing.status() if self.backing is not None else None
+        buckets = self.s3.status(self.api_url) if self.s3 is not None else []
+        if not buckets:
+            return backing
+        out = (
+            dict(backing)
+            if backing is not None
+            else {
+                "databases": [],
+                "secrets": [],
+                "parameters": [],
+                "data_dir": str(self.state_dir / "data"),
+            }
+        )
+        out["buckets"] = buckets
+        return out
 
     # ---- stop ------------------------------------------------------------------------------------------
     async def stop(self) -> None:

@@ -90,7 +90,9 @@ def _client(api_url: str) -> Any:
 
 
 def _bucket(st: dict[str, Any]) -> str:
-    [bucket] = st["buckets"]
+    [bucket] = st["backing"]["buckets"]
+    assert bucket["engine"] == "s3" and bucket["state"] == "running" and bucket["logical_id"] == "Uploads"
+    assert bucket["url"] == f"{st['api_url']}/{bucket['name']}"
     return str(bucket["name"])
 
 
@@ -137,6 +139,12 @@ def test_a_boto3_task_uses_the_bucket_through_the_credentials_endpoint(
         }
         code, body = get(f"http://127.0.0.1:{port}/")  # the task reads its object back through the ALB
         assert code == 200 and json.loads(body) == info
+        [entry] = status(state)["backing"]["buckets"]
+        assert entry["objects"] == 1 and entry["bytes"] == obj["Size"]
+        assert (
+            f"bucket Uploads  s3 {bucket}  running  1 objects"
+            in cli("status", "--state-dir", str(state)).stdout
+        )
 
         env = _task_env(state)
         token = env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]

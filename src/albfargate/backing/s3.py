@@ -392,25 +392,27 @@ class S3Service:
         self.summary = summary
 
     # ---- reading (status) ----------------------------------------------------------------------------
-    def status(self) -> list[dict[str, Any]]:
-        """One entry per bucket for ``status --json``: name, ARN, objects, bytes, data directory, state."""
+    def status(self, endpoint: str | None = None) -> list[dict[str, Any]]:
+        """One entry per bucket for ``status --json`` (``backing.buckets``), shaped like a database's:
+        logical id, name, engine ``s3``, state, URL (path style on ``endpoint``), data directory; plus the
+        ARN and how many objects and bytes it holds."""
         template = {b.name: b for b in self.template_buckets}
-        names = sorted(set(self.summary) | set(template))
         out = []
-        for name in names:
+        for name in sorted(set(self.summary) | set(template)):
             objects, size = self.summary.get(name, (0, 0))
             b = template.get(name)
             out.append(
                 {
-                    "name": name,
-                    "kind": "s3",
                     "logical_id": b.logical_id if b is not None else None,
                     "stack": b.stack if b is not None else None,
+                    "name": name,
+                    "engine": "s3",
                     "arn": f"arn:aws:s3:::{name}",
+                    "state": "running" if name in self.summary else "not started",
+                    "url": f"{endpoint}/{name}" if endpoint else None,
+                    "data_dir": str(self.store.buckets_dir / name),
                     "objects": objects,
                     "bytes": size,
-                    "data_dir": str(self.store.buckets_dir / name),
-                    "state": "running" if name in self.summary else "not started",
                 }
             )
         return out

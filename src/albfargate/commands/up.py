@@ -331,7 +331,8 @@ def render_view(status: dict[str, Any]) -> str:
 
 def render_backing(backing: dict[str, Any] | None) -> list[str]:
     """The BACKING part of the view: each database with its engine, versions, URL (password hidden),
-    data directory and state; the secrets and parameters by name (never a value)."""
+    data directory and state; each S3 bucket with its state, URL, data directory and size; the secrets
+    and parameters by name (never a value)."""
     if not backing:
         return []
     out = ["BACKING"]
@@ -346,6 +347,14 @@ def render_backing(backing: dict[str, Any] | None) -> list[str]:
         out.append(f"    data {db.get('data_dir')}  log {db.get('log')}")
         if db.get("reason") and db["state"] != "running":
             out.append(f"    {db['reason']}")
+    for b in backing.get("buckets", []):
+        label = b.get("logical_id") or "(made through the API)"
+        out.append(
+            f"  bucket {label}  s3 {b['name']}  {b['state']}  {b['objects']} objects, {b['bytes']} bytes"
+        )
+        if b.get("url"):
+            out.append(f"    {b['url']}")
+        out.append(f"    data {b.get('data_dir')}")
     secrets = backing.get("secrets", [])
     params = backing.get("parameters", [])
     if secrets:
