@@ -147,6 +147,18 @@ class Live:
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
+    def wait_serving(self, *services: str, cluster: str = "live") -> None:
+        """The services are stable *and* their targets in service. ``services_stable`` alone is not
+        enough: as on AWS it counts RUNNING tasks, whose targets may still be in ``initial`` (spec §7.6)."""
+        self.client("ecs").get_waiter("services_stable").wait(
+            cluster=cluster,
+            services=list(services or ("web",)),
+            WaiterConfig={"Delay": 0.5, "MaxAttempts": 120},
+        )
+        self.client("elbv2").get_waiter("target_in_service").wait(
+            TargetGroupArn=TG_ARN, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60}
+        )
+
     def call(self, fn: Callable[[], Any]) -> Any:
         async def run() -> Any:
             return fn()

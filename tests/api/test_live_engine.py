@@ -27,7 +27,7 @@ def _stable(ecs: object, *names: str) -> None:
 
 def test_describe_reflects_live_tasks_and_target_health(live: Live) -> None:
     ecs, elb = live.client("ecs"), live.client("elbv2")
-    _stable(ecs, "web", "alt")
+    live.wait_serving("web", "alt")
     svc = ecs.describe_services(cluster="live", services=["web"])["services"][0]
     assert svc["runningCount"] == 2 and svc["desiredCount"] == 2 and len(svc["deployments"]) == 1
     arns = ecs.list_tasks(cluster="live", serviceName="web")["taskArns"]
@@ -40,9 +40,6 @@ def test_describe_reflects_live_tasks_and_target_health(live: Live) -> None:
     ports = {h["Target"]["Port"] for h in health}
     task_ports = {c["networkInterfaces"][0]["privateIpv4Address"] for t in tasks for c in t["containers"]}
     assert task_ports == {"127.0.0.1"} and len(ports) == 2
-    elb.get_waiter("target_in_service").wait(
-        TargetGroupArn=TG_ARN, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
     status, body = live.get("/")
     assert status == 200 and '"service": "web"' in body.replace('":"', '": "')
 

@@ -19,7 +19,6 @@ from botocore.exceptions import ClientError
 from tests.api.live import LB_ARN, TG_ARN, Live, free_port, live_engine
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-STABLE = {"Delay": 0.5, "MaxAttempts": 120}
 FWD = [{"Type": "forward", "TargetGroupArn": TG_ARN}]
 
 
@@ -80,7 +79,7 @@ def test_status_document_key(live: Live) -> None:
 
 def test_create_lb_and_listener_serve_then_delete_refuses(live: Live) -> None:
     ecs, elb = live.client("ecs"), live.client("elbv2")
-    ecs.get_waiter("services_stable").wait(cluster="live", services=["web"], WaiterConfig=STABLE)
+    live.wait_serving("web")
     lb = elb.create_load_balancer(Name="extra-lb", Subnets=["subnet-1", "subnet-2"], Type="application")[
         "LoadBalancers"
     ][0]
@@ -142,8 +141,8 @@ def test_create_lb_and_listener_serve_then_delete_refuses(live: Live) -> None:
 
 
 def test_delete_load_balancer_takes_its_listeners_and_respects_protection(live: Live) -> None:
-    ecs, elb = live.client("ecs"), live.client("elbv2")
-    ecs.get_waiter("services_stable").wait(cluster="live", services=["web"], WaiterConfig=STABLE)
+    elb = live.client("elbv2")
+    live.wait_serving("web")
     arn = elb.create_load_balancer(Name="gone-lb", Subnets=["s1", "s2"])["LoadBalancers"][0][
         "LoadBalancerArn"
     ]
@@ -218,8 +217,8 @@ def test_create_refusals(live: Live) -> None:
 
 
 def test_modify_listener_port_rebinds(live: Live) -> None:
-    ecs, elb = live.client("ecs"), live.client("elbv2")
-    ecs.get_waiter("services_stable").wait(cluster="live", services=["web"], WaiterConfig=STABLE)
+    elb = live.client("elbv2")
+    live.wait_serving("web")
     arn = elb.create_load_balancer(Name="move-lb", Subnets=["s1", "s2"])["LoadBalancers"][0][
         "LoadBalancerArn"
     ]
