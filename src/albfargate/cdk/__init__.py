@@ -1,6 +1,24 @@
-"""CDK v2 constructs for the define step. Imports aws_cdk; never imported by the local runtime."""
+"""CDK v2 constructs for the define step; never imported by the local runtime.
 
-from albfargate.cdk.service import LoadBalancedWebService
+``LoadBalancedWebService`` (``service.py``) imports aws_cdk, so it is loaded on first use: the props
+validation (``validation.py``) stays importable, and testable, without aws_cdk and its jsii kernel.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from albfargate.cdk.validation import ServicePropsError
 
+if TYPE_CHECKING:
+    from albfargate.cdk.service import LoadBalancedWebService
+
 __all__ = ["LoadBalancedWebService", "ServicePropsError"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "LoadBalancedWebService":
+        from albfargate.cdk.service import LoadBalancedWebService
+
+        return LoadBalancedWebService
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

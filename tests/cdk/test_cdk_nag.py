@@ -19,6 +19,8 @@ from aws_cdk import aws_ssm as ssm  # noqa: E402
 from albfargate.cdk import LoadBalancedWebService  # noqa: E402
 from albfargate.cdk.nag import add_aws_solutions_checks  # noqa: E402
 
+pytestmark = pytest.mark.cdk
+
 HELLO_SERVICE = Path(__file__).resolve().parents[2] / "examples" / "hello" / "service"
 
 

@@ -28,7 +28,7 @@ from albfargate.model import (
     TargetGroupTuple,
 )
 
-pytestmark = pytest.mark.synth
+pytestmark = [pytest.mark.cdk, pytest.mark.synth]
 
 APP = """
 import sys

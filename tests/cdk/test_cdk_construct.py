@@ -19,6 +19,8 @@ from aws_cdk.assertions import Match, Template  # noqa: E402
 
 from albfargate.cdk import LoadBalancedWebService, ServicePropsError  # noqa: E402
 
+pytestmark = pytest.mark.cdk
+
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 

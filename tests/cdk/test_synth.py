@@ -26,6 +26,8 @@ from albfargate.synth import (
     synth_env,
 )
 
+pytestmark = pytest.mark.cdk
+
 FAKE_APP = r"""
 import json, os, pathlib, shutil, sys
 out = pathlib.Path(os.environ["CDK_OUTDIR"])

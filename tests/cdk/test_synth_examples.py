@@ -11,7 +11,7 @@ import pytest
 
 from albfargate.synth import synth
 
-pytestmark = pytest.mark.synth
+pytestmark = [pytest.mark.cdk, pytest.mark.synth]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

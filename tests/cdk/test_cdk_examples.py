@@ -14,7 +14,7 @@ pytest.importorskip("aws_cdk")
 
 from aws_cdk.assertions import Match, Template
 
-pytestmark = pytest.mark.synth
+pytestmark = [pytest.mark.cdk, pytest.mark.synth]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ALL_EXAMPLES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "cdk.json").is_file())

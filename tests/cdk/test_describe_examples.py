@@ -1,5 +1,5 @@
 """Both examples load from their synthesized assemblies; the ``describe`` tree of examples/classic is
-covered by a snapshot (tests/unit/snapshots/describe-classic.txt; ALBFARGATE_UPDATE_SNAPSHOTS=1
+covered by a snapshot (tests/cdk/snapshots/describe-classic.txt; ALBFARGATE_UPDATE_SNAPSHOTS=1
 rewrites it)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from albfargate.cli import main
 from albfargate.describe import render_tree
 from albfargate.model import PredefinedMetric
 
-pytestmark = pytest.mark.synth
+pytestmark = [pytest.mark.cdk, pytest.mark.synth]
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = Path(__file__).parent / "snapshots" / "describe-classic.txt"
