@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk import aws_ssm as ssm  # noqa: E402
 from aws_cdk.assertions import Match, Template  # noqa: E402
 
-from albfargate.cdk import LoadBalancedWebService, ServicePropsError  # noqa: E402
+from albfargate.cdk import LoadBalancedWebService, LoadBalancedWebServiceProps, ServicePropsError  # noqa: E402
 
 pytestmark = pytest.mark.cdk
 
@@ -498,3 +498,37 @@ def test_duration_props_must_be_durations() -> None:
     stack = cdk.Stack(app, "Test", env=ENV)
     with pytest.raises(TypeError, match=r"idle_timeout must be an aws_cdk\.Duration"):
         LoadBalancedWebService(stack, "Web", image="nginx", idle_timeout=60)  # type: ignore[arg-type]
+
+
+def test_a_props_object_makes_the_template_the_keywords_make() -> None:
+    options: dict[str, Any] = {
+        "image": "nginx",
+        "container_port": 3000,
+        "max_tasks": 4,
+        "health_check_interval": cdk.Duration.seconds(10),
+        "certificate_arn": CERT,
+    }
+    by_keywords, _ = build(**options)
+    props = LoadBalancedWebServiceProps(**options)
+    for form in ("positional", "keyword"):
+        app = cdk.App()
+        stack = cdk.Stack(app, "Test", env=ENV)
+        web = (
+            LoadBalancedWebService(stack, "Web", props)
+            if form == "positional"
+            else LoadBalancedWebService(stack, "Web", props=props)
+        )
+        assert Template.from_stack(stack).to_json() == by_keywords.to_json(), form
+        assert web.props is props and web.settings is props
+
+
+def test_props_and_keywords_together_are_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "Test", env=ENV)
+    props = LoadBalancedWebServiceProps(image="nginx")
+    with pytest.raises(TypeError, match=r"a props object or keyword options, not both \(got props and cpu\)"):
+        LoadBalancedWebService(stack, "Web", props, cpu=512)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="props must be a LoadBalancedWebServiceProps, got dict"):
+        LoadBalancedWebService(stack, "Web", {"image": "nginx"})  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'contianer_port'"):
+        LoadBalancedWebService(stack, "Web", image="nginx", contianer_port=80)  # type: ignore[call-overload]
+    assert stack.node.try_find_child("Web") is None  # refused before the construct was made
