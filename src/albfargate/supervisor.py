@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from albfargate.alb.runtime import tune_gc
-from albfargate.ecs.runtime.process import kill_orphans
+from albfargate.ecs.runtime.process import STATE_DIR_ENV, kill_orphans
 from albfargate.engine import Engine, EngineConfig, remove_docker_orphans
 from albfargate.errors import AlbfargateError, RuntimeStartError
 
@@ -72,13 +72,87 @@ def _is_our_supervisor(pid: int, state_dir: Path) -> bool:
 
 
 def running_pid(state_dir: Path) -> int | None:
-    """The pid of the live supervisor of ``state_dir``, else None."""
+    """The pid of the live supervisor of ``state_dir`` (or of the ``up`` that is starting one), else None."""
     state_dir = state_dir.resolve()
     try:
         pid = int((state_dir / PID_FILE).read_text().strip())
     except (OSError, ValueError):
         return None
     return pid if _is_our_supervisor(pid, state_dir) else None
+
+
+def detached_supervisors(state_dir: Path) -> list[int]:
+    """Live detached supervisors of ``state_dir`` found by the marker they are started with
+    (``ALBFARGATE_SUPERVISOR_OF`` in their environment and ``--supervised`` in their command line), also
+    while they are still starting and have not written the pid file yet. Their tasks inherit the marker
+    but also carry ``ALBFARGATE_STATE_DIR`` and are not listed."""
+    state_dir = state_dir.resolve()
+    marker = f"{SUPERVISOR_ENV}={state_dir}".encode()
+    task_marker = f"{STATE_DIR_ENV}=".encode()
+    out = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            env = Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0")
+            argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            marker in env
+            and b"--supervised" in argv
+            and not any(e.startswith(task_marker) for e in env)
+            and pid_alive(int(entry.name))
+        ):
+            out.append(int(entry.name))
+    return out
+
+
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (and its parents) a directory only its owner can enter (mode 0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):  # not ours (a shared --state-dir): leave its mode alone
+        if path.stat().st_uid == os.getuid():
+            path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` atomically with mode 0600 (the state files hold a token and task output)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    tmp.replace(path)
+
+
+def _handed_over(pid: int, state_dir: Path) -> bool:
+    """``pid`` is the ``up --detach`` that started this (detached) supervisor: its claim passes to us."""
+    return pid == os.getppid() and os.environ.get(SUPERVISOR_ENV) == str(state_dir)
+
+
+def claim(state_dir: Path) -> None:
+    """Take ``state_dir``: write the pid file naming this process, first thing, so that ``down`` finds an
+    ``up`` that is still starting (it signals the pid; ``up`` stops what it started). Raises
+    :class:`RuntimeStartError` when another supervisor runs; a detached supervisor takes over the claim of
+    the ``up --detach`` that started it."""
+    state_dir = state_dir.resolve()
+    private_dir(state_dir)
+    pid = running_pid(state_dir)
+    if pid is not None and pid != os.getpid() and not _handed_over(pid, state_dir):
+        raise RuntimeStartError(
+            f"a supervisor is already running for {state_dir} (pid {pid}); "
+            f"stop it with `albfargate down --state-dir {state_dir}`"
+        )
+    write_private(state_dir / PID_FILE, f"{os.getpid()}\n")
+
+
+def unclaim(state_dir: Path) -> None:
+    """Remove the pid file if it still names this process."""
+    p = state_dir.resolve() / PID_FILE
+    with contextlib.suppress(OSError, ValueError):
+        if int(p.read_text().strip()) == os.getpid():
+            p.unlink()
 
 
 def read_info(state_dir: Path) -> dict[str, Any] | None:
@@ -93,28 +167,19 @@ def acquire(state_dir: Path) -> int:
     """Become the supervisor of ``state_dir``: fail when one is running; otherwise clean up what a
     crashed one left (returns how many orphan process groups were killed) and write the pid file."""
     state_dir = state_dir.resolve()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    pid = running_pid(state_dir)
-    if pid is not None and pid != os.getpid():
-        raise RuntimeStartError(
-            f"a supervisor is already running for {state_dir} (pid {pid}); "
-            f"stop it with `albfargate down --state-dir {state_dir}`"
-        )
+    claim(state_dir)
     killed = kill_orphans(state_dir) + remove_docker_orphans(state_dir)
     (state_dir / INFO_FILE).unlink(missing_ok=True)
-    (state_dir / PID_FILE).write_text(f"{os.getpid()}\n")
     os.environ[SUPERVISOR_ENV] = str(state_dir)
     return killed
 
 
 def release(state_dir: Path) -> None:
     state_dir = state_dir.resolve()
-    for name in (INFO_FILE, PID_FILE):
-        p = state_dir / name
-        with contextlib.suppress(OSError, ValueError):
-            if name == PID_FILE and int(p.read_text().strip()) != os.getpid():
-                continue
-            p.unlink()
+    with contextlib.suppress(OSError, ValueError):
+        if int((state_dir / PID_FILE).read_text().strip()) == os.getpid():
+            (state_dir / INFO_FILE).unlink(missing_ok=True)
+    unclaim(state_dir)
 
 
 # ---- the control channel: server ---------------------------------------------------------------------
@@ -336,12 +401,7 @@ async def serve(
             "started_at": time.time(),
             "state_dir": str(engine.state_dir),
         }
-        path = engine.state_dir / INFO_FILE
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(info, f)
-        tmp.replace(path)
+        write_private(engine.state_dir / INFO_FILE, json.dumps(info))
         if on_started is not None:
             on_started(engine)
         watcher = loop.create_task(watch(engine, watch_app)) if watch_app is not None else None

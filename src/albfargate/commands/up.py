@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -68,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument("--detach", action="store_true", help="leave a supervisor running; return once steady")
     up.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=DEFAULT_DETACH_TIMEOUT,
         metavar="SECONDS",
         help=f"with --detach: how long to wait for steady (default {DEFAULT_DETACH_TIMEOUT:g})",
@@ -131,6 +132,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 # ---- resolving `up` arguments -------------------------------------------------------------------------
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type of ``--timeout``: a number of seconds > 0 (0 would return before anything started,
+    leaving a supervisor that is still starting behind)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number of seconds > 0")
+    return value
+
+
 def parse_port_overrides(values: Sequence[str]) -> dict[int, int]:
     out: dict[int, int] = {}
     for v in values:
@@ -178,6 +191,11 @@ def resolve_source(args: argparse.Namespace) -> tuple[Path | None, Path | None, 
     if (app / "manifest.json").is_file() and not (app / "cdk.json").is_file():
         return None, app, None, app.parent / DEFAULT_STATE_DIR
     return app, None, None, app / DEFAULT_STATE_DIR
+
+
+def up_state_dir(args: argparse.Namespace) -> Path:
+    """The state directory ``up`` runs with (``--state-dir``, else next to the app/assembly/template)."""
+    return Path(args.state_dir).resolve() if args.state_dir else resolve_source(args)[3]
 
 
 def build_config(args: argparse.Namespace) -> Any:
@@ -228,11 +246,22 @@ def build_config(args: argparse.Namespace) -> Any:
 def cmd_up(args: argparse.Namespace) -> int:
     if args.detach:
         return _up_detached(args)
+    from albfargate import supervisor
+
+    state_dir = up_state_dir(args)
+    supervisor.claim(state_dir)  # first: a `down` from now on finds this `up`, even while it synthesizes
+    try:
+        return _up_foreground(args)
+    finally:
+        supervisor.unclaim(state_dir)
+
+
+def _up_foreground(args: argparse.Namespace) -> int:
+    from albfargate import supervisor
+
     config = build_config(args)
     if not args.supervised:  # a detached supervisor's parent has printed them
         warn_about_model(config.model)
-    from albfargate import supervisor
-
     interactive = not args.supervised and sys.stdout.isatty()
 
     def started(engine: Any) -> None:
@@ -362,13 +391,83 @@ def render_backing(backing: dict[str, Any] | None) -> list[str]:
     if params:
         out.append(f"  parameters: {', '.join(p['name'] for p in params)}")
     return out
+class _Interrupted(Exception):
+    """SIGINT, SIGTERM or SIGHUP reached ``up --detach`` (Ctrl-C, or ``down`` while it starts)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _StopSignals:
+    """While ``up --detach`` runs, a stop signal raises :class:`_Interrupted` where it is armed; inside
+    :meth:`held` (starting the supervisor process) it is kept and raised right after."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.armed = True
+        self.pending: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        for sig in self.SIGNALS:
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if not self.armed:
+            self.pending = signum
+            return
+        raise _Interrupted(signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Any:
+        self.armed = False
+        try:
+            yield
+        finally:
+            self.armed = True
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise _Interrupted(signum)
 
 
 def _up_detached(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
-    config = build_config(args)  # fail fast (bad assembly, missing run setting...) before forking
-    warn_about_model(config.model)
+    state_dir = up_state_dir(args)
+    with _StopSignals() as signals:
+        supervisor.claim(state_dir)  # first: a `down` from now on finds this `up` and stops what it started
+        child: subprocess.Popen[bytes] | None = None
+        try:
+            config = build_config(args)  # fail fast (bad assembly, missing run setting...) before forking
+            warn_about_model(config.model)
+            _check_run_settings(config)
+            with signals.held():
+                child, log_path, log_start = _start_supervisor(args, state_dir)
+            return _wait_steady(args, child, state_dir, log_path, log_start)
+        except _Interrupted as stop:
+            name = signal.Signals(stop.signum).name
+            if child is None:
+                print(f"albfargate: up stopped ({name}) before the supervisor started", file=sys.stderr)
+            else:
+                _stop_child(child, signals)
+                print(
+                    f"albfargate: up stopped ({name}) before every service was steady; the supervisor "
+                    f"(pid {child.pid}) stopped everything it started",
+                    file=sys.stderr,
+                )
+            return 128 + stop.signum
+        finally:
+            supervisor.unclaim(state_dir)
+
+
+def _check_run_settings(config: Any) -> None:
     from albfargate.engine import missing_run_settings, resolve_driver
 
     problems = (
@@ -380,14 +479,12 @@ def _up_detached(args: argparse.Namespace) -> int:
         raise RuntimeStartError(
             problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
         )
-    state_dir: Path = config.state_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
-    pid = supervisor.running_pid(state_dir)
-    if pid is not None:
-        raise RuntimeStartError(
-            f"a supervisor is already running for {state_dir} (pid {pid}); "
-            f"stop it with `albfargate down --state-dir {state_dir}`"
-        )
+
+
+def _start_supervisor(args: argparse.Namespace, state_dir: Path) -> tuple[subprocess.Popen[bytes], Path, int]:
+    """Start the detached supervisor (``up --supervised``); its output goes to ``supervisor.log``."""
+    from albfargate import supervisor
+
     argv = [sys.executable, "-m", "albfargate.cli", "up", "--supervised", "--state-dir", str(state_dir)]
     if args.template is not None:
         argv += ["--template", str(Path(args.template).resolve())]
@@ -407,7 +504,8 @@ def _up_detached(args: argparse.Namespace) -> int:
     log_path = state_dir / supervisor.LOG_FILE
     env = dict(os.environ)
     env[supervisor.SUPERVISOR_ENV] = str(state_dir)
-    with log_path.open("ab") as logf:
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "ab") as logf:
         log_start = logf.tell()  # this run's output starts here
         child = subprocess.Popen(
             argv,
@@ -418,11 +516,39 @@ def _up_detached(args: argparse.Namespace) -> int:
             env=env,
             cwd=os.getcwd(),
         )
+    return child, log_path, log_start
+
+
+def _stop_child(child: subprocess.Popen[bytes], signals: _StopSignals) -> None:
+    """Ask the supervisor this ``up`` started to run its ordered shutdown and wait for it; a second stop
+    signal is passed on (the supervisor then forces its stop)."""
+    print(f"albfargate: stopping the supervisor (pid {child.pid}) ...", file=sys.stderr, flush=True)
+    with contextlib.suppress(ProcessLookupError):
+        child.send_signal(signal.SIGTERM)
+    while True:
+        try:
+            child.wait()
+            return
+        except _Interrupted:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGTERM)
+
+
+def _wait_steady(
+    args: argparse.Namespace, child: subprocess.Popen[bytes], state_dir: Path, log_path: Path, log_start: int
+) -> int:
+    from albfargate import supervisor
+
     deadline = time.monotonic() + args.timeout
     why: list[str] = []
     while time.monotonic() < deadline:
         rc = child.poll()
         if rc is not None:
+            if rc in (0, 128 + signal.SIGTERM, 128 + signal.SIGINT):
+                raise RuntimeStartError(
+                    f"the supervisor was stopped (`albfargate down`?) before every service was steady "
+                    f"(see {log_path})"
+                )
             raise RuntimeStartError(
                 _last_error(log_path, log_start) or f"the supervisor exited with code {rc} (see {log_path})"
             )
@@ -542,7 +668,10 @@ def cmd_down(args: argparse.Namespace) -> int:
     if getattr(args, "volumes", False) and data.exists() and not delete:
         print(f"kept {data}")
     pid = supervisor.running_pid(state_dir)
-    if pid is None:
+    # the pid file names the supervisor, or the `up` that is starting one (it stops what it started);
+    # without one, a detached supervisor may still be starting (found by its marker)
+    pids = [pid] if pid is not None else supervisor.detached_supervisors(state_dir)
+    if not pids:
         killed = kill_orphans(state_dir) + remove_docker_orphans(state_dir)
         print(
             f"no supervisor running for {state_dir}"
@@ -551,27 +680,34 @@ def cmd_down(args: argparse.Namespace) -> int:
         if delete:
             _delete_volumes(data)
         return 0
-    try:
-        supervisor.call(state_dir, "POST", "/down")
-    except AlbfargateError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + DOWN_TIMEOUT
-    while supervisor.pid_alive(pid):
-        if time.monotonic() > deadline:
+    asked = False
+    if pid is not None and supervisor.read_info(state_dir) is not None:
+        try:
+            supervisor.call(state_dir, "POST", "/down")
+            asked = True
+        except AlbfargateError:
+            pass
+    if not asked:  # still starting (no control channel yet): SIGTERM runs the same ordered shutdown
+        for p in pids:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(p, signal.SIGTERM)
+    deadline = time.monotonic() + DOWN_TIMEOUT
+    while any(supervisor.pid_alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            for p in [*pids, *supervisor.detached_supervisors(state_dir)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p, signal.SIGKILL)
             time.sleep(0.2)
             kill_orphans(state_dir)
             remove_docker_orphans(state_dir)
             (state_dir / supervisor.PID_FILE).unlink(missing_ok=True)
             print(
-                f"supervisor {pid} did not stop in {DOWN_TIMEOUT:g} s: killed it and its tasks",
+                f"supervisor {pids[0]} did not stop in {DOWN_TIMEOUT:g} s: killed it and its tasks",
                 file=sys.stderr,
             )
             return 1
         time.sleep(0.1)
-    print(f"stopped supervisor {pid}")
+    print(f"stopped supervisor {pids[0]}")
     if delete:
         _delete_volumes(data)
     return 0
