@@ -21,6 +21,7 @@ Example ``albfargate.toml``::
 from __future__ import annotations
 
 import json
+import shlex
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,51 @@ class RunSettings:
     @property
     def empty(self) -> bool:
         return not self.containers and self.secrets_file is None
+
+
+#: ``python -m MODULE`` static file servers that serve their working directory (or ``--directory``).
+_FILE_SERVER_MODULES = frozenset({"http.server", "SimpleHTTPServer"})
+
+
+def served_directory(setting: ContainerRunSetting) -> Path | None:
+    """The directory a container serves as static files when its command is Python's file server
+    (``python -m http.server [--directory D]``): its working directory or ``D``; None for any other
+    command. ``up`` warns when it contains the state directory (which holds the control token)."""
+    words = list(setting.command) if not isinstance(setting.command, str) else _shell_words(setting.command)
+    for i, w in enumerate(words[:-1]):
+        python = i > 0 and Path(words[i - 1]).name.startswith("python")
+        if python and w == "-m" and words[i + 1] in _FILE_SERVER_MODULES:
+            rest = words[i + 2 :]
+            directory = "."
+            for j, arg in enumerate(rest):
+                if arg in ("--directory", "-d") and j + 1 < len(rest):
+                    directory = rest[j + 1]
+                elif arg.startswith("--directory="):
+                    directory = arg.split("=", 1)[1]
+            return (setting.workdir / directory).resolve()
+    return None
+
+
+def state_dir_warnings(settings: RunSettings, state_dir: Path) -> list[str]:
+    """One warning per container whose file server serves ``state_dir`` (the supervisor's control token,
+    the task logs): through the load balancer anyone could read them."""
+    out = []
+    for c in settings.containers.values():
+        served = served_directory(c)
+        if served is not None and state_dir.resolve().is_relative_to(served):
+            where = f" in {settings.source}" if settings.source else ""
+            out.append(
+                f"container {c.name} serves {served} as files, which holds the state directory {state_dir} "
+                f'(its control token and logs): serve a folder of its own instead (workdir = "html"{where})'
+            )
+    return out
+
+
+def _shell_words(command: str) -> list[str]:
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return command.split()
 
 
 def load_run_settings(app_dir: Path) -> RunSettings:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from albfargate.alb.runtime import tune_gc
+from albfargate.api.server import is_loopback_host
 from albfargate.ecs.runtime.process import STATE_DIR_ENV, kill_orphans
 from albfargate.engine import Engine, EngineConfig, remove_docker_orphans
 from albfargate.errors import AlbfargateError, RuntimeStartError
@@ -249,6 +251,8 @@ class ControlServer:
     async def _dispatch(
         self, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, Any]:
+        if not is_loopback_host(headers.get("host")):  # DNS rebinding: a page that learnt the token
+            return 403, {"error": "the control channel serves loopback requests only (Host is not loopback)"}
         if not secrets.compare_digest(headers.get("x-albfargate-token", ""), self.token):
             return 403, {"error": "bad token"}
         parts = urlsplit(target)
@@ -339,8 +343,11 @@ def source_fingerprint(app_dir: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-async def watch(engine: Engine, app_dir: Path, *, interval: float = 1.0) -> None:
-    """``up --watch``: when the app's sources change, synth (cached) and roll new deployments."""
+async def watch(
+    engine: Engine, app_dir: Path, *, interval: float = 1.0, synth_umask: int | None = None
+) -> None:
+    """``up --watch``: when the app's sources change, synth (cached) and roll new deployments (the app
+    command runs with ``synth_umask``, the user's, not the supervisor's private one)."""
     from albfargate.assembly import load_assembly
     from albfargate.synth import synth_app
 
@@ -352,7 +359,7 @@ async def watch(engine: Engine, app_dir: Path, *, interval: float = 1.0) -> None
             continue
         last = current
         try:
-            out = await asyncio.to_thread(synth_app, app_dir)
+            out = await asyncio.to_thread(functools.partial(synth_app, app_dir, umask=synth_umask))
             model = await asyncio.to_thread(load_assembly, out)
         except AlbfargateError as exc:
             print(f"albfargate: watch: {exc}", flush=True)
@@ -379,6 +386,7 @@ async def serve(
     config: EngineConfig,
     *,
     watch_app: Path | None = None,
+    synth_umask: int | None = None,
     on_started: Callable[[Engine], None] | None = None,
     view: Callable[[Engine, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
@@ -404,7 +412,11 @@ async def serve(
         write_private(engine.state_dir / INFO_FILE, json.dumps(info))
         if on_started is not None:
             on_started(engine)
-        watcher = loop.create_task(watch(engine, watch_app)) if watch_app is not None else None
+        watcher = (
+            loop.create_task(watch(engine, watch_app, synth_umask=synth_umask))
+            if watch_app is not None
+            else None
+        )
         if view is not None:
             view_task: asyncio.Task[None] = loop.create_task(view(engine, stop))
             await stop.wait()
@@ -427,9 +439,17 @@ async def serve(
         await engine.stop()
 
 
+#: The supervisor's umask: every state file it writes (pid and info files, task and access logs, pid
+#: files of the task groups, TLS keys) is 0600 and every directory 0700. Its tasks run with the usual
+#: container umask instead (``ecs.runtime.process.TASK_UMASK``).
+PRIVATE_UMASK = 0o077
+
+
 def run(config: EngineConfig, **kw: Any) -> None:
     """Acquire the state dir, serve, release. Uses uvloop when installed."""
     state_dir = config.state_dir.resolve()
+    user_umask = os.umask(PRIVATE_UMASK)
+    kw.setdefault("synth_umask", user_umask)
     acquire(state_dir)
     try:
         try:
@@ -441,3 +461,4 @@ def run(config: EngineConfig, **kw: Any) -> None:
         asyncio.run(serve(config, **kw))
     finally:
         release(state_dir)
+        os.umask(user_umask)

@@ -334,8 +334,9 @@ def _lock(app_dir: Path) -> Iterator[None]:
 # --- synth ---------------------------------------------------------------------------------------------
 
 
-def synth(app_dir: Path, *, force: bool = False) -> SynthResult:
-    """Synthesize the app in ``app_dir`` unless the cache says its output is current."""
+def synth(app_dir: Path, *, force: bool = False, umask: int | None = None) -> SynthResult:
+    """Synthesize the app in ``app_dir`` unless the cache says its output is current (``umask``: the app
+    command's, when the caller runs with another one, as the supervisor does)."""
     started = time.perf_counter()
     app_dir = app_dir.resolve()
     if not app_dir.is_dir():
@@ -370,6 +371,7 @@ def synth(app_dir: Path, *, force: bool = False) -> SynthResult:
                 text=True,
                 timeout=SYNTH_TIMEOUT_SECONDS,
                 check=False,
+                umask=-1 if umask is None else umask,
             )
         except subprocess.TimeoutExpired as exc:
             raise SynthError(f"the app command {app!r} took longer than {SYNTH_TIMEOUT_SECONDS:g} s") from exc
@@ -387,9 +389,9 @@ def synth(app_dir: Path, *, force: bool = False) -> SynthResult:
         return SynthResult(outdir, cached=False, seconds=time.perf_counter() - started, stderr=proc.stderr)
 
 
-def synth_app(app_dir: Path, *, force: bool = False) -> Path:
+def synth_app(app_dir: Path, *, force: bool = False, umask: int | None = None) -> Path:
     """Synthesize (or reuse the cached synth of) the CDK app in ``app_dir``; returns the cdk.out path."""
-    return synth(app_dir, force=force).outdir
+    return synth(app_dir, force=force, umask=umask).outdir
 
 
 def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:

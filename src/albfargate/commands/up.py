@@ -229,6 +229,11 @@ def build_config(args: argparse.Namespace) -> Any:
     state_dir = Path(args.state_dir).resolve() if args.state_dir else default_state
     port_overrides = parse_port_overrides(args.port)
     check_port_overrides(port_overrides, [lst.port for lst in model.listeners])
+    if not args.supervised and args.driver != "docker":
+        from albfargate.runsettings import state_dir_warnings
+
+        for line in state_dir_warnings(run_settings, state_dir):
+            print(f"albfargate: warning: {line}", file=sys.stderr)
     return EngineConfig(
         model=model,
         state_dir=state_dir,

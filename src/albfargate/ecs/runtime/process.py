@@ -20,6 +20,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from albfargate.ecs.runtime.base import (
     ContainerSpec,
@@ -39,6 +40,9 @@ from albfargate.ecs.runtime.common import (
 from albfargate.ecs.runtime.common import start_order as start_order  # re-exported (tests, callers)
 
 STATE_DIR_ENV = "ALBFARGATE_STATE_DIR"
+#: The umask of a container process (Docker's default): the supervisor itself runs with 077 so that its
+#: state files are private, which its tasks must not inherit.
+TASK_UMASK = 0o022
 
 #: AWS settings of the shell that ran ``up`` that a task must not inherit: on ECS a task's credentials
 #: come from its task role (the credentials endpoint), never from the host. A value the task definition
@@ -120,6 +124,18 @@ def group_usage(pgid: int) -> tuple[float, int]:
     return cpu, rss
 
 
+def _set_task_umask() -> None:
+    os.umask(TASK_UMASK)
+
+
+def _task_umask() -> dict[str, Any]:
+    """The subprocess argument that gives a task :data:`TASK_UMASK`: Popen's ``umask`` on asyncio's own
+    loop; uvloop takes no ``umask``, only a ``preexec_fn`` (it runs its fork handler in the child anyway)."""
+    if type(asyncio.get_running_loop()).__module__.startswith("uvloop"):
+        return {"preexec_fn": _set_task_umask}
+    return {"umask": TASK_UMASK}
+
+
 class ProcessDriver:
     """Runs containers as local process groups. One instance per supervisor."""
 
@@ -177,6 +193,7 @@ class ProcessDriver:
                     cwd=cwd,
                     env=env,
                     start_new_session=True,
+                    **_task_umask(),
                 )
             except OSError as exc:
                 raise TaskStartError(
@@ -223,6 +240,7 @@ class ProcessDriver:
                 cwd=c.workdir,
                 env=env,
                 start_new_session=True,
+                **_task_umask(),
             )
         except OSError:
             return False
