@@ -153,6 +153,7 @@ class Engine:
         self.api_url: str | None = None
         self.api_server: Any = None  # the AWS endpoint when start() was given serve_api
         self.s3: Any = self._make_s3()  # backing.s3.S3Service, or None without the s3 extra
+        self.notes: list[str] = []  # what `up` should tell the user (e.g. a port that moved); in status
         self.started_at: float | None = None
         self._secrets: dict[str, str] | None = None
         self.backing: Any = None  # backing.manager.BackingManager when the model has backing resources
@@ -746,6 +747,7 @@ class Engine:
             "services": services,
             "not_emulated": len(self.model.not_emulated),
             "backing": self._backing_status(),
+            "notes": list(self.notes),
         }
 
     def _backing_status(self) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from albfargate.alb.runtime import tune_gc
+from albfargate.api.server import DEFAULT_PORT as DEFAULT_API_PORT
 from albfargate.api.server import is_loopback_host
 from albfargate.ecs.runtime.process import STATE_DIR_ENV, kill_orphans
 from albfargate.engine import Engine, EngineConfig, remove_docker_orphans
@@ -368,18 +369,78 @@ async def watch(
             print(f"albfargate: watch: {line}", flush=True)
 
 
-async def _start_api(engine: Engine) -> Any:
-    """The AWS-compatible endpoint (port 4566 or the next free one) when the api package is there;
-    a failure to start it is reported and the run goes on without it (``api_url`` stays null)."""
+async def _start_api(engine: Engine, port: int | None) -> Any:
+    """The AWS-compatible endpoint when the api package is there: on ``port`` exactly (``--api-port``: a
+    port that is taken is an error), else on 4566 or the next free port. A failure to start the default one
+    is reported and the run goes on without it (``api_url`` stays null)."""
     try:
         from albfargate.api.engine_backend import start_api
     except ImportError:
         return None
+    if port is not None:
+        try:
+            return await start_api(engine, port=port, exact=True)
+        except (OSError, RuntimeStartError) as exc:
+            raise RuntimeStartError(_api_port_taken(port, exc)) from None
     try:
-        return await start_api(engine)
+        return await start_api(engine, port=DEFAULT_API_PORT)
     except Exception as exc:
         print(f"albfargate: warning: the AWS-compatible API did not start: {exc}", flush=True)
         return None
+
+
+def _api_port_taken(port: int, exc: BaseException) -> str:
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (
+        f"--api-port {port}: the port is not available on 127.0.0.1 ({why}); pick another one, or leave "
+        f"--api-port out to use {DEFAULT_API_PORT} or the next free port"
+    )
+
+
+def check_api_port(port: int | None, host: str = "127.0.0.1") -> None:
+    """Fail before anything starts when an explicit ``--api-port`` is taken."""
+    if not port:
+        return
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise RuntimeStartError(_api_port_taken(port, exc)) from None
+
+
+def port_notes(engine: Engine, api_port: int | None) -> list[str]:
+    """Notes for every listener and the API endpoint that did not get the port it asked for."""
+    from albfargate.alb.runtime import local_port_for
+    from albfargate.statusview import ListenerPort
+    from albfargate.statusview import port_notes as notes
+
+    overrides = engine.config.port_overrides
+    listeners = [
+        ListenerPort(
+            b.lb_name, b.protocol, b.port, overrides.get(b.port, local_port_for(b.port)), b.local_port, b.url
+        )
+        for b in (engine.lb.bindings() if engine.lb is not None else ())
+    ]
+    return notes(
+        listeners,
+        api_wanted=DEFAULT_API_PORT if api_port is None else None,
+        api_url=engine.api_url,
+        env_command=env_command(engine.state_dir),
+    )
+
+
+def env_command(state_dir: Path) -> str:
+    """``albfargate env`` as the user runs it from here (with ``--state-dir`` when it would not be found)."""
+    from albfargate import statedir
+
+    try:
+        found = statedir.find()
+    except AlbfargateError:
+        found = None
+    return "albfargate env" if found == state_dir.resolve() else f"albfargate env --state-dir {state_dir}"
 
 
 async def serve(
@@ -387,6 +448,7 @@ async def serve(
     *,
     watch_app: Path | None = None,
     synth_umask: int | None = None,
+    api_port: int | None = None,
     on_started: Callable[[Engine], None] | None = None,
     view: Callable[[Engine, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
@@ -398,7 +460,10 @@ async def serve(
     engine = Engine(config)
     control: ControlServer | None = None
     try:
-        await engine.start(serve_api=_start_api)  # the engine stops the endpoint after the tasks
+        check_api_port(api_port)
+        # the engine starts the endpoint before the tasks and stops it after them
+        await engine.start(serve_api=lambda e: _start_api(e, api_port))
+        engine.notes.extend(port_notes(engine, api_port))
         control = ControlServer(engine, stop.set, secrets.token_hex(16))
         await control.start()
         tune_gc()

@@ -403,9 +403,12 @@ class EngineBackend:
         return out
 
 
-async def start_api(engine: Engine, *, port: int = 4566, host: str = "127.0.0.1") -> ApiServer:
-    """Serve the AWS-compatible endpoint for ``engine`` (port 4566 or the next free one); sets
-    ``engine.api_url``. The caller stops it (``await server.stop()``) before tearing the engine down."""
+async def start_api(
+    engine: Engine, *, port: int = 4566, host: str = "127.0.0.1", exact: bool = False
+) -> ApiServer:
+    """Serve the AWS-compatible endpoint for ``engine`` (port 4566 or the next free one; with ``exact``
+    that port or an error); sets ``engine.api_url``. The caller stops it (``await server.stop()``) before
+    tearing the engine down."""
     from albfargate.api.server import ApiServer
     from albfargate.api.store import ConfigStore
 
@@ -426,6 +429,7 @@ async def start_api(engine: Engine, *, port: int = 4566, host: str = "127.0.0.1"
         secrets=secrets,
         parameters=parameters,
         s3=getattr(engine, "s3", None),
+        port_search=not exact,
     )
     engine.api_url = await server.start()
     return server

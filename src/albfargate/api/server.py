@@ -228,10 +228,12 @@ class ApiServer:
         secrets: Any = None,
         parameters: Any = None,
         s3: S3Service | None = None,
+        port_search: bool = True,
     ) -> None:
         self.dispatcher = Dispatcher(Context(backend, store, clock, secrets=secrets, parameters=parameters))
         self.host = host
         self.port = port
+        self.port_search = port_search  # False: ``port`` or an error (an explicit --api-port)
         self.max_body = max_body
         self.s3 = s3
         self._server: asyncio.Server | None = None
@@ -243,8 +245,10 @@ class ApiServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> str:
-        """Bind ``port`` or the next free one above it (port 0: any); returns the endpoint URL."""
-        candidates = [self.port] if self.port == 0 else range(self.port, self.port + PORT_SEARCH)
+        """Bind ``port`` or (with ``port_search``) the next free one above it (port 0: any); returns the
+        endpoint URL."""
+        search = self.port_search and self.port != 0
+        candidates = range(self.port, self.port + PORT_SEARCH) if search else [self.port]
         last: OSError | None = None
         for port in candidates:
             try:
@@ -254,6 +258,8 @@ class ApiServer:
                 continue
             self.port = self._server.sockets[0].getsockname()[1]
             return self.url
+        if not search:
+            raise RuntimeStartError(f"API endpoint: port {self.port} on {self.host} is taken: {last}")
         raise RuntimeStartError(f"API endpoint: no free port from {self.port} on {self.host}: {last}")
 
     async def stop(self) -> None:

@@ -34,8 +34,35 @@ def _state_dir_arg(p: argparse.ArgumentParser) -> None:
         "--state-dir",
         type=Path,
         metavar="DIR",
-        help=f"supervisor state directory (default: {DEFAULT_STATE_DIR}/ next to the app or assembly; "
-        f"for commands other than up: ./{DEFAULT_STATE_DIR})",
+        help=f"supervisor state directory (default: {DEFAULT_STATE_DIR}/ next to the app, assembly or "
+        "template)",
+    )
+
+
+def state_dir_args(p: argparse.ArgumentParser, *, positional: bool = False) -> None:
+    """How a run command names its system: APP_DIR (``positional``) or ``--app``, or ``--state-dir``;
+    by default it is found from the current directory (``albfargate.statedir``)."""
+    what = "the app of the system (or its cdk.out or template); default: found from the current directory"
+    if positional:
+        p.add_argument("app_dir", nargs="?", metavar="APP_DIR", help=what)
+    else:
+        p.add_argument("--app", type=Path, metavar="APP_DIR", help=what)
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"the state directory itself (default: APP_DIR/{DEFAULT_STATE_DIR})",
+    )
+
+
+def find_state_dir(args: argparse.Namespace) -> Path:
+    """The state dir a run command works on (docs/running.md: --state-dir, the app, the current directory
+    and its parents, a single running system below)."""
+    from albfargate import statedir
+
+    app = getattr(args, "app_dir", None) or getattr(args, "app", None)
+    return statedir.find(
+        state_dir=args.state_dir, app=Path(app) if app else None, command=getattr(args, "command", "status")
     )
 
 
@@ -65,6 +92,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="LISTENER_PORT=LOCAL_PORT",
         help="serve the listener of template port LISTENER_PORT on LOCAL_PORT",
     )
+    up.add_argument(
+        "--api-port",
+        type=port_number,
+        metavar="PORT",
+        help="serve the AWS-compatible endpoint on PORT (taken: an error; 0: any free port); default 4566, "
+        "or the next free port with a note",
+    )
     _state_dir_arg(up)
     up.add_argument("--detach", action="store_true", help="leave a supervisor running; return once steady")
     up.add_argument(
@@ -92,11 +126,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "after asking",
     )
     down.add_argument("--yes", "-y", action="store_true", help="with --volumes: do not ask")
-    _state_dir_arg(down)
+    state_dir_args(down, positional=True)
     down.set_defaults(func=cmd_down)
 
     status = subparsers.add_parser("status", help="load balancers, services, tasks and target health")
-    _state_dir_arg(status)
+    state_dir_args(status, positional=True)
     status.add_argument("--json", action="store_true", help="the documented JSON contract (docs/running.md)")
     status.set_defaults(func=cmd_status)
 
@@ -108,28 +142,39 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     logs.add_argument("--follow", "-f", action="store_true")
     logs.add_argument("--access", action="store_true", help="the access logs of the load balancers instead")
-    _state_dir_arg(logs)
+    state_dir_args(logs)
     logs.set_defaults(func=cmd_logs)
 
     scale = subparsers.add_parser("scale", help="set a service's desired count")
     scale.add_argument("service", metavar="SERVICE")
     scale.add_argument("count", type=int, metavar="COUNT")
-    _state_dir_arg(scale)
+    state_dir_args(scale)
     scale.set_defaults(func=cmd_scale)
 
     redeploy = subparsers.add_parser("redeploy", help="force a new deployment of a service")
     redeploy.add_argument("service", metavar="SERVICE")
-    _state_dir_arg(redeploy)
+    state_dir_args(redeploy)
     redeploy.set_defaults(func=cmd_redeploy)
 
     stop_task = subparsers.add_parser("stop-task", help="stop one task (the scheduler replaces it)")
     stop_task.add_argument("task_id", metavar="TASK_ID")
     stop_task.add_argument("--reason", default=None)
-    _state_dir_arg(stop_task)
+    state_dir_args(stop_task)
     stop_task.set_defaults(func=cmd_stop_task)
 
 
 # ---- resolving `up` arguments -------------------------------------------------------------------------
+
+
+def port_number(text: str) -> int:
+    """argparse type of a port option: 0-65535 (0: any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a port number, 0-65535 (0: any free port)")
+    return value
 
 
 def positive_seconds(text: str) -> float:
@@ -285,6 +330,7 @@ def _up_foreground(args: argparse.Namespace) -> int:
         on_started=started,
         view=_live_view if interactive else _plain_view,
         watch_app=watch_app,
+        api_port=args.api_port,
     )
     return 0
 
@@ -327,6 +373,7 @@ def render_urls(status: dict[str, Any]) -> str:
         lines.append("(no load balancer listeners)")
     if status.get("api_url"):
         lines.append(f"AWS API endpoint (ECS, ELBv2, Application Auto Scaling) -> {status['api_url']}")
+    lines.extend(f"albfargate: note: {note}" for note in status.get("notes", ()))
     return "\n".join(lines)
 
 
@@ -355,6 +402,7 @@ def render_view(status: dict[str, Any]) -> str:
             stamp = time.strftime("%H:%M:%S", time.localtime(ev["created_at"]))
             out.append(f"    {stamp} {ev['message']}")
     out.extend(render_backing(status.get("backing")))
+    out.extend(f"note: {note}" for note in status.get("notes", ()))
     if status.get("not_steady"):
         out.append("NOT STEADY")
         out.extend(f"  {line}" for line in status["not_steady"])
@@ -502,6 +550,8 @@ def _start_supervisor(args: argparse.Namespace, state_dir: Path) -> tuple[subpro
         argv += ["--stand-in", p]
     for p in args.port:
         argv += ["--port", p]
+    if args.api_port is not None:
+        argv += ["--api-port", str(args.api_port)]
     if args.fast_scaling:
         argv.append("--fast-scaling")
     if args.watch:
@@ -595,14 +645,10 @@ def _last_error(log_path: Path, start: int) -> str | None:
 # ---- the other commands ---------------------------------------------------------------------------------
 
 
-def _state_dir(args: argparse.Namespace) -> Path:
-    return Path(args.state_dir or DEFAULT_STATE_DIR).resolve()
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
-    st = supervisor.call(_state_dir(args), "GET", "/status")
+    st = supervisor.call(find_state_dir(args), "GET", "/status")
     if args.json:
         json.dump(st, sys.stdout, indent=2)
         print()
@@ -616,7 +662,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
 
     if args.count < 0:
         raise UsageError("COUNT must be >= 0")
-    supervisor.call(_state_dir(args), "POST", "/scale", {"service": args.service, "count": args.count})
+    supervisor.call(find_state_dir(args), "POST", "/scale", {"service": args.service, "count": args.count})
     print(f"{args.service}: desired count {args.count}")
     return 0
 
@@ -624,7 +670,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
 def cmd_redeploy(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
-    r = supervisor.call(_state_dir(args), "POST", "/redeploy", {"service": args.service})
+    r = supervisor.call(find_state_dir(args), "POST", "/redeploy", {"service": args.service})
     print(f"{args.service}: new deployment {r['deployment']}")
     return 0
 
@@ -633,7 +679,7 @@ def cmd_stop_task(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
     r = supervisor.call(
-        _state_dir(args), "POST", "/stop-task", {"task_id": args.task_id, "reason": args.reason}
+        find_state_dir(args), "POST", "/stop-task", {"task_id": args.task_id, "reason": args.reason}
     )
     print(f"stopping {r['task']}")
     return 0
@@ -667,7 +713,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     from albfargate.ecs.runtime.process import kill_orphans
     from albfargate.engine import remove_docker_orphans
 
-    state_dir = _state_dir(args)
+    state_dir = find_state_dir(args)
     data = state_dir.resolve() / "data"
     delete = _confirm_volumes(args, data)
     if getattr(args, "volumes", False) and data.exists() and not delete:
@@ -719,7 +765,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    state_dir = _state_dir(args)
+    state_dir = find_state_dir(args)
     if args.access:
         root = state_dir / "access-logs"
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
