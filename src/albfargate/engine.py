@@ -159,6 +159,8 @@ class Engine:
         self.backing: Any = None  # backing.manager.BackingManager when the model has backing resources
         self._change = asyncio.Event()
         self._stopping = False
+        self._forced = False  # a second Ctrl-C: skip the drain, SIGKILL the tasks (force_stop)
+        self._killer: asyncio.Task[None] | None = None
 
     def _make_driver(self, name: str) -> TaskDriver:
         name = resolve_driver(name, self.model, self.config.run_settings, self.config.stand_in)
@@ -771,14 +773,51 @@ class Engine:
         return out
 
     # ---- stop ------------------------------------------------------------------------------------------
-    async def stop(self) -> None:
+    async def stop(self, on_stage: Callable[[str], None] | None = None) -> None:
+        """The ordered shutdown; ``on_stage`` is told each stage as it begins (the CLI prints them)."""
         if self._stopping:
             return
         self._stopping = True
-        await self._teardown()
+        await self._teardown(on_stage)
 
-    async def _teardown(self) -> None:
+    def force_stop(self) -> None:
+        """Cut the shutdown short (a second Ctrl-C): in-flight requests are cut instead of drained and
+        every task is SIGKILLed now instead of after its stop timeout; the order of the rest is kept and
+        nothing is left running."""
+        if self._forced:
+            return
+        self._forced = True
+        if self.lb is not None:
+            self.lb.cut()
+        self._killer = asyncio.get_running_loop().create_task(self._kill_tasks_now())
+
+    async def _kill_tasks_now(self) -> None:
+        stop_all = getattr(self.driver, "stop_all_now", None)
+        if stop_all is None:
+            return
+        while True:  # again while the shutdown runs: a launch that was in flight may still finish
+            with contextlib.suppress(Exception):
+                await stop_all()
+            if self.driver.name != "process":  # the Docker driver removes every container at once
+                return
+            await asyncio.sleep(0.25)
+
+    def _stop_timeout(self) -> float:
+        """The longest stop timeout of a live task's containers (how long stage 3 may take)."""
+        longest = 0.0
+        for t in self.store.tasks.values():
+            td = self.store.task_definitions.get(t.task_definition_arn)
+            if t.last_status != "STOPPED" and td is not None:
+                longest = max([longest, *(float(c.effective_stop_timeout) for c in td.containers)])
+        return longest
+
+    async def _teardown(self, on_stage: Callable[[str], None] | None = None) -> None:
+        def say(stage: str) -> None:
+            if on_stage is not None:
+                on_stage(stage)
+
         # (1) no new work
+        say("no new tasks: the service schedulers and the autoscaler stop")
         if self.autoscaler is not None:
             with contextlib.suppress(Exception):
                 await self.autoscaler.stop()
@@ -788,11 +827,23 @@ class Engine:
             await sched.close()
         # (2) stop accepting; in-flight requests finish; targets leave
         if self.lb is not None:
+            from albfargate.alb.proxy import STOP_GRACE
+
+            say(
+                "the load balancers stop accepting"
+                + ("; in-flight requests are cut" if self._forced else f"; draining (up to {STOP_GRACE:g} s)")
+            )
             try:
-                await self.lb.stop()
+                await self.lb.stop(grace=0.0 if self._forced else STOP_GRACE)
             except Exception:
                 log.exception("stopping the load balancers failed")
         # (3) stop every task: SIGTERM, stopTimeout, SIGKILL
+        live = sum(1 for t in self.store.tasks.values() if t.last_status != "STOPPED")
+        if live:
+            say(
+                f"stopping {live} task{'s' if live != 1 else ''}: "
+                + ("SIGKILL now" if self._forced else f"SIGTERM, SIGKILL after {self._stop_timeout():g} s")
+            )
         if sched is not None:
             try:
                 await sched.stop_everything(drain=False)
@@ -801,6 +852,10 @@ class Engine:
         stop_all = getattr(self.driver, "stop_all_now", None)
         if stop_all is not None:
             await stop_all()
+        if self._killer is not None:
+            self._killer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._killer
         # (4) close the rest: the AWS endpoint served the tasks until they stopped; the backing servers
         # stop last, after every task that used them
         if self.api_server is not None:
@@ -808,6 +863,8 @@ class Engine:
                 await self.api_server.stop()
             except Exception:
                 log.exception("stopping the AWS endpoint failed")
+        if self.backing is not None or self.s3 is not None:
+            say("the backing servers stop (databases, buckets)")
         if self.s3 is not None:
             await self.s3.stop()
         await self.metadata.stop()

@@ -443,6 +443,14 @@ def env_command(state_dir: Path) -> str:
     return "albfargate env" if found == state_dir.resolve() else f"albfargate env --state-dir {state_dir}"
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def say(line: str) -> None:
+    """A line of the supervisor's own (stdout: the terminal of a foreground ``up``, or supervisor.log)."""
+    print(f"albfargate: {line}", flush=True)
+
+
 async def serve(
     config: EngineConfig,
     *,
@@ -451,57 +459,91 @@ async def serve(
     api_port: int | None = None,
     on_started: Callable[[Engine], None] | None = None,
     view: Callable[[Engine, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
-) -> None:
-    """Run the engine for ``config`` until SIGINT/SIGTERM or ``down``; the caller holds the lock."""
+) -> int | None:
+    """Run the engine for ``config`` until SIGINT/SIGTERM/SIGHUP or ``down``, then the ordered shutdown
+    with its stages printed as they begin; a second signal during it forces the stop
+    (:meth:`Engine.force_stop`). A stop asked for while starting runs the same shutdown once started.
+    Returns the signal that stopped it (None: ``down``). The caller holds the lock."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, stop.set)
+    stopped_by: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if not stop.is_set():
+            stopped_by.append(signum)
+            stop.set()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
     engine = Engine(config)
     control: ControlServer | None = None
+    serving = False
     try:
         check_api_port(api_port)
         # the engine starts the endpoint before the tasks and stops it after them
         await engine.start(serve_api=lambda e: _start_api(e, api_port))
-        engine.notes.extend(port_notes(engine, api_port))
-        control = ControlServer(engine, stop.set, secrets.token_hex(16))
-        await control.start()
-        tune_gc()
-        info = {
-            "pid": os.getpid(),
-            "control_url": control.url,
-            "token": control.token,
-            "started_at": time.time(),
-            "state_dir": str(engine.state_dir),
-        }
-        write_private(engine.state_dir / INFO_FILE, json.dumps(info))
-        if on_started is not None:
-            on_started(engine)
-        watcher = (
-            loop.create_task(watch(engine, watch_app, synth_umask=synth_umask))
-            if watch_app is not None
-            else None
-        )
-        if view is not None:
-            view_task: asyncio.Task[None] = loop.create_task(view(engine, stop))
-            await stop.wait()
-            view_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await view_task
-        else:
-            await stop.wait()
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        serving = True
+        if not stop.is_set():  # not stopped while starting
+            engine.notes.extend(port_notes(engine, api_port))
+            control = ControlServer(engine, stop.set, secrets.token_hex(16))
+            await control.start()
+            tune_gc()
+            info = {
+                "pid": os.getpid(),
+                "control_url": control.url,
+                "token": control.token,
+                "started_at": time.time(),
+                "state_dir": str(engine.state_dir),
+            }
+            write_private(engine.state_dir / INFO_FILE, json.dumps(info))
+            if on_started is not None:
+                on_started(engine)
+        await _serve_until(engine, stop, view, watch_app, synth_umask)
     finally:
         (engine.state_dir / INFO_FILE).unlink(missing_ok=True)
-        # a second Ctrl-C during shutdown is ignored: the written order must complete
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, lambda: None)
+        forced = False
+
+        def again(signum: int) -> None:  # a second Ctrl-C: force the stop
+            nonlocal forced
+            if not forced:
+                forced = True
+                say("forcing the stop: in-flight requests are cut, every task is killed now")
+                engine.force_stop()
+
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, again, sig)
+        if serving:
+            why = signal.Signals(stopped_by[0]).name if stopped_by else "albfargate down"
+            hint = "; Ctrl-C again to force" if stopped_by and stopped_by[0] == signal.SIGINT else ""
+            say(f"shutting down ({why}{hint})")
         if control is not None:
             await control.stop()
-        await engine.stop()
+        await engine.stop(on_stage=say if serving else None)
+        if serving:
+            say("stopped: every task, load balancer and endpoint is closed")
+    return stopped_by[0] if stopped_by else None
+
+
+async def _serve_until(
+    engine: Engine,
+    stop: asyncio.Event,
+    view: Callable[[Engine, asyncio.Event], Coroutine[Any, Any, None]] | None,
+    watch_app: Path | None,
+    synth_umask: int | None,
+) -> None:
+    loop = asyncio.get_running_loop()
+    tasks: list[asyncio.Task[None]] = []
+    if not stop.is_set():
+        if watch_app is not None:
+            tasks.append(loop.create_task(watch(engine, watch_app, synth_umask=synth_umask)))
+        if view is not None:
+            tasks.append(loop.create_task(view(engine, stop)))
+    await stop.wait()
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
 
 
 #: The supervisor's umask: every state file it writes (pid and info files, task and access logs, pid
@@ -510,8 +552,9 @@ async def serve(
 PRIVATE_UMASK = 0o077
 
 
-def run(config: EngineConfig, **kw: Any) -> None:
-    """Acquire the state dir, serve, release. Uses uvloop when installed."""
+def run(config: EngineConfig, **kw: Any) -> int | None:
+    """Acquire the state dir, serve, release; returns the signal that stopped it (None: ``down``). Uses
+    uvloop when installed."""
     state_dir = config.state_dir.resolve()
     user_umask = os.umask(PRIVATE_UMASK)
     kw.setdefault("synth_umask", user_umask)
@@ -523,7 +566,7 @@ def run(config: EngineConfig, **kw: Any) -> None:
             asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         except ImportError:  # pragma: no cover
             pass
-        asyncio.run(serve(config, **kw))
+        return asyncio.run(serve(config, **kw))
     finally:
         release(state_dir)
         os.umask(user_umask)

@@ -45,6 +45,7 @@ class Svc:
     extra_env: dict[str, str] = field(default_factory=dict)
     health_check: dict[str, Any] | None = None  # the container's HealthCheck property as in CloudFormation
     secrets: list[tuple[str, str]] = field(default_factory=list)  # (Name, ValueFrom)
+    stop_timeout: int = 5  # the container's StopTimeout (SIGTERM -> SIGKILL)
 
 
 def make_template(path: Path, services: Sequence[Svc], *, listener_port: int = 80) -> Path:
@@ -96,7 +97,7 @@ def make_template(path: Path, services: Sequence[Svc], *, listener_port: int = 8
                         "Image": s.image,
                         "Essential": True,
                         "PortMappings": [{"ContainerPort": s.container_port, "Protocol": "tcp"}],
-                        "StopTimeout": 5,
+                        "StopTimeout": s.stop_timeout,
                         "Environment": [{"Name": k, "Value": v} for k, v in s.extra_env.items()],
                         **({"HealthCheck": s.health_check} if s.health_check else {}),
                         **(

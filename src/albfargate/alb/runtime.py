@@ -146,6 +146,7 @@ class LoadBalancerRuntime:
         self.workers = max(1, workers)
         self._replica = _replica
         self._listener_ports = dict(_listener_ports or {})
+        self._cut = False  # cut(): a forced shutdown ends the grace of stop()
         self._pool: Any = None
         self._lbs: dict[str, LoadBalancer] = {}  # load balancers added at run time
 
@@ -358,6 +359,11 @@ class LoadBalancerRuntime:
             with contextlib.suppress(Exception):
                 await s.wait_closed()
 
+    def cut(self) -> None:
+        """End the grace of a :meth:`stop` that is running: in-flight requests are cut now (a forced
+        shutdown)."""
+        self._cut = True
+
     async def stop(self, grace: float = proxy.STOP_GRACE) -> None:
         """Stop accepting, close idle connections, let in-flight requests finish (``grace``), cut
         the rest, stop health checks and drain timers, close pools, flush access logs."""
@@ -369,12 +375,16 @@ class LoadBalancerRuntime:
             c.stop_if_idle()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        while loop.time() < deadline and any(b.state.connections for b in self._bound.values()):
+        while (
+            loop.time() < deadline
+            and not self._cut
+            and any(b.state.connections for b in self._bound.values())
+        ):
             for c in [c for b in self._bound.values() for c in list(b.state.connections)]:
                 c.stop_if_idle()
             await asyncio.sleep(0.02)
         if self._pool is not None:
-            await self._pool.stop(max(0.0, deadline - loop.time()))
+            await self._pool.stop(0.0 if self._cut else max(0.0, deadline - loop.time()))
             self._pool = None
         for b in self._bound.values():
             for c in list(b.state.connections):

@@ -325,14 +325,14 @@ def _up_foreground(args: argparse.Namespace) -> int:
         if app_dir is None:
             raise UsageError("--watch needs APP_DIR (a CDK app), not --assembly/--template")
         watch_app = app_dir
-    supervisor.run(
+    stopped_by = supervisor.run(
         config,
         on_started=started,
         view=_live_view if interactive else _plain_view,
         watch_app=watch_app,
         api_port=args.api_port,
     )
-    return 0
+    return 0 if stopped_by is None else 128 + stopped_by  # 130 after Ctrl-C, 143 after SIGTERM
 
 
 async def _live_view(engine: Any, stop: asyncio.Event) -> None:
