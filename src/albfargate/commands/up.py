@@ -592,9 +592,21 @@ def _stop_child(child: subprocess.Popen[bytes], signals: _StopSignals) -> None:
 def _wait_steady(
     args: argparse.Namespace, child: subprocess.Popen[bytes], state_dir: Path, log_path: Path, log_start: int
 ) -> int:
+    """Wait for every service to be steady, printing a progress line per change; return as
+    soon as a rollout FAILED (the supervisor is left running, as ``docker compose up --wait`` leaves its
+    containers) or after ``--timeout``."""
     from albfargate import supervisor
+    from albfargate.statusview import failed_rollouts, progress
 
+    def say(line: str) -> None:  # progress on stdout: stderr carries only what went wrong
+        print(f"albfargate: {line}", flush=True)
+
+    say(
+        f"started the supervisor (pid {child.pid}, output in {log_path}); waiting up to {args.timeout:g} s "
+        "for every service to be steady"
+    )
     deadline = time.monotonic() + args.timeout
+    seen: dict[str, str] = {}
     why: list[str] = []
     while time.monotonic() < deadline:
         rc = child.poll()
@@ -607,28 +619,40 @@ def _wait_steady(
             raise RuntimeStartError(
                 _last_error(log_path, log_start) or f"the supervisor exited with code {rc} (see {log_path})"
             )
+        st = None
         if supervisor.read_info(state_dir) is not None:
-            try:
-                st = supervisor.call(state_dir, "GET", "/steady", timeout=5)
-            except AlbfargateError:
-                st = None
-            if st is not None:
-                if st["steady"]:
-                    status = supervisor.call(state_dir, "GET", "/status")
-                    print(render_urls(status))
-                    print(f"albfargate: steady; supervisor pid {child.pid}, state {state_dir}")
-                    return 0
-                why = list(st["why"])
-        time.sleep(0.1)
+            with contextlib.suppress(AlbfargateError):
+                st = supervisor.call(state_dir, "GET", "/status", timeout=5)
+        if st is not None:
+            seen, changed = progress(seen, st)
+            for line in changed:
+                say(line)
+            if st["steady"]:
+                print(render_urls(st))
+                print(f"albfargate: steady; supervisor pid {child.pid}, state {state_dir}")
+                return 0
+            failed = failed_rollouts(st)
+            if failed:
+                for line in failed:
+                    print(f"albfargate: error: {line}", file=sys.stderr)
+                _left_running(child.pid, state_dir)
+                return 1
+            why = list(st["not_steady"])
+        time.sleep(0.25)
     print(f"albfargate: not steady after {args.timeout:g} s:", file=sys.stderr)
     for line in why or ["the supervisor did not report yet"]:
         print(f"  {line}", file=sys.stderr)
+    _left_running(child.pid, state_dir)
+    return 1
+
+
+def _left_running(pid: int, state_dir: Path) -> None:
+    where = f" --state-dir {state_dir}"
     print(
-        f"albfargate: the supervisor (pid {child.pid}) is left running; see `albfargate status --state-dir "
-        f"{state_dir}`, stop it with `albfargate down --state-dir {state_dir}`",
+        f"albfargate: the supervisor (pid {pid}) is left running to look at: `albfargate status{where}`, "
+        f"`albfargate logs SERVICE{where}`; stop it with `albfargate down{where}`",
         file=sys.stderr,
     )
-    return 1
 
 
 def _last_error(log_path: Path, start: int) -> str | None:
