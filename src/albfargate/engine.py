@@ -89,9 +89,20 @@ def missing_run_settings(
             where = f" in {settings.source}" if settings is not None and settings.source else ""
             out.append(
                 f"container {c.name} (image {c.image}) of service {svc.name} has no local run setting{where} "
-                f"and no --stand-in matches it"
+                f"and no --stand-in matches it: {_how_to_run(c.name, settings)}, or run the built-in echo "
+                f"server for it with --stand-in {c.name} (all: --stand-in '*'), or its image with "
+                f"--driver docker"
             )
     return out
+
+
+def _how_to_run(container: str, settings: RunSettings | None) -> str:
+    """What to write so that the process driver can run ``container`` (docs/run-settings.md)."""
+    source = settings.source if settings is not None else None
+    if source is not None and source.name == "cdk.json":
+        return f'add containers.{container}.command to the "albfargate" context of {source}'
+    target = source or (settings.app_dir / "albfargate.toml" if settings is not None else None)
+    return f"add a [containers.{container}] command to {target or 'albfargate.toml beside cdk.json'}"
 
 
 def resolve_driver(

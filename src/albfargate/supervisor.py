@@ -306,8 +306,16 @@ def call(
     :class:`AlbfargateError` with the supervisor's error text."""
     state_dir = state_dir.resolve()
     info = read_info(state_dir)
-    if info is None or running_pid(state_dir) is None:
-        raise NoSupervisor(f"no supervisor is running for {state_dir} (start one with `albfargate up`)")
+    pid = running_pid(state_dir)
+    if pid is None:
+        raise NoSupervisor(
+            f"no supervisor is running for {state_dir}: start one with `albfargate up APP_DIR`"
+        )
+    if info is None:
+        raise NoSupervisor(
+            f"the supervisor of {state_dir} (pid {pid}) is still starting: try again in a moment, or stop "
+            f"it with `albfargate down --state-dir {state_dir}`"
+        )
     url = urlsplit(str(info["control_url"]))
     data = json.dumps(body).encode() if body is not None else b""
     try:
@@ -322,7 +330,11 @@ def call(
         payload = json.loads(resp.read() or b"null")
         conn.close()
     except (OSError, ValueError) as exc:
-        raise NoSupervisor(f"the supervisor of {state_dir} does not answer: {exc}") from None
+        raise NoSupervisor(
+            f"the supervisor of {state_dir} does not answer ({exc}); it may be starting or stopping: see "
+            f"{state_dir / LOG_FILE} or `albfargate status --state-dir {state_dir}` again, or stop it with "
+            f"`albfargate down --state-dir {state_dir}`"
+        ) from None
     if resp.status != 200:
         msg = payload.get("error") if isinstance(payload, dict) else payload
         raise AlbfargateError(str(msg))

@@ -141,6 +141,9 @@ def test_missing_run_setting_is_one_clear_line(tmp_path: Path) -> None:
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1, p.stderr
     assert "container app (image example/app:1) of service web has no local run setting" in lines[0]
+    # what to do next: the file to write, and the stand-in
+    assert f"add a [containers.app] command to {tmp_path.resolve() / 'albfargate.toml'}" in lines[0]
+    assert "--stand-in app" in lines[0] and "--driver docker" in lines[0]
     assert processes_of(state) == []
 
 
@@ -265,4 +268,4 @@ def test_logs_of_a_service_and_its_access_log(tmp_path: Path) -> None:
         assert "from-beta" not in text
         assert "from-beta" in wait_for(lambda: access("beta"), 10, "beta's access log")
         bad = cli("logs", "nope", "--state-dir", str(state), check=False)
-        assert bad.returncode == 1 and "no logs of service nope" in bad.stderr
+        assert bad.returncode == 1 and "no service 'nope'; the services are alpha, beta" in bad.stderr

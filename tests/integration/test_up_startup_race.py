@@ -60,11 +60,17 @@ def test_down_shortly_after_up_detach_leaves_nothing(tmp_path: Path, delay: floa
 def test_up_detach_timeout_must_be_positive(tmp_path: Path, timeout: str) -> None:
     tpl = make_template(tmp_path / "t.json", [Svc(name="web", desired=1)])
     state = tmp_path / "state"
-    p = cli(
-        "up", "--template", str(tpl), "--stand-in", "*", "--detach", "--state-dir", str(state),
-        "--timeout", timeout, check=False, timeout=60,
-    )  # fmt: skip
+    try:
+        p = cli(
+            "up", "--template", str(tpl), "--stand-in", "*", "--detach", "--state-dir", str(state),
+            "--timeout", timeout, check=False, timeout=60,
+        )  # fmt: skip
+        left = processes_of(state)
+    finally:  # before the fix a supervisor was left starting: stop it whatever happened
+        time.sleep(2)
+        cli("down", "--state-dir", str(state), check=False, timeout=200)
+        assert_nothing_left(state)
     assert p.returncode == 2, p.stdout + p.stderr
+    assert left == []
     assert "--timeout" in p.stderr and "must be a number of seconds > 0" in p.stderr, p.stderr
-    assert processes_of(state) == []
     assert not (state / "supervisor.pid").exists()

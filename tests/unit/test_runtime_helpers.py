@@ -176,6 +176,17 @@ def test_missing_run_settings_names_each_container(tmp_path: Path) -> None:
     assert missing_run_settings(m, None, ("*",)) == []
 
 
+def test_a_missing_run_setting_says_what_to_write_and_suggests_the_stand_in(tmp_path: Path) -> None:
+    m = _model()
+    empty = parse_run_settings({}, app_dir=tmp_path, source=None)  # no albfargate.toml yet
+    (line, _) = missing_run_settings(m, empty, ())
+    assert f"add a [containers.app] command to {tmp_path / 'albfargate.toml'}" in line
+    assert "--stand-in app (all: --stand-in '*')" in line and "--driver docker" in line
+    in_cdk_json = parse_run_settings({}, app_dir=tmp_path, source=tmp_path / "cdk.json")
+    (line, _) = missing_run_settings(m, in_cdk_json, ())
+    assert f'add containers.app.command to the "albfargate" context of {tmp_path / "cdk.json"}' in line
+
+
 def test_served_target_groups_only_application_http_listeners() -> None:
     assert served_target_groups(_model()) == frozenset({"tg-a"})
 

@@ -444,6 +444,8 @@ def render_backing(backing: dict[str, Any] | None) -> list[str]:
     if params:
         out.append(f"  parameters: {', '.join(p['name'] for p in params)}")
     return out
+
+
 class _Interrupted(Exception):
     """SIGINT, SIGTERM or SIGHUP reached ``up --detach`` (Ctrl-C, or ``down`` while it starts)."""
 
@@ -681,30 +683,58 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service_candidates(st: dict[str, Any]) -> list[Any]:
+    from albfargate.names import Candidate
+
+    return [Candidate(s["name"], s.get("arn", "")) for s in st["services"] if s.get("status") != "INACTIVE"]
+
+
+def _resolve_service(state_dir: Path, query: str) -> str:
+    """The service ``query`` names on the running system (exact name or ARN, else a unique prefix)."""
+    from albfargate import supervisor
+    from albfargate.names import resolve
+
+    st = supervisor.call(state_dir, "GET", "/status")
+    return resolve(query, _service_candidates(st), kind="service", hint="see `albfargate status`")
+
+
 def cmd_scale(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
     if args.count < 0:
-        raise UsageError("COUNT must be >= 0")
-    supervisor.call(find_state_dir(args), "POST", "/scale", {"service": args.service, "count": args.count})
-    print(f"{args.service}: desired count {args.count}")
+        raise UsageError(f"COUNT must be 0 or more, e.g. `albfargate scale {args.service} 2`")
+    state_dir = find_state_dir(args)
+    name = _resolve_service(state_dir, args.service)
+    supervisor.call(state_dir, "POST", "/scale", {"service": name, "count": args.count})
+    print(f"{name}: desired count {args.count}")
     return 0
 
 
 def cmd_redeploy(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
-    r = supervisor.call(find_state_dir(args), "POST", "/redeploy", {"service": args.service})
-    print(f"{args.service}: new deployment {r['deployment']}")
+    state_dir = find_state_dir(args)
+    name = _resolve_service(state_dir, args.service)
+    r = supervisor.call(state_dir, "POST", "/redeploy", {"service": name})
+    print(f"{name}: new deployment {r['deployment']}")
     return 0
 
 
 def cmd_stop_task(args: argparse.Namespace) -> int:
     from albfargate import supervisor
+    from albfargate.names import Candidate, NameNotFound, resolve
 
-    r = supervisor.call(
-        find_state_dir(args), "POST", "/stop-task", {"task_id": args.task_id, "reason": args.reason}
-    )
+    state_dir = find_state_dir(args)
+    st = supervisor.call(state_dir, "GET", "/status")
+    tasks = [Candidate(t["id"]) for svc in st["services"] for t in svc["tasks"]]
+    try:
+        task_id = resolve(args.task_id, tasks, kind="task", hint="see `albfargate status`")
+    except NameNotFound:
+        tail = args.task_id.rsplit("/", 1)[-1]
+        if len(tail) != 32:  # a full id may name a task outside the services (RunTask): the engine knows
+            raise
+        task_id = tail
+    r = supervisor.call(state_dir, "POST", "/stop-task", {"task_id": task_id, "reason": args.reason})
     print(f"stopping {r['task']}")
     return 0
 
@@ -790,22 +820,23 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     state_dir = find_state_dir(args)
+    if not args.access:
+        backing_log = _match_backing_log(state_dir / "logs", args.service)
+        if backing_log is not None:
+            return _show_backing_log(backing_log, follow=args.follow)
+    name = _logs_service(state_dir, args.service)
     if args.access:
         root = state_dir / "access-logs"
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-        label = "access log"
+        missing = f"no access log under {root} yet (it is written as requests arrive)"
     else:
-        root = state_dir / "logs"
-        backing_log = _match_backing_log(root, args.service)
-        if backing_log is not None:
-            return _show_backing_log(backing_log, follow=args.follow)
-        match = _match_service_dir(root, args.service)
-        files = sorted(match.glob("*.log"), key=lambda p: p.stat().st_mtime) if match else []
-        label = f"logs of service {args.service}"
+        root = state_dir / "logs" / name
+        files = sorted(root.glob("*.log"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+        missing = f"service {name} has no task output under {root} yet (see `albfargate status`)"
     if not files and not args.follow:
-        raise AlbfargateError(f"no {label} under {root}")
+        raise AlbfargateError(missing)
     offsets: dict[Path, int] = {}
-    keep = _access_filter(state_dir, args.service) if args.access else None
+    keep = _access_filter(state_dir, name) if args.access else None
 
     def prefix_of(p: Path) -> str:
         return "" if args.access else f"[{p.stem[:8]}{p.stem[32:]}] "
@@ -829,8 +860,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             if args.access:
                 files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
             else:
-                match = _match_service_dir(root, args.service)
-                files = sorted(match.glob("*.log"), key=lambda p: p.stat().st_mtime) if match else []
+                files = sorted(root.glob("*.log"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
     except (KeyboardInterrupt, BrokenPipeError):
         return 0
 
@@ -878,6 +908,26 @@ def _show_backing_log(path: Path, *, follow: bool) -> int:
         return 0
 
 
+def _logs_service(state_dir: Path, query: str) -> str:
+    """The service ``logs`` shows: resolved among the running system's services, or (no supervisor) among
+    the services that left logs in the state dir."""
+    from albfargate import supervisor
+    from albfargate.names import Candidate, resolve
+
+    root = state_dir / "logs"
+    cands = (
+        [  # logs/backing holds the databases' server logs (cmd_logs looks there first)
+            Candidate(p.name) for p in sorted(root.iterdir()) if p.is_dir() and p.name != "backing"
+        ]
+        if root.is_dir()
+        else []
+    )
+    with contextlib.suppress(supervisor.NoSupervisor):  # a stopped system's logs are still there
+        running = _service_candidates(supervisor.call(state_dir, "GET", "/status", timeout=5))
+        cands = running + [c for c in cands if c.name not in {r.name for r in running}]
+    return resolve(query, cands, kind="service", hint="see `albfargate status`")
+
+
 def _access_filter(state_dir: Path, name: str) -> tuple[str, ...] | None:
     """The target groups of service ``name`` (access-log lines name their target group), asked from the
     running supervisor; None (no filter) when it does not run or the service is unknown."""
@@ -888,19 +938,6 @@ def _access_filter(state_dir: Path, name: str) -> tuple[str, ...] | None:
     except AlbfargateError:
         return None
     for svc in st.get("services", []):
-        if svc["name"] == name or svc["name"].lower().startswith(name.lower()):
+        if svc["name"] == name:
             return tuple(svc.get("target_groups", ())) or None
     return None
-
-
-def _match_service_dir(root: Path, name: str) -> Path | None:
-    if not root.is_dir():
-        return None
-    exact = root / name
-    if exact.is_dir():
-        return exact
-    cands = [p for p in root.iterdir() if p.is_dir() and p.name.lower().startswith(name.lower())]
-    if len(cands) > 1:
-        names = ", ".join(sorted(p.name for p in cands))
-        raise AlbfargateError(f"service {name!r} is ambiguous: {names}")
-    return cands[0] if cands else None
