@@ -221,6 +221,7 @@ def test_render_view() -> None:
                 "pending": 1,
                 "steady": False,
                 "status": "ACTIVE",
+                "target_groups": ["arn:aws:elasticloadbalancing:us-east-1:0:targetgroup/tg/1"],
                 "deployments": [
                     {
                         "id": "ecs-svc/1",
@@ -237,6 +238,7 @@ def test_render_view() -> None:
                         "target": "127.0.0.1:1",
                         "target_state": "healthy",
                         "target_reason": None,
+                        "deployment": "ecs-svc/1",
                     }
                 ],
                 "events": [{"created_at": 0.0, "message": "(service web) has started 1 tasks: (task t)."}],
@@ -245,7 +247,7 @@ def test_render_view() -> None:
     }
     text = render_view(status)
     assert "HTTP:80    u" in text
-    assert "web  desired 2  running 1  pending 1  healthy 1  ACTIVE" in text
+    assert "web  deploying 1/2  desired 2  running 1  pending 1  healthy 1" in text  # not "ACTIVE"
     assert "deployment ecs-svc/1 PRIMARY IN_PROGRESS f:1" in text
     assert "127.0.0.1:1 healthy" in text and "has started 1 tasks" in text
     assert "NOT STEADY" not in text

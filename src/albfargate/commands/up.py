@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from albfargate.errors import AlbfargateError, RuntimeStartError, UsageError
+from albfargate.statusview import render_view, should_colour
 
 DEFAULT_STATE_DIR = ".albfargate"
 DEFAULT_DETACH_TIMEOUT = 120.0
@@ -335,10 +337,18 @@ def _up_foreground(args: argparse.Namespace) -> int:
     return 0 if stopped_by is None else 128 + stopped_by  # 130 after Ctrl-C, 143 after SIGTERM
 
 
+def _terminal_view(status: dict[str, Any]) -> str:
+    """The status view as stdout takes it: cut to the terminal's width and coloured when it is one (and
+    NO_COLOR is not set), full lines without colour into a pipe or file."""
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if tty else None
+    return render_view(status, width=width, colour=should_colour(tty, os.environ))
+
+
 async def _live_view(engine: Any, stop: asyncio.Event) -> None:
     """Redraw the live view every second until stopped (a terminal is attached)."""
     while not stop.is_set():
-        text = render_view(engine.status(events=6))
+        text = _terminal_view(engine.status(events=6))
         sys.stdout.write("\x1b[H\x1b[2J" + text + "\n(Ctrl-C to stop)\n")
         sys.stdout.flush()
         with contextlib.suppress(TimeoutError):
@@ -375,75 +385,6 @@ def render_urls(status: dict[str, Any]) -> str:
         lines.append(f"AWS API endpoint (ECS, ELBv2, Application Auto Scaling) -> {status['api_url']}")
     lines.extend(f"albfargate: note: {note}" for note in status.get("notes", ()))
     return "\n".join(lines)
-
-
-def render_view(status: dict[str, Any]) -> str:
-    """The live view / ``status`` text: listeners, services with counts, tasks with target health, events."""
-    out = ["LOAD BALANCERS"]
-    for lb in status["load_balancers"]:
-        out.append(f"  {lb['name']} ({lb['scheme']})")
-        for lst in lb["listeners"]:
-            out.append(f"    {lst['protocol']}:{lst['port']:<5} {lst['url']}")
-    out.append("SERVICES")
-    for svc in status["services"]:
-        healthy = sum(1 for t in svc["tasks"] if t.get("target_state") == "healthy")
-        out.append(
-            f"  {svc['name']}  desired {svc['desired']}  running {svc['running']}  pending {svc['pending']}"
-            f"  healthy {healthy}  {'steady' if svc.get('steady') else svc.get('status', '')}"
-        )
-        for d in svc["deployments"]:
-            td = d["task_definition"].rsplit("/", 1)[-1]
-            out.append(f"    deployment {d['id']} {d['status']} {d['rollout_state']} {td}")
-        for t in svc["tasks"]:
-            tgt = f"{t['target']} {t.get('target_state') or ''}" if t.get("target") else ""
-            reason = f" ({t['target_reason']})" if t.get("target_reason") else ""
-            out.append(f"    task {t['id']} {t['last_status']:<12} health {t['health']:<9} {tgt}{reason}")
-        for ev in svc.get("events", [])[:5]:
-            stamp = time.strftime("%H:%M:%S", time.localtime(ev["created_at"]))
-            out.append(f"    {stamp} {ev['message']}")
-    out.extend(render_backing(status.get("backing")))
-    out.extend(f"note: {note}" for note in status.get("notes", ()))
-    if status.get("not_steady"):
-        out.append("NOT STEADY")
-        out.extend(f"  {line}" for line in status["not_steady"])
-    if status.get("api_url"):
-        out.append(f"AWS API  {status['api_url']}")
-    return "\n".join(out)
-
-
-def render_backing(backing: dict[str, Any] | None) -> list[str]:
-    """The BACKING part of the view: each database with its engine, versions, URL (password hidden),
-    data directory and state; each S3 bucket with its state, URL, data directory and size; the secrets
-    and parameters by name (never a value)."""
-    if not backing:
-        return []
-    out = ["BACKING"]
-    for db in backing.get("databases", []):
-        if db.get("state") == "not emulated":
-            out.append(f"  database {db['logical_id']}  not emulated: {db.get('reason')}")
-            continue
-        version = f"{db.get('engine_version') or '-'} (local {db.get('local_version') or '-'})"
-        out.append(f"  database {db['logical_id']}  {db['engine']} {version}  {db['state']}")
-        if db.get("url"):
-            out.append(f"    {db['url']}")
-        out.append(f"    data {db.get('data_dir')}  log {db.get('log')}")
-        if db.get("reason") and db["state"] != "running":
-            out.append(f"    {db['reason']}")
-    for b in backing.get("buckets", []):
-        label = b.get("logical_id") or "(made through the API)"
-        out.append(
-            f"  bucket {label}  s3 {b['name']}  {b['state']}  {b['objects']} objects, {b['bytes']} bytes"
-        )
-        if b.get("url"):
-            out.append(f"    {b['url']}")
-        out.append(f"    data {b.get('data_dir')}")
-    secrets = backing.get("secrets", [])
-    params = backing.get("parameters", [])
-    if secrets:
-        out.append(f"  secrets: {', '.join(s['name'] for s in secrets)}")
-    if params:
-        out.append(f"  parameters: {', '.join(p['name'] for p in params)}")
-    return out
 
 
 class _Interrupted(Exception):
@@ -679,7 +620,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         json.dump(st, sys.stdout, indent=2)
         print()
     else:
-        print(render_view(st))
+        print(_terminal_view(st))
     return 0
 
 
