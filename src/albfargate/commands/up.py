@@ -79,7 +79,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     src = up.add_mutually_exclusive_group()
     src.add_argument("--assembly", type=Path, metavar="DIR", help="run this cloud assembly (cdk.out)")
     src.add_argument("--template", type=Path, metavar="FILE", help="run this CloudFormation template")
-    up.add_argument("--driver", choices=("auto", "process", "docker"), default="auto")
+    up.add_argument(
+        "--driver",
+        choices=("auto", "process", "docker"),
+        default="auto",
+        help="how tasks run: process (local commands), docker (the images), auto (default: process when "
+        "every container has a run setting or stand-in, else docker when an engine answers)",
+    )
     up.add_argument(
         "--stand-in",
         action="append",
