@@ -251,6 +251,15 @@ def up_state_dir(args: argparse.Namespace) -> Path:
     return Path(args.state_dir).resolve() if args.state_dir else resolve_source(args)[3]
 
 
+def _claim(args: argparse.Namespace, state_dir: Path) -> None:
+    """Write the pid file (``supervisor.claim``) unless the app, assembly or template does not exist (a
+    mistyped APP_DIR must not get a state directory; building the config then says what is wrong)."""
+    from albfargate import supervisor
+
+    if args.state_dir is not None or state_dir.parent.is_dir():
+        supervisor.claim(state_dir)
+
+
 def build_config(args: argparse.Namespace) -> Any:
     from albfargate.assembly import load_assembly, load_template
     from albfargate.engine import EngineConfig
@@ -307,7 +316,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
     state_dir = up_state_dir(args)
-    supervisor.claim(state_dir)  # first: a `down` from now on finds this `up`, even while it synthesizes
+    _claim(args, state_dir)  # first: a `down` from now on finds this `up`, even while it synthesizes
     try:
         return _up_foreground(args)
     finally:
@@ -444,7 +453,7 @@ def _up_detached(args: argparse.Namespace) -> int:
 
     state_dir = up_state_dir(args)
     with _StopSignals() as signals:
-        supervisor.claim(state_dir)  # first: a `down` from now on finds this `up` and stops what it started
+        _claim(args, state_dir)  # first: a `down` from now on finds this `up` and stops what it started
         child: subprocess.Popen[bytes] | None = None
         try:
             config = build_config(args)  # fail fast (bad assembly, missing run setting...) before forking
