@@ -487,14 +487,17 @@ async def serve(
 
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, on_signal, sig)
+    while _kept_signals:  # a stop asked for while the loop was starting
+        on_signal(_kept_signals.pop(0))
     engine = Engine(config)
     control: ControlServer | None = None
     serving = False
     try:
         check_api_port(api_port)
-        # the engine starts the endpoint before the tasks and stops it after them
-        await engine.start(serve_api=lambda e: _start_api(e, api_port))
-        serving = True
+        if not stop.is_set():  # not stopped before it began
+            # the engine starts the endpoint before the tasks and stops it after them
+            await engine.start(serve_api=lambda e: _start_api(e, api_port))
+            serving = True
         if not stop.is_set():  # not stopped while starting
             engine.notes.extend(port_notes(engine, api_port))
             control = ControlServer(engine, stop.set, secrets.token_hex(16))
@@ -578,7 +581,22 @@ def run(config: EngineConfig, **kw: Any) -> int | None:
             asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         except ImportError:  # pragma: no cover
             pass
-        return asyncio.run(serve(config, **kw))
+        # from here until serve() installs the loop's handlers a stop signal is kept, not raised (an
+        # exception raised inside the starting loop could be swallowed by it), and serve() acts on it
+        old = {sig: signal.signal(sig, _keep_signal) for sig in STOP_SIGNALS}
+        try:
+            return asyncio.run(serve(config, **kw))
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
     finally:
         release(state_dir)
         os.umask(user_umask)
+
+
+#: Stop signals that arrived while the event loop was starting (see :func:`run`).
+_kept_signals: list[int] = []
+
+
+def _keep_signal(signum: int, frame: object) -> None:
+    _kept_signals.append(signum)

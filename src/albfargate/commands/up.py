@@ -2,8 +2,9 @@
 
 ``up`` resolves its arguments once into an :class:`~albfargate.engine.EngineConfig` and runs the
 supervisor in the foreground (live view until Ctrl-C, then the ordered shutdown) or, with ``--detach``,
-starts it as a background process and returns once every service is steady. The other commands talk to
-the supervisor of ``--state-dir`` over its control channel (``albfargate.supervisor``)."""
+starts it as a background process and returns once every service is steady. The other commands find the
+system's state directory (``albfargate.statedir``), resolve the names they are given (``albfargate.names``)
+and talk to its supervisor over the control channel (``albfargate.supervisor``)."""
 
 from __future__ import annotations
 
@@ -316,11 +317,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
     state_dir = up_state_dir(args)
-    _claim(args, state_dir)  # first: a `down` from now on finds this `up`, even while it synthesizes
-    try:
-        return _up_foreground(args)
-    finally:
-        supervisor.unclaim(state_dir)
+    # until the event loop takes them over, SIGTERM/SIGHUP (`down` while this starts) end it cleanly
+    with _StopSignals(signals=(signal.SIGTERM, signal.SIGHUP)):
+        try:
+            _claim(args, state_dir)  # first: a `down` from now on finds this `up`, even while it synthesizes
+            return _up_foreground(args)
+        except _Interrupted as stop:  # before anything was started
+            return 128 + stop.signum
+        finally:
+            supervisor.unclaim(state_dir)
 
 
 def _up_foreground(args: argparse.Namespace) -> int:
@@ -416,13 +421,14 @@ class _StopSignals:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    def __init__(self) -> None:
+    def __init__(self, signals: Sequence[int] = SIGNALS) -> None:
         self.armed = True
         self.pending: int | None = None
+        self.signals = tuple(signals)
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _StopSignals:
-        for sig in self.SIGNALS:
+        for sig in self.signals:
             self._old[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -569,10 +575,15 @@ def _wait_steady(
     while time.monotonic() < deadline:
         rc = child.poll()
         if rc is not None:
-            if rc in (0, 128 + signal.SIGTERM, 128 + signal.SIGINT):
+            # 0: `down`; 143/130: SIGTERM/SIGINT handled; -15/-2: the signal came before its handler was set
+            if rc in (0, 128 + signal.SIGTERM, 128 + signal.SIGINT, -signal.SIGTERM, -signal.SIGINT):
                 raise RuntimeStartError(
                     f"the supervisor was stopped (`albfargate down`?) before every service was steady "
                     f"(see {log_path})"
+                )
+            if rc < 0:
+                raise RuntimeStartError(
+                    f"the supervisor was killed by {signal.Signals(-rc).name} (see {log_path})"
                 )
             raise RuntimeStartError(
                 _last_error(log_path, log_start) or f"the supervisor exited with code {rc} (see {log_path})"
