@@ -317,6 +317,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
     state_dir = up_state_dir(args)
+    made = not state_dir.exists()
     # until the event loop takes them over, SIGTERM/SIGHUP (`down` while this starts) end it cleanly
     with _StopSignals(signals=(signal.SIGTERM, signal.SIGHUP)):
         try:
@@ -326,6 +327,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 128 + stop.signum
         finally:
             supervisor.unclaim(state_dir)
+            if made:  # an up refused before it started leaves no state directory behind (rmdir: empty only)
+                with contextlib.suppress(OSError):
+                    state_dir.rmdir()
 
 
 def _up_foreground(args: argparse.Namespace) -> int:
