@@ -22,10 +22,12 @@ from typing import Any
 from alb import bench_model  # bench/alb.py: this folder is on sys.path when the script runs
 
 import albfargate.alb
-from albfargate.alb import proxy
+from albfargate.alb.connection import ClientConnection
 from albfargate.alb.health import TargetHealth, TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
+from albfargate.alb.stream import Stream, held_writes
 from albfargate.alb.targets import TargetId
+from albfargate.alb.upstream import Upstream
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 RESPONSE = (
@@ -89,15 +91,15 @@ async def measure(requests: int, access_logs: bool) -> float:
             target = rt.targets.target(tg.arn, tid)
             assert target is not None
             rt.targets.set_health(tg.arn, target, TargetHealth(TargetState.HEALTHY, None, None))
-            upstream = proxy.Stream()
+            upstream = Stream()
             upstream.connection_made(FakeTransport(("127.0.0.1", 9)))  # type: ignore[arg-type]
-            rt.ctx.pools.release(proxy.Upstream(target, upstream), asyncio.get_running_loop().time())
+            rt.ctx.pools.release(Upstream(target, upstream), asyncio.get_running_loop().time())
             ls = rt._bound[listener.arn].state  # the listener's live state (private: a bench of internals)
             client_transport = FakeTransport(("127.0.0.1", 50000))
-            client = proxy.Stream(lambda s: proxy.ClientConnection(rt.ctx, ls, s).start())
+            client = Stream(lambda s: ClientConnection(rt.ctx, ls, s).start())
             client.connection_made(client_transport)  # type: ignore[arg-type]
 
-            held = proxy.held_writes(asyncio.get_running_loop())
+            held = held_writes(asyncio.get_running_loop())
 
             def run(n: int) -> None:
                 # the event loop would release the held writes when its iteration ends; here once per

@@ -35,6 +35,10 @@ ENV_ROOT = "ALBFARGATE_COMPILED_DIR"  # overrides where builds are looked for (t
 # Modules of albfargate.alb compiled by default (the request hot path). Each is a plain module name.
 MODULES: tuple[str, ...] = (
     "proxy",
+    "connection",
+    "http1",
+    "stream",
+    "upstream",
     "headers",
     "rules",
     "balancing",

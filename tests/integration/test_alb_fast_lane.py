@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from albfargate.alb import proxy
+from albfargate.alb import connection
 from albfargate.alb.runtime import LoadBalancerRuntime
 from albfargate.model import LoadBalancerAttributes, TargetGroupAttributes
 
@@ -130,7 +130,7 @@ async def test_streamed_chunked_response_goes_to_a_task_and_the_connection_comes
     async with lane() as (rt, _, c, _):
         big = await c.get("/big?n=300000")
         assert big.status == 200 and len(big.body) == 300000
-        assert _modes(rt) == [proxy.CALLBACK]  # back from the task
+        assert _modes(rt) == [connection.CALLBACK]  # back from the task
         assert (await c.get("/after")).body == b"a /after"
         assert _in_flight(rt) == 0
 
@@ -158,7 +158,7 @@ async def test_deregistration_delay_cuts_a_fast_lane_request_with_502() -> None:
     async with lane(delay=1) as (rt, up, c, arn):
         c.w.write(b"GET /slow?s=5 HTTP/1.1\r\nHost: x\r\n\r\n")
         await wait_for(lambda: "/slow" in up.requests)
-        assert _modes(rt) == [proxy.FAST]  # served from callbacks, no task
+        assert _modes(rt) == [connection.FAST]  # served from callbacks, no task
         rt.targets.deregister(arn, up.target)
         res = await asyncio.wait_for(read_response(c.r), 5)
         assert res.status == 502
@@ -171,7 +171,7 @@ async def test_client_leaving_mid_exchange_leaves_nothing_behind() -> None:
         assert _connections(rt) == 1
         c.w.write(b"GET /slow?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
         await wait_for(lambda: "/slow" in up.requests)
-        assert _modes(rt) == [proxy.FAST]
+        assert _modes(rt) == [connection.FAST]
         c.w.transport.abort()
         await wait_for(lambda: _in_flight(rt) == 0 and _connections(rt) == 0, timeout=5)
         assert rt.metrics.snapshot()  # the LB still answers

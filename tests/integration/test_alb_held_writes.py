@@ -1,4 +1,4 @@
-"""Writes held to the end of the event loop iteration (``proxy.HeldWrites``, issue 4 performance): a
+"""Writes held to the end of the event loop iteration (``stream.HeldWrites``, issue 4 performance): a
 ``Stream.write`` is not sent when it is made but once the loop's current iteration ends, in order, one
 system call per stream; ``drain``, ``write_eof`` and closing send what is held first, ``abort`` drops it,
 and each event loop (a process may run several, in threads) holds its own. Real loopback sockets, on the
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from albfargate.alb import proxy
+from albfargate.alb import stream
 from albfargate.model import FixedResponseAction
 
 from .alb_support import model, port_of, running, target_group
@@ -43,11 +43,11 @@ def run(loop_factory: Callable[[], asyncio.AbstractEventLoop], main: Coroutine[A
 
 
 @asynccontextmanager
-async def pair() -> AsyncIterator[tuple[proxy.Stream, asyncio.StreamReader, asyncio.StreamWriter]]:
+async def pair() -> AsyncIterator[tuple[stream.Stream, asyncio.StreamReader, asyncio.StreamWriter]]:
     """A server-side ``Stream`` and the client end of the same loopback connection."""
-    made: asyncio.Future[proxy.Stream] = asyncio.get_running_loop().create_future()
+    made: asyncio.Future[stream.Stream] = asyncio.get_running_loop().create_future()
     server = await asyncio.get_running_loop().create_server(
-        lambda: proxy.Stream(made.set_result), "127.0.0.1", 0
+        lambda: stream.Stream(made.set_result), "127.0.0.1", 0
     )
     port = server.sockets[0].getsockname()[1]
     r, w = await asyncio.open_connection("127.0.0.1", port)
@@ -96,8 +96,8 @@ def test_every_stream_written_in_an_iteration_is_sent(loop_factory: Any) -> None
     run(loop_factory, main())
 
 
-def held_streams() -> list[proxy.Stream]:
-    return list(proxy.held_writes(asyncio.get_running_loop()).streams)
+def held_streams() -> list[stream.Stream]:
+    return list(stream.held_writes(asyncio.get_running_loop()).streams)
 
 
 @LOOPS
@@ -114,7 +114,7 @@ def test_write_eof_sends_what_is_held_first(loop_factory: Any) -> None:
 @LOOPS
 def test_drain_sends_what_is_held_first(loop_factory: Any) -> None:
     async def main() -> None:
-        s = proxy.Stream()
+        s = stream.Stream()
         t = RecordingTransport()
         s.connection_made(t)
         s.write(b"x" * 1000)
@@ -163,12 +163,12 @@ async def _until(pred: Callable[[], bool]) -> None:
 def test_each_event_loop_holds_its_own_writes() -> None:
     """Two loops in two threads: a write on one is released by that loop, never by the other."""
     results: dict[str, bytes] = {}
-    batches: dict[str, proxy.HeldWrites] = {}
+    batches: dict[str, stream.HeldWrites] = {}
     errors: list[BaseException] = []
 
     def thread_main(name: str) -> None:
         async def main() -> None:
-            batches[name] = proxy.held_writes(asyncio.get_running_loop())
+            batches[name] = stream.held_writes(asyncio.get_running_loop())
             async with pair() as (s, r, _w):
                 for i in range(50):
                     s.write(f"{name}{i:02d};".encode())
@@ -239,7 +239,7 @@ class RecordingTransport(asyncio.Transport):
 @LOOPS
 def test_writes_of_one_iteration_reach_the_transport_as_one_call(loop_factory: Any) -> None:
     async def main() -> None:
-        s = proxy.Stream()
+        s = stream.Stream()
         t = RecordingTransport()
         s.connection_made(t)
         s.write(b"a")
@@ -310,7 +310,7 @@ def test_a_transport_that_refuses_held_bytes_costs_only_its_own(loop_factory: An
         loop = asyncio.get_running_loop()
         errors: list[dict[str, Any]] = []
         loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
-        a, b = proxy.Stream(), proxy.Stream()
+        a, b = stream.Stream(), stream.Stream()
         ta, tb = ClosedTransport(), RecordingTransport()
         a.connection_made(ta)
         b.connection_made(tb)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from albfargate.alb import accesslog, exchange, proxy, runtime
+from albfargate.alb import accesslog, exchange, http1, runtime
 
 
 def _slow_time(t: float) -> str:
@@ -192,7 +192,7 @@ def _response_heads(draw: st.DrawFn) -> bytes:
 def _outcome(fn: object, *args: object) -> object:
     try:
         return fn(*args)  # type: ignore[operator]
-    except proxy.ProtocolError as e:
+    except http1.ProtocolError as e:
         return ("error", e.status)
 
 
@@ -209,15 +209,15 @@ def test_response_head_fast_path_equals_general(
     cookies: list[tuple[str, str]],
     app_cookie: tuple[bytes, list[tuple[str, str]]] | None,
 ) -> None:
-    fast = _outcome(proxy._parse_response_head, head, method, cookies, app_cookie)
-    general = _outcome(proxy._parse_response_head_general, head, method, cookies, app_cookie)
+    fast = _outcome(http1.parse_response_head, head, method, cookies, app_cookie)
+    general = _outcome(http1.parse_response_head_general, head, method, cookies, app_cookie)
     assert fast == general
 
 
 def test_response_head_fast_path_is_taken_for_a_plain_head() -> None:
     head = b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\n"
-    assert proxy._RESP_WELL_FORMED.fullmatch(head) is not None
-    status, out, framing, length, keep = proxy._parse_response_head(head, "GET", [("Set-Cookie", "a=b")])
+    assert http1._RESP_WELL_FORMED.fullmatch(head) is not None
+    status, out, framing, length, keep = http1.parse_response_head(head, "GET", [("Set-Cookie", "a=b")])
     assert (status, framing, length, keep) == (200, "length", 13, True)
     assert out == b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 13\r\nSet-Cookie: a=b\r\n\r\n"
 
@@ -279,13 +279,15 @@ def _request_heads(draw: st.DrawFn) -> bytes:
 
 # The attributes of a parsed head: ``__slots__`` in pure Python; a mypyc-compiled class (the optional
 # compiled build, albfargate._compiled) has no ``__slots__`` and lists them in ``__mypyc_attrs__``.
-_PARSED_FIELDS: tuple[str, ...] = getattr(proxy._Parsed, "__slots__", None) or proxy._Parsed.__mypyc_attrs__  # type: ignore[attr-defined]
+_PARSED_FIELDS: tuple[str, ...] = (
+    getattr(http1.RequestHead, "__slots__", None) or http1.RequestHead.__mypyc_attrs__
+)  # type: ignore[attr-defined]
 
 
 def _parsed(fn: object, head: bytes) -> object:
     try:
         p = fn(head)  # type: ignore[operator]
-    except proxy.ProtocolError as e:
+    except http1.ProtocolError as e:
         return ("error", e.status, str(e))
     return {k: getattr(p, k) for k in _PARSED_FIELDS}
 
@@ -293,13 +295,13 @@ def _parsed(fn: object, head: bytes) -> object:
 @settings(max_examples=4000, deadline=None)
 @given(_request_heads())
 def test_request_head_fast_path_equals_general(head: bytes) -> None:
-    assert _parsed(proxy.parse_request_head, head) == _parsed(proxy._parse_request_head_general, head)
+    assert _parsed(http1.parse_request_head, head) == _parsed(http1.parse_request_head_general, head)
 
 
 def test_request_head_fast_path_is_taken_for_a_plain_head() -> None:
     head = b"GET /x?q=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: wrk\r\n\r\n"
-    assert proxy._REQ_WELL_FORMED.fullmatch(head) is not None
-    p = proxy.parse_request_head(head)
+    assert http1._REQ_WELL_FORMED.fullmatch(head) is not None
+    p = http1.parse_request_head(head)
     assert (p.method, p.path, p.query, p.host, p.user_agent, p.close) == (
         "GET",
         "/x",
@@ -375,8 +377,8 @@ def test_access_log_writer_formats_on_add_and_close_mid_flush_loses_nothing(
 )
 def test_head_end_finds_what_the_regex_finds(parts: list[bytes], start: int) -> None:
     buf = bytearray(b"".join(parts))
-    m = proxy._HEAD_END.search(buf, start)
-    assert proxy._head_end(buf, start) == (-1 if m is None else m.end())
+    m = http1._HEAD_END.search(buf, start)
+    assert http1.head_end(buf, start) == (-1 if m is None else m.end())
 
 
 @pytest.mark.parametrize(
@@ -390,7 +392,7 @@ def test_head_end_finds_what_the_regex_finds(parts: list[bytes], start: int) -> 
     ],
 )
 def test_head_end_table(data: bytes, end: int) -> None:
-    assert proxy._head_end(data, 0) == end
+    assert http1.head_end(data, 0) == end
 
 
 def test_tune_gc_freezes_the_start_heap_and_raises_generation_0() -> None:

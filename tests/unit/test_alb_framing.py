@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from albfargate.alb.proxy import (
+from albfargate.alb.http1 import (
     ChunkedFramer,
     ProtocolError,
-    _parse_response_head,
     parse_request_head,
+    parse_response_head,
 )
 
 CHUNKED = [  # (body, what follows it)
@@ -155,7 +155,7 @@ RESPONSES = [
 def test_response_head_framing(
     head: bytes, method: str, status: int, framing: str, length: int, reusable: bool
 ) -> None:
-    st, out, fr, ln, keep = _parse_response_head(head, method, [])
+    st, out, fr, ln, keep = parse_response_head(head, method, [])
     assert (st, fr, ln, keep) == (status, framing, length, reusable)
     assert out.startswith(b"HTTP/1.1 ") and out.endswith(b"\r\n\r\n")
     assert b"connection:" not in out.lower() or status == 101
@@ -166,7 +166,7 @@ def test_response_head_adds_cookies_and_drops_hop_by_hop() -> None:
         b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nConnection: keep-alive\r\n"
         b"X-A: 1\r\nContent-Length: 0\r\n\r\n"
     )
-    _, out, _, _, _ = _parse_response_head(head, "GET", [("Set-Cookie", "AWSALB=v; Path=/")])
+    _, out, _, _, _ = parse_response_head(head, "GET", [("Set-Cookie", "AWSALB=v; Path=/")])
     assert out == b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 0\r\nSet-Cookie: AWSALB=v; Path=/\r\n\r\n"
 
 
@@ -183,7 +183,7 @@ def test_response_head_adds_cookies_and_drops_hop_by_hop() -> None:
 )
 def test_malformed_response_is_502(head: bytes) -> None:
     with pytest.raises(ProtocolError) as e:
-        _parse_response_head(head, "GET", [])
+        parse_response_head(head, "GET", [])
     assert e.value.status == 502
 
 
@@ -204,9 +204,9 @@ NON_COMPLIANT = [
 def test_non_compliant_heads_are_framed_not_refused(
     head: bytes, target: str, path: str, length: int, chunked: bool
 ) -> None:
-    from albfargate.alb.proxy import _parse_request_head_general
+    from albfargate.alb.http1 import parse_request_head_general
 
-    p = _parse_request_head_general(head, non_compliant=True)
+    p = parse_request_head_general(head, non_compliant=True)
     assert (p.target, p.path, p.body_length, p.body_chunked) == (target, path, length, chunked)
     # a suspicious framing header is recorded under the name it frames as (never forwarded as it came)
     assert all(n.strip() == n and "\x01" not in n and "_" not in n for n, _ in p.headers)
@@ -222,10 +222,10 @@ def test_non_compliant_heads_are_framed_not_refused(
     ],
 )
 def test_non_compliant_heads_the_shell_still_refuses(head: bytes) -> None:
-    from albfargate.alb.proxy import _parse_request_head_general
+    from albfargate.alb.http1 import parse_request_head_general
 
     with pytest.raises(ProtocolError) as e:
-        _parse_request_head_general(head, non_compliant=True)
+        parse_request_head_general(head, non_compliant=True)
     assert e.value.status == 400
 
 

@@ -29,10 +29,12 @@ from typing import Any
 from albfargate.alb import compiled, proxy
 from albfargate.alb.accesslog_writer import AccessLogWriter
 from albfargate.alb.checker import HealthChecker
+from albfargate.alb.connection import ListenerState, ProxyContext
 from albfargate.alb.exchange import Exchange, exchange_line
 from albfargate.alb.metrics import Metrics, TgCounters
 from albfargate.alb.rules import CompiledRules
 from albfargate.alb.targets import LiveTargets, TargetId
+from albfargate.alb.upstream import CONNECT_TIMEOUT
 from albfargate.errors import RuntimeStartError
 from albfargate.model import (
     ForwardAction,
@@ -64,7 +66,7 @@ class ListenerBinding:
 
 @dataclass(slots=True)
 class _Bound:
-    state: proxy.ListenerState
+    state: ListenerState
     server: asyncio.AbstractServer
     binding: ListenerBinding
     rules: tuple[Rule, ...] = ()
@@ -103,7 +105,7 @@ class LoadBalancerRuntime:
         port_overrides: Mapping[int, int] | None = None,
         host: str = "127.0.0.1",
         clock: Callable[[], float] = time.monotonic,
-        connect_timeout: float = proxy.CONNECT_TIMEOUT,
+        connect_timeout: float = CONNECT_TIMEOUT,
         access_logs: bool = True,
         rng: random.Random | None = None,
         workers: int = 1,
@@ -124,7 +126,7 @@ class LoadBalancerRuntime:
         self._local_ports: dict[tuple[str, int], int] = {}
         self._access_logs = access_logs
         self._writer: AccessLogWriter | None = None
-        self.ctx = proxy.ProxyContext(
+        self.ctx = ProxyContext(
             registry=self.targets,
             metrics=self.metrics,
             tg_counters=self._tg_counters,
@@ -207,7 +209,7 @@ class LoadBalancerRuntime:
         proto = listener.protocol.upper()
         counters = self.metrics.add_load_balancer(lb.arn, lb.full_name)
         rules = tuple(rules)
-        state = proxy.ListenerState(
+        state = ListenerState(
             listener=listener,
             lb=lb,
             counters=counters,
@@ -310,7 +312,7 @@ class LoadBalancerRuntime:
         return f"[{self.host}]" if ":" in self.host else self.host
 
     async def _bind(
-        self, state: proxy.ListenerState, listener: Listener, ssl_ctx: Any, lb_arn: str = ""
+        self, state: ListenerState, listener: Listener, ssl_ctx: Any, lb_arn: str = ""
     ) -> tuple[asyncio.AbstractServer, int]:
         shared = self.workers > 1 or self._replica  # SO_REUSEPORT: the port is shared with workers
         override = self._listener_ports.get(listener.arn)
