@@ -36,6 +36,7 @@ ENV_ROOT = "ALBFARGATE_COMPILED_DIR"  # overrides where builds are looked for (t
 MODULES: tuple[str, ...] = (
     "proxy",
     "connection",
+    "dispatch",
     "http1",
     "stream",
     "upstream",

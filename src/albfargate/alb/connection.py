@@ -24,15 +24,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
-from albfargate.alb import balancing, desync, headers, responses
+from albfargate.alb import responses
+from albfargate.alb.dispatch import Answer, Forward, ListenerState, Peer, Routing, alb_error, dispatch
 from albfargate.alb.exchange import Exchange, ExchangeSink
 from albfargate.alb.http1 import (
-    HOP_BY_HOP,
     MAX_REQUEST_HEAD,
     MAX_REQUEST_LINE,
     MAX_RESPONSE_HEAD,
@@ -40,137 +40,163 @@ from albfargate.alb.http1 import (
     ProtocolError,
     RequestHead,
     head_end,
-    parse_request_head,
-    parse_request_head_general,
     parse_response_head,
-    request_line_of,
     set_connection_close,
     take_bytes,
 )
-from albfargate.alb.metrics import LbCounters, Metrics, TgCounters
-from albfargate.alb.rules import CompiledRules, RequestView
+from albfargate.alb.metrics import Metrics, TgCounters
 from albfargate.alb.stream import STREAM_HIGH_WATER, Stream
-from albfargate.alb.targets import LiveTargets, Target
+from albfargate.alb.targets import Target
 from albfargate.alb.upstream import CONNECT_TIMEOUT, Pools, Upstream
-from albfargate.model import (
-    FixedResponseAction,
-    ForwardAction,
-    Listener,
-    LoadBalancer,
-    LoadBalancerAttributes,
-    RedirectAction,
-    Rule,
-)
-from albfargate.model.elbv2 import Action
+
+__all__ = [
+    "CALLBACK",
+    "DONE",
+    "FAST",
+    "MODES",
+    "PHASES",
+    "TASK",
+    "ClientConnection",
+    "IllegalTransition",
+    "ListenerState",
+    "ProxyContext",
+    "next_mode",
+    "next_phase",
+]
 
 _log = logging.getLogger(__name__)
 
-# Client-connection phases (what the idle watchdog does when it fires).
-IDLE, HEAD, BODY, UPSTREAM, RESPONSE, TUNNEL, CLOSED = range(7)
+# ----------------------------------------------------------------------------- phases and modes
+# A client connection's phase: where its current request is (what the idle watchdog does when it fires).
+IDLE = 0  # between requests (keep-alive): the watchdog closes the connection
+HEAD = 1  # a request head is arriving or being served: 408
+BODY = 2  # the request body streams to the target: 504 (or a close)
+UPSTREAM = 3  # waiting for the target's response head: 504
+RESPONSE = 4  # the response goes to the client: close
+TUNNEL = 5  # WebSocket after a 101: close both sides
+CLOSED = 6
+
+# What moves the phase.
+EMPTY = 0  # nothing of a next request is buffered
+HEAD_BYTES = 1  # bytes of a request head are buffered
+SENT = 2  # the request (head, and body if any) went to the target: its response is awaited
+BODY_STREAM = 3  # the request body starts streaming to the target
+RESPONDED = 4  # the response head went to the client
+UPGRADED = 5  # the target answered 101: the connection becomes a tunnel
+CLOSE = 6  # the connection closes
+
+_PHASE_NAMES = ("IDLE", "HEAD", "BODY", "UPSTREAM", "RESPONSE", "TUNNEL", "CLOSED")
+_PHASE_EVENTS = ("EMPTY", "HEAD_BYTES", "SENT", "BODY_STREAM", "RESPONDED", "UPGRADED", "CLOSE")
+
+# (phase, event) -> phase; any pair not listed is a bug (IllegalTransition).
+PHASES: dict[tuple[int, int], int] = {
+    (IDLE, EMPTY): IDLE,
+    (IDLE, HEAD_BYTES): HEAD,
+    (HEAD, EMPTY): IDLE,  # the ALB answered and nothing follows, or only empty lines had come
+    (HEAD, HEAD_BYTES): HEAD,
+    (HEAD, SENT): UPSTREAM,
+    (UPSTREAM, SENT): UPSTREAM,  # the keep-alive-race retry on a fresh target connection
+    (UPSTREAM, BODY_STREAM): BODY,
+    (BODY, SENT): UPSTREAM,
+    (UPSTREAM, RESPONDED): RESPONSE,
+    (UPSTREAM, UPGRADED): TUNNEL,
+    (UPSTREAM, EMPTY): IDLE,  # the target failed, the ALB answered (502/504) and the connection stays
+    (UPSTREAM, HEAD_BYTES): HEAD,
+    (RESPONSE, EMPTY): IDLE,
+    (RESPONSE, HEAD_BYTES): HEAD,
+    **{(phase, CLOSE): CLOSED for phase in (IDLE, HEAD, BODY, UPSTREAM, RESPONSE, TUNNEL)},
+}
 
 
 # ---------------------------------------------------------------------------------------- shared state
 @dataclass(slots=True, eq=False)
-class ListenerState:
-    """One listener's live configuration; replaced field by field by the runtime (next request
-    sees the change)."""
-
-    listener: Listener
-    lb: LoadBalancer
-    counters: LbCounters
-    scheme: str  # "http" | "https"
-    local_port: int
-    rules: CompiledRules
-    attributes: LoadBalancerAttributes
-    connections: set[ClientConnection] = field(default_factory=set)
-    lb_full_name: str = ""  # app/<name>/<id>, computed once
-    template_port: int = 0  # the listener's port in the template
-
-    def __post_init__(self) -> None:
-        self.lb_full_name = self.lb.full_name
-        self.template_port = self.listener.port
-
-    def set_rules(self, rules: tuple[Rule, ...], default_actions: tuple[Action, ...]) -> None:
-        self.rules = CompiledRules(rules, default_actions)
-
-
-@dataclass(slots=True, eq=False)
 class ProxyContext:
-    """Everything the listeners share."""
+    """Everything the listeners share: routing (:class:`~albfargate.alb.dispatch.Routing`), metrics, the
+    upstream pools, the access-log sink, the target connect timeout, and whether the runtime is stopping."""
 
-    registry: LiveTargets
+    routing: Routing
     metrics: Metrics
     tg_counters: dict[str, TgCounters]
-    local_ports: Mapping[tuple[str, int], int]
-    sticky_key: bytes
-    rng: Any  # random.Random
     pools: Pools = field(default_factory=Pools)
     sink: ExchangeSink | None = None
     connect_timeout: float = CONNECT_TIMEOUT
     stopping: bool = False
 
 
-# ------------------------------------------------------------------------------------------- helpers
 def _http_date() -> str:
     return formatdate(usegmt=True)
-
-
-def _cookies(hdrs: list[tuple[str, str]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in hdrs:
-        if name.lower() == "cookie":
-            for part in value.split(";"):
-                k, sep, v = part.strip().partition("=")
-                if sep and k not in out:
-                    out[k] = v
-    return out
 
 
 # ------------------------------------------------------------------------------- client connections
 # Who drives a client connection (ClientConnection.mode): protocol callbacks between requests and while
 # the request head arrives; callbacks of the target connection during a fast exchange; a task for
 # everything that must wait (a new target connection, a streamed body, Expect, WebSocket, a retry).
-CALLBACK, FAST, TASK, DONE = range(4)
+CALLBACK = 0  # protocol callbacks: between requests and while a request head arrives
+FAST = 1  # the target connection's callbacks: a request sent on a pooled connection (the fast lane)
+TASK = 2  # a task: whatever must wait (connecting, bodies, Expect, WebSocket, a retry, a slow client)
+DONE = 3  # the connection is over
+
+# What moves the mode.
+FAST_LANE = 0  # the request went out on a pooled connection, its answer is served from callbacks
+TO_TASK = 1  # a task takes over
+BACK = 2  # the exchange is over: back to the callbacks
+FINISH = 3  # the connection is over
+
+_MODE_NAMES = ("CALLBACK", "FAST", "TASK", "DONE")
+_MODE_EVENTS = ("FAST_LANE", "TO_TASK", "BACK", "FINISH")
+
+# (mode, event) -> mode; any pair not listed is a bug (IllegalTransition).
+MODES: dict[tuple[int, int], int] = {
+    (CALLBACK, FAST_LANE): FAST,
+    (CALLBACK, TO_TASK): TASK,
+    (FAST, TO_TASK): TASK,  # the retry on a fresh connection, or a response body still to come
+    (FAST, BACK): CALLBACK,
+    (TASK, BACK): CALLBACK,
+    (CALLBACK, FINISH): DONE,
+    (FAST, FINISH): DONE,
+    (TASK, FINISH): DONE,
+}
 
 
-class _Plan:
-    """A request on its way to a target: what :meth:`ClientConnection._prepare` decided."""
+class IllegalTransition(Exception):
+    """A connection's phase or mode was asked to move along a transition its table does not have (a bug:
+    the connection fails, the listener goes on)."""
 
-    __slots__ = (
-        "app_cookie",
-        "close_after",
-        "ex",
-        "keep_alive",
-        "p",
-        "set_cookies",
-        "t_sent",
-        "target",
-        "tg_arn",
-        "up_head",
-    )
+    def __init__(self, table: str, state: str, event: str) -> None:
+        super().__init__(f"illegal {table} transition: {state} on {event}")
+        self.table = table
+        self.state = state
+        self.event = event
 
-    def __init__(
-        self,
-        ex: Exchange,
-        p: RequestHead,
-        tg_arn: str,
-        target: Target,
-        up_head: bytes,
-        set_cookies: list[tuple[str, str]],
-        keep_alive: bool,
-        close_after: bool,
-        app_cookie: tuple[bytes, list[tuple[str, str]]] | None,
-    ) -> None:
-        self.ex = ex
-        self.p = p
-        self.tg_arn = tg_arn
-        self.target = target
-        self.up_head = up_head
-        self.set_cookies = set_cookies
-        self.keep_alive = keep_alive
-        self.close_after = close_after
-        self.app_cookie = app_cookie
-        self.t_sent = 0.0
+
+def _flat(table: dict[tuple[int, int], int], states: int, events: int) -> list[int]:
+    """``table`` as a list indexed by ``state * events + event`` (-1: illegal), for the hot path."""
+    out = [-1] * (states * events)
+    for (state, event), nxt in table.items():
+        out[state * events + event] = nxt
+    return out
+
+
+_N_PHASE_EVENTS = len(_PHASE_EVENTS)
+_N_MODE_EVENTS = len(_MODE_EVENTS)
+_PHASE_NEXT = _flat(PHASES, len(_PHASE_NAMES), _N_PHASE_EVENTS)
+_MODE_NEXT = _flat(MODES, len(_MODE_NAMES), _N_MODE_EVENTS)
+
+
+def next_phase(phase: int, event: int) -> int:
+    """The phase after ``event`` (:data:`PHASES`); :class:`IllegalTransition` for a pair it does not have."""
+    nxt = _PHASE_NEXT[phase * _N_PHASE_EVENTS + event]
+    if nxt < 0:
+        raise IllegalTransition("phase", _PHASE_NAMES[phase], _PHASE_EVENTS[event])
+    return nxt
+
+
+def next_mode(mode: int, event: int) -> int:
+    """The mode after ``event`` (:data:`MODES`); :class:`IllegalTransition` for a pair it does not have."""
+    nxt = _MODE_NEXT[mode * _N_MODE_EVENTS + event]
+    if nxt < 0:
+        raise IllegalTransition("mode", _MODE_NAMES[mode], _MODE_EVENTS[event])
+    return nxt
 
 
 class _Rest:
@@ -231,7 +257,7 @@ class ClientConnection:
         self.opened = self.last
         self.timer: asyncio.TimerHandle | None = None
         self.upstream: Upstream | None = None
-        self.plan: _Plan | None = None
+        self.plan: Forward | None = None
         self.scan = 0  # where the search for the end of the request head resumes
         self.rscan = 0  # same for the response head
         self.timed_out = False
@@ -247,6 +273,7 @@ class ClientConnection:
             cipher = sslobj.cipher()
             self.tls = (cipher[0] if cipher else None, sslobj.version())
             self.sni = getattr(sslobj, "albfargate_sni", None)  # set by tls.server_context
+        self.peer = Peer(self.client, https=ls.scheme == "https", tls=self.tls, sni=self.sni)
 
     # ------------------------------------------------------------------------------ idle watchdog
     def _arm(self) -> None:
@@ -293,7 +320,7 @@ class ClientConnection:
         if self.closed:
             return
         self.closed = True
-        self.phase = CLOSED
+        self.phase = next_phase(self.phase, CLOSE)
         self.writer.flush()
         if abort and self.transport.get_write_buffer_size() == 0:
             abort = False
@@ -311,11 +338,21 @@ class ClientConnection:
         if self.response_started:
             self._close()
 
-    def stop_if_idle(self) -> None:
+    def shutdown(self) -> None:
+        """The load balancer or this listener is stopping: close the connection now if it is between
+        requests; an exchange in flight goes on (its answer says ``Connection: close``, and the
+        connection closes after it). Called again until the grace period ends, then :meth:`abort`."""
         if self.phase == IDLE:
             self._close()
             if self.mode == CALLBACK:
                 self._finish()
+
+    def abort(self) -> None:
+        """Cut the connection now (the grace period is over): the target connection of an exchange in
+        flight and the client connection are closed; what the exchange still owed is not sent."""
+        if self.upstream is not None:
+            self.upstream.close()
+        self._close()
 
     # ------------------------------------------------------------------------------ driving
     def start(self) -> None:
@@ -333,7 +370,7 @@ class ClientConnection:
         """The connection is over (once): uncount it, stop its watchdog, close it."""
         if self.mode == DONE:
             return
-        self.mode = DONE
+        self.mode = next_mode(self.mode, FINISH)
         self.writer.on_data = None
         ls = self.ls
         ls.counters.active_connections -= 1
@@ -397,7 +434,7 @@ class ClientConnection:
             return
 
     def _to_task(self, work: Coroutine[Any, Any, bool]) -> None:
-        self.mode = TASK
+        self.mode = next_mode(self.mode, TO_TASK)
         self.task = self.loop.create_task(self._task_main(work))
 
     async def _task_main(self, work: Coroutine[Any, Any, bool]) -> None:
@@ -416,7 +453,7 @@ class ClientConnection:
                 self._finish()
         if self.mode == DONE:
             return
-        self.mode = CALLBACK
+        self.mode = next_mode(self.mode, BACK)
         self._on_data()
 
     async def _drain_then_continue(self) -> bool:
@@ -432,9 +469,9 @@ class ClientConnection:
             del buf[: len(buf) - len(stripped)]
             self.scan = 0
         if not buf:
-            self.phase = IDLE
+            self.phase = next_phase(self.phase, EMPTY)
             return None
-        self.phase = HEAD
+        self.phase = next_phase(self.phase, HEAD_BYTES)
         end = head_end(buf, self.scan)
         if end >= 0:
             self.scan = 0
@@ -456,143 +493,46 @@ class ClientConnection:
         return True
 
     # ------------------------------------------------------------------------------ one request
-    def _prepare(self, head: bytes) -> bool | _Plan:
-        """Classify, parse and route one request. An ALB answer is sent here (→ whether the connection
-        stays open); a forward returns its plan (target chosen, head for the target built)."""
-        t0 = time.time()
-        ls = self.ls
-        ex = Exchange(
-            kind="https" if ls.scheme == "https" else "http",
-            lb_name=ls.lb_full_name,
-            client=self.client,
-            received_at=t0,
-            received_bytes=len(head),
+    def _prepare(self, head: bytes) -> bool | Forward:
+        """Classify, parse and route one request (:func:`~albfargate.alb.dispatch.dispatch`). An ALB
+        answer is sent here (→ whether the connection stays open); a forward returns its plan."""
+        ctx = self.ctx
+        r = dispatch(
+            head,
+            self.ls,
+            ctx.routing,
+            self.peer,
+            now=time.time(),
+            age=self.loop.time() - self.opened,
+            stopping=ctx.stopping,
+            log_fields=ctx.sink is not None,
         )
-        if self.tls is not None:
-            ex.ssl_cipher, ex.ssl_protocol = self.tls
-            certs = ls.listener.certificates
-            ex.chosen_cert_arn = certs[0] if certs else None
-            ex.domain_name = self.sni
-        attrs = ls.attributes
-        # desync classification of the raw head (spec §4.6)
-        cls = desync.classify(head)
-        close_after = False
-        if cls.tier != desync.Tier.COMPLIANT:
-            ls.counters.desync_non_compliant += 1
-            ex.classification = cls.tier.name.capitalize()
-            ex.classification_reason = cls.reason
-            verdict = desync.verdict(cls, attrs.desync_mitigation_mode)
-            if verdict == desync.Verdict.BLOCK:
-                return self._finish_alb(ex, 400, keep_alive=False)
-            if verdict == desync.Verdict.ALLOW_AND_CLOSE:
-                close_after = True
-        try:
-            # a Compliant head (nearly all) takes the fast parser; any other the general one, which
-            # frames what the desync mode let through rather than refusing it
-            if cls.reason is None:
-                p = parse_request_head(head)
-            else:
-                p = parse_request_head_general(head, non_compliant=True)
-            if p.host_count > 1 and not attrs.preserve_host_header:
-                raise ProtocolError(400, "duplicate Host header")
-        except ProtocolError as e:
-            ex.request_line = request_line_of(head)
-            return self._finish_alb(ex, e.status, keep_alive=False)
-        if self.ctx.sink is not None:  # fields only the access log reads
-            ex.request_line = f"{p.method} {ls.scheme}://{_host_of(p.host, ls)}{p.target} {p.version}"
-            if p.user_agent is not None:
-                ex.user_agent = p.user_agent
-        keep_alive = not (p.close or close_after)
-        if self.loop.time() - self.opened > attrs.client_keep_alive_seconds or self.ctx.stopping:
-            keep_alive = False
-        has_body = p.body_chunked or p.body_length > 0
-        if p.method == "TRACE":
-            return self._alb_error(ex, p, 405, keep_alive)
-        rules = ls.rules
-        match = rules.only_default  # no rule to evaluate: the default rule matches
-        if match is None:
-            try:
-                match = rules.evaluate(RequestView(p.method, p.path, p.query, p.headers, self.client[0]))
-            except Exception:
-                ex.matched_rule_priority = -1
-                return self._alb_error(ex, p, 500, keep_alive)
-        ex.matched_rule_priority = match.priority
-        action = match.actions[-1] if match.actions else None
-        head_only = p.method == "HEAD"
-        if isinstance(action, RedirectAction):
-            host = _host_of(p.host, ls, with_port=False)
-            loc = responses.redirect_location(
-                action,
-                scheme=ls.scheme,
-                host=host,
-                listener_port=ls.template_port,
-                path=p.path,
-                query=p.query,
-                local_ports=self.ctx.local_ports,
-            )
-            ex.actions_executed = ("redirect",)
-            ex.redirect_url = loc
-            # a request body is never read for an ALB answer: the connection closes instead
-            ka = keep_alive and not has_body
-            data = responses.redirect_response(
-                action, loc, keep_alive=ka, date=_http_date(), head_only=head_only
-            )
-            code = 302 if action.status_code == "HTTP_302" else 301
-            return self._finish_alb(ex, code, keep_alive=ka, data=data)
-        if isinstance(action, FixedResponseAction):
-            ex.actions_executed = ("fixed-response",)
-            ka = keep_alive and not has_body
-            data = responses.fixed_response(action, keep_alive=ka, date=_http_date(), head_only=head_only)
-            return self._finish_alb(ex, int(action.status_code), keep_alive=ka, data=data)
-        if not isinstance(action, ForwardAction):
-            return self._alb_error(ex, p, 500, keep_alive)
-        ex.actions_executed = ("forward",)
-        # headers towards the target (may refuse with 463)
-        try:
-            out_headers = headers.forward_headers(
-                p.headers,
-                client_ip=self.client[0],
-                client_port=self.client[1],
-                scheme=ls.scheme,
-                listener_port=ls.template_port,
-                attributes=attrs,
-                now=t0,
-                trace_random=self.ctx.rng.getrandbits(96).to_bytes(12, "big"),
-                uri_host=None if p.target[:1] == "/" else headers.split_absolute_form(p.target)[0],
-                tls_version=self.tls[1] if self.tls else None,
-                tls_cipher=self.tls[0] if self.tls else None,
-            )
-        except headers.TooManyForwardedFor:
-            return self._alb_error(ex, p, 463, keep_alive)
-        return self._plan_forward(ex, p, action, out_headers, keep_alive, close_after)
+        if r.ex.classification is not None:
+            self.ls.counters.desync_non_compliant += 1
+        if isinstance(r, Answer):
+            return self._answer(r)
+        return r
 
     # ------------------------------------------------------------------------------ ALB answers
-    def _finish_alb(self, ex: Exchange, code: int, *, keep_alive: bool, data: bytes | None = None) -> bool:
-        if data is None:
-            data = responses.alb_response(code, keep_alive=keep_alive, date=_http_date())
+    def _answer(self, a: Answer) -> bool:
+        """Send an ALB-made response, count and log it; whether the connection stays open."""
         if not self.closed:
-            self.writer.write(data)
-        ex.elb_status = code
-        ex.sent_bytes = len(data)
-        self.ctx.metrics.elb_response(self.ls.counters, code)
+            self.writer.write(a.data)
+        ex = a.ex
+        ex.elb_status = a.code
+        ex.sent_bytes = len(a.data)
+        self.ctx.metrics.elb_response(self.ls.counters, a.code)
         self._log(ex)
-        if not keep_alive:
+        if not a.keep_alive:
             self._close(abort=False)
         self.last = self.loop.time()
-        return keep_alive
-
-    def _alb_error(self, ex: Exchange, p: RequestHead, code: int, keep_alive: bool) -> bool:
-        """An ALB-made error page; the connection stays open when the request allows it and had no
-        body (the body is never read, so the connection must close then)."""
-        ka = keep_alive and not (p.body_chunked or p.body_length > 0) and not self.ctx.stopping
-        data = responses.alb_response(code, keep_alive=ka, date=_http_date(), head_only=p.method == "HEAD")
-        return self._finish_alb(ex, code, keep_alive=ka, data=data)
+        return a.keep_alive
 
     def _log_bare(self, code: int) -> None:
         if self.ctx.sink is None:
             return
         ex = Exchange(
-            kind="https" if self.ls.scheme == "https" else "http",
+            kind=self.peer.kind,
             lb_name=self.ls.lb.full_name,
             client=self.client,
             received_at=time.time(),
@@ -612,130 +552,9 @@ class ClientConnection:
                 return
 
     # ------------------------------------------------------------------------------ forwarding
-    def _choose(
-        self, action: ForwardAction, cookies: dict[str, str] | None, now_wall: float
-    ) -> tuple[str | None, list[tuple[str, str]], str | None]:
-        """(target group arn, Set-Cookie headers for target-group stickiness, error reason)."""
-        ctx = self.ctx
-        tuples = action.target_groups
-        set_cookies: list[tuple[str, str]] = []
-        err: str | None = None
-        if len(tuples) == 1:
-            arn: str | None = tuples[0].target_group_arn  # a single group: its weight is moot
-        else:
-            arn = None
-            if action.stickiness_enabled and cookies is not None:
-                raw = cookies.get("AWSALBTG")
-                if raw is not None:
-                    dur = action.stickiness_duration_seconds or 86400
-                    named = balancing.decode_sticky(ctx.sticky_key, raw, now_wall, dur)
-                    if named is not None and any(
-                        t.target_group_arn == named and t.weight > 0 for t in tuples
-                    ):
-                        arn = named
-                    elif named is None:
-                        err = "AWSALBTGCookieInvalid"
-            if arn is None:
-                arn = balancing.choose_target_group(tuples, ctx.rng)
-        if arn is not None and action.stickiness_enabled:
-            set_cookies = balancing.set_cookie_headers(
-                "AWSALBTG", balancing.encode_sticky(ctx.sticky_key, arn, now_wall), now_wall
-            )
-        return arn, set_cookies, err
-
-    def _plan_forward(
-        self,
-        ex: Exchange,
-        p: RequestHead,
-        action: ForwardAction,
-        out_headers: list[tuple[str, str]],
-        keep_alive: bool,
-        close_after: bool,
-    ) -> bool | _Plan:
-        """Target group, target (stickiness), cookies to add, and the head to send; or an ALB answer."""
-        ctx = self.ctx
-        now_wall = ex.received_at
-        tuples = action.target_groups
-        if len(tuples) == 1 and not action.stickiness_enabled:  # what _choose gives, without calling it
-            cookies: dict[str, str] | None = None
-            tg_arn: str | None = tuples[0].target_group_arn
-            set_cookies: list[tuple[str, str]] = []
-        else:
-            cookies = _cookies(p.headers) if action.stickiness_enabled else None
-            tg_arn, set_cookies, err = self._choose(action, cookies, now_wall)
-            ex.error_reason = err
-        tg = ctx.registry.target_group(tg_arn) if tg_arn else None
-        if tg is None or tg_arn is None:
-            return self._alb_error(ex, p, 503, keep_alive)
-        ex.target_group_arn = tg_arn
-        if tg.protocol_version.upper() in ("HTTP2", "GRPC"):
-            # an HTTP/1.1 request to an HTTP2/gRPC target group (spec §4.5)
-            return self._alb_error(ex, p, 464, keep_alive)
-        a = tg.attributes
-        sticky_target: str | None = None
-        app_cookie_seen = False
-        app_cookie: tuple[bytes, list[tuple[str, str]]] | None = None
-        if a.stickiness_enabled and cookies is None:
-            cookies = _cookies(p.headers)
-        if a.stickiness_enabled and cookies is not None:
-            if a.stickiness_type == "app_cookie":
-                app_cookie_seen = a.app_cookie_name is not None and a.app_cookie_name in cookies
-                raw = balancing.app_cookie_value(p.headers)
-                if raw is not None and app_cookie_seen:
-                    sticky_target = balancing.decode_sticky(
-                        ctx.sticky_key, raw, now_wall, a.app_cookie_duration_seconds
-                    )
-            else:
-                raw = cookies.get("AWSALB")
-                if raw is not None:
-                    sticky_target = balancing.decode_sticky(
-                        ctx.sticky_key, raw, now_wall, a.lb_cookie_duration_seconds
-                    )
-        target = ctx.registry.pick(tg_arn, ctx.registry.now(), sticky_target)
-        if target is None:
-            return self._alb_error(ex, p, 503, keep_alive)
-        if a.stickiness_enabled:
-            if a.stickiness_type == "app_cookie":
-                alb_app = balancing.app_cookie_headers(
-                    balancing.encode_sticky(ctx.sticky_key, target.key, now_wall), now_wall
-                )
-                if app_cookie_seen:
-                    set_cookies += alb_app
-                elif a.app_cookie_name:  # added when the target sets its cookie
-                    app_cookie = (a.app_cookie_name.encode("latin-1") + b"=", alb_app)
-            else:
-                set_cookies += balancing.set_cookie_headers(
-                    "AWSALB", balancing.encode_sticky(ctx.sticky_key, target.key, now_wall), now_wall
-                )
-        ex.target = target.key
-        upgrade = p.upgrade
-        # the head sent to the target: origin-form target, forwarded headers minus hop-by-hop ones;
-        # the (last) X-Amzn-Trace-Id sent is the access log's trace id
-        parts = [f"{p.method} {p.path}{'?' + p.query if p.query else ''} HTTP/1.1\r\n"]
-        hop = HOP_BY_HOP
-        trace: str | None = None
-        for n, v in out_headers:
-            ln = n.lower()
-            if ln in hop:
-                continue
-            if ln == "x-amzn-trace-id":
-                trace = v
-            parts.append(f"{n}: {v}\r\n")
-        if trace is not None:
-            ex.trace_id = trace
-        if upgrade is not None:
-            parts.append(f"Connection: Upgrade\r\nUpgrade: {upgrade}\r\n")
-        if p.body_chunked:
-            parts.append("Transfer-Encoding: chunked\r\n")
-        elif p.body_length > 0 or p.method in ("POST", "PUT", "PATCH"):
-            parts.append(f"Content-Length: {p.body_length}\r\n")
-        parts.append("\r\n")
-        up_head = "".join(parts).encode("latin-1")
-        return _Plan(ex, p, tg_arn, target, up_head, set_cookies, keep_alive, close_after, app_cookie)
-
-    def _begin(self, plan: _Plan) -> None:
+    def _begin(self, plan: Forward) -> None:
         """The request is dispatched to its target (in flight until :meth:`_exchange_over`)."""
-        self.ctx.registry.begin(plan.tg_arn, plan.target, self.cut_cb)
+        self.ctx.routing.registry.begin(plan.tg_arn, plan.target, self.cut_cb)
         self.cut = self.timed_out = self.response_started = False
         self.plan = plan
 
@@ -746,7 +565,7 @@ class ClientConnection:
         if plan is None:
             return
         self.plan = None
-        self.ctx.registry.end(plan.target, self.cut_cb)
+        self.ctx.routing.registry.end(plan.target, self.cut_cb)
         up = self.upstream
         if up is not None:
             self.upstream = None
@@ -754,7 +573,7 @@ class ClientConnection:
             up.close()
 
     # ------------------------------------------------------------------------------ fast exchange
-    def _fast(self, plan: _Plan) -> bool:
+    def _fast(self, plan: Forward) -> bool:
         """Send the request on a pooled connection and finish it from that connection's callbacks;
         False (nothing done) when the request needs the task: a body still to stream, Expect, upgrade,
         or no pooled connection to the target."""
@@ -765,8 +584,8 @@ class ClientConnection:
         up = self.ctx.pools.take_idle(plan.target, float(self.ls.attributes.idle_timeout_seconds), self.last)
         if up is None:
             return False
-        self.mode = FAST
-        self.phase = UPSTREAM
+        self.mode = next_mode(self.mode, FAST_LANE)
+        self.phase = next_phase(self.phase, SENT)
         self.upstream = up
         self.rscan = 0
         s = up.s
@@ -840,13 +659,13 @@ class ClientConnection:
     def _fast_done(self, keep: bool) -> None:
         self._exchange_over()
         if keep and not self.closed:
-            self.mode = CALLBACK
+            self.mode = next_mode(self.mode, BACK)
             self._pump()
         else:
             self._finish()
 
     # ------------------------------------------------------------------------------ exchange (task)
-    async def _exchange(self, plan: _Plan, first_attempt: int) -> bool:
+    async def _exchange(self, plan: Forward, first_attempt: int) -> bool:
         """Send the request (connecting when no pooled connection is fit) and relay the answer."""
         ctx = self.ctx
         ex = plan.ex
@@ -859,7 +678,7 @@ class ClientConnection:
         up: Upstream | None = None
         rhead: bytes | None = None
         for attempt in range(first_attempt, attempts):
-            self.phase = UPSTREAM
+            self.phase = next_phase(self.phase, SENT)
             try:
                 up = ctx.pools.take_idle(target, idle, self.loop.time()) if attempt == 0 else None
                 if up is None:
@@ -879,9 +698,9 @@ class ClientConnection:
                 if p.expect_continue and has_body:
                     self.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 if has_body:
-                    self.phase = BODY
+                    self.phase = next_phase(self.phase, BODY_STREAM)
                     await self._send_body(p, up)
-                    self.phase = UPSTREAM
+                    self.phase = next_phase(self.phase, SENT)
                 plan.t_sent = time.time()
                 rhead = await self._read_response_head(up)
             except ProtocolError as e:
@@ -905,7 +724,7 @@ class ClientConnection:
             return await self._tunnel(ex, up, r.out_head, target)
         return await self._respond_rest(plan, r)
 
-    def _respond_head(self, plan: _Plan, up: Upstream, rhead: bytes) -> bool | _Rest:
+    def _respond_head(self, plan: Forward, up: Upstream, rhead: bytes) -> bool | _Rest:
         """Parse the target's response head and send it on; a body already buffered in full goes with
         it in one write and the exchange is finished here (→ whether the client connection stays
         open). Otherwise what the body relay (or the tunnel) needs."""
@@ -926,7 +745,7 @@ class ClientConnection:
         client_keep = plan.keep_alive and framing != "close" and not self.ctx.stopping
         if not client_keep:
             out_head = set_connection_close(out_head)
-        self.phase = RESPONSE
+        self.phase = next_phase(self.phase, RESPONDED)
         self.response_started = True
         ubuf = up.buf
         if framing == "length" and len(ubuf) >= length:
@@ -945,7 +764,7 @@ class ClientConnection:
                 return _Rest(up, status, framing, length, sent, out_head, client_keep, up_keep, t_resp)
         return self._response_done(plan, up, status, sent, t_resp, client_keep, up_keep)
 
-    async def _respond_rest(self, plan: _Plan, r: _Rest) -> bool:
+    async def _respond_rest(self, plan: Forward, r: _Rest) -> bool:
         """Relay the response body that was not buffered with its head."""
         ex = plan.ex
         try:
@@ -965,7 +784,7 @@ class ClientConnection:
 
     def _response_done(
         self,
-        plan: _Plan,
+        plan: Forward,
         up: Upstream,
         status: int,
         sent: int,
@@ -1013,9 +832,7 @@ class ClientConnection:
         ex.target_processing = -1.0
         ex.response_processing = -1.0
         # keep-alive only without a request body: a body may be partly unread from the client
-        ka = keep_alive and not (p.body_chunked or p.body_length > 0) and not self.ctx.stopping
-        data = responses.alb_response(code, keep_alive=ka, date=_http_date(), head_only=p.method == "HEAD")
-        return self._finish_alb(ex, code, keep_alive=ka, data=data)
+        return self._answer(alb_error(ex, p, code, keep_alive, stopping=self.ctx.stopping, now=time.time()))
 
     async def _drain_client(self) -> None:
         try:
@@ -1131,8 +948,8 @@ class ClientConnection:
 
     async def _tunnel(self, ex: Exchange, up: Upstream, out_head: bytes, target: Target) -> bool:
         """WebSocket (any 101 upgrade): the target that answered 101 owns the connection (§4.3)."""
-        ex.kind = "wss" if self.ls.scheme == "https" else "ws"
-        self.phase = TUNNEL
+        ex.kind = "wss" if self.peer.kind == "https" else "ws"
+        self.phase = next_phase(self.phase, UPGRADED)
         self.response_started = True
         self.writer.write(out_head)
         counts = [ex.received_bytes, len(out_head)]
@@ -1175,16 +992,3 @@ class ClientConnection:
 
 class _ClientGone(Exception):
     pass
-
-
-def _host_of(host_header: str | None, ls: ListenerState, with_port: bool = True) -> str:
-    host = (host_header or "").strip()
-    if not host:
-        host = ls.lb.dns_name
-    if with_port:
-        has_port = "]:" in host if host.startswith("[") else ":" in host
-        return host if has_port else f"{host}:{ls.template_port}"
-    if host.startswith("["):
-        end = host.find("]")
-        return host[: end + 1] if end >= 0 else host
-    return host.split(":", 1)[0] if host.count(":") == 1 else host

@@ -13,7 +13,8 @@ import contextlib
 import socket
 import ssl
 
-from albfargate.alb.connection import ClientConnection, ListenerState, ProxyContext
+from albfargate.alb.connection import ClientConnection, ProxyContext
+from albfargate.alb.dispatch import ListenerState
 from albfargate.alb.stream import Stream
 
 # Grace period for in-flight requests on stop() before they are cut.

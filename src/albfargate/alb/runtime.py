@@ -29,7 +29,8 @@ from typing import Any
 from albfargate.alb import compiled, proxy
 from albfargate.alb.accesslog_writer import AccessLogWriter
 from albfargate.alb.checker import HealthChecker
-from albfargate.alb.connection import ListenerState, ProxyContext
+from albfargate.alb.connection import ProxyContext
+from albfargate.alb.dispatch import ListenerState, Routing
 from albfargate.alb.exchange import Exchange, exchange_line
 from albfargate.alb.metrics import Metrics, TgCounters
 from albfargate.alb.rules import CompiledRules
@@ -127,12 +128,14 @@ class LoadBalancerRuntime:
         self._access_logs = access_logs
         self._writer: AccessLogWriter | None = None
         self.ctx = ProxyContext(
-            registry=self.targets,
+            routing=Routing(
+                registry=self.targets,
+                local_ports=self._local_ports,
+                sticky_key=os.urandom(32),
+                rng=self._rng,
+            ),
             metrics=self.metrics,
             tg_counters=self._tg_counters,
-            local_ports=self._local_ports,
-            sticky_key=os.urandom(32),
-            rng=self._rng,
             connect_timeout=connect_timeout,
         )
         self._bound: dict[str, _Bound] = {}
@@ -292,12 +295,10 @@ class LoadBalancerRuntime:
         deadline = loop.time() + grace
         while b.state.connections and loop.time() < deadline:
             for c in list(b.state.connections):
-                c.stop_if_idle()
+                c.shutdown()
             await asyncio.sleep(0.02)
         for c in list(b.state.connections):
-            if c.upstream is not None:
-                c.upstream.close()
-            c._close()
+            c.abort()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(b.server.wait_closed(), 1.0)
 
@@ -374,7 +375,7 @@ class LoadBalancerRuntime:
             b.server.close()
         conns = [c for b in self._bound.values() for c in list(b.state.connections)]
         for c in conns:
-            c.stop_if_idle()
+            c.shutdown()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while (
@@ -383,16 +384,14 @@ class LoadBalancerRuntime:
             and any(b.state.connections for b in self._bound.values())
         ):
             for c in [c for b in self._bound.values() for c in list(b.state.connections)]:
-                c.stop_if_idle()
+                c.shutdown()
             await asyncio.sleep(0.02)
         if self._pool is not None:
             await self._pool.stop(0.0 if self._cut else max(0.0, deadline - loop.time()))
             self._pool = None
         for b in self._bound.values():
             for c in list(b.state.connections):
-                if c.upstream is not None:
-                    c.upstream.close()
-                c._close()
+                c.abort()
         for b in self._bound.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(b.server.wait_closed(), 1.0)
