@@ -187,3 +187,11 @@ def test_counts_and_failing_targets_fail_open() -> None:
     )
     assert reg.counts("tg") == (0, 2)
     assert reg.pick("tg", 0.0) is not None  # all unhealthy: fail open
+
+
+def test_requests_served_by_worker_processes_are_added_to_the_group() -> None:
+    reg = registry()
+    reg.add_requests("tg", 5)
+    reg.add_requests("tg", 2)
+    reg.add_requests("unknown", 9)  # a group the main process does not have: nothing
+    assert reg.request_count("tg") == 7

@@ -36,6 +36,8 @@ from albfargate.alb.metrics import Metrics, TgCounters
 from albfargate.alb.rules import CompiledRules
 from albfargate.alb.targets import LiveTargets, TargetId
 from albfargate.alb.upstream import CONNECT_TIMEOUT
+from albfargate.alb.worker import ReplicaConfig
+from albfargate.alb.workers import WorkerPool
 from albfargate.errors import RuntimeStartError
 from albfargate.model import (
     ForwardAction,
@@ -152,7 +154,7 @@ class LoadBalancerRuntime:
         self._replica = _replica
         self._listener_ports = dict(_listener_ports or {})
         self._cut = False  # cut(): a forced shutdown ends the grace of stop()
-        self._pool: Any = None
+        self._pool: WorkerPool | None = None
         self._lbs: dict[str, LoadBalancer] = {}  # load balancers added at run time
 
     # ------------------------------------------------------------------ lifecycle
@@ -186,9 +188,17 @@ class LoadBalancerRuntime:
             self._started = True
             return
         if self.workers > 1:
-            from albfargate.alb.workers import WorkerPool
-
-            pool = WorkerPool(self, self.workers - 1)
+            config = ReplicaConfig(
+                model=self.model,
+                state_dir=self.state_dir,
+                ports={},
+                host=self.host,
+                access_logs=self._access_logs,
+                connect_timeout=self.ctx.connect_timeout,
+            )
+            pool = WorkerPool(
+                self.workers - 1, config, start_replica, targets=self.targets, metrics=self.metrics
+            )
             try:
                 await pool.start({arn: b.binding.local_port for arn, b in self._bound.items()})
             except BaseException:
@@ -546,3 +556,21 @@ def _probe_free(host: str, port: int) -> None:
 def _access_log_formatter() -> Callable[[Exchange], str]:
     """Exchange -> one access-log line: :func:`exchange_line`."""
     return exchange_line
+
+
+async def start_replica(config: ReplicaConfig) -> LoadBalancerRuntime:
+    """The runtime factory of a worker process (``workers=N``, :mod:`albfargate.alb.worker`): a replica
+    that serves the main process's listeners on the same ports (``SO_REUSEPORT``), takes its target
+    state from the main process and checks no health; started, with its start-up heap frozen."""
+    rt = LoadBalancerRuntime(
+        config.model,
+        state_dir=config.state_dir,
+        host=config.host,
+        connect_timeout=config.connect_timeout,
+        access_logs=config.access_logs,
+        _replica=True,
+        _listener_ports=config.ports,
+    )
+    await rt.start()
+    tune_gc()
+    return rt

@@ -281,6 +281,13 @@ class LiveTargets:
     def request_count(self, target_group_arn: str) -> int:
         return self._group(target_group_arn).requests
 
+    def add_requests(self, target_group_arn: str, count: int) -> None:
+        """Count ``count`` requests a worker process served for the group (``workers=N``: the main
+        process's counter behind ``RequestCountPerTarget`` covers every process). Unknown groups: no-op."""
+        g = self._groups.get(target_group_arn)
+        if g is not None:
+            g.requests += count
+
     # ---------------------------------------------------------------- for the health checker
     def target(self, target_group_arn: str, target: TargetId) -> Target | None:
         g = self._groups.get(target_group_arn)

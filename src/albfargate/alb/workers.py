@@ -1,72 +1,70 @@
-"""Multi-process mode of the local ALB: worker processes that share the listeners' ports
-(SO_REUSEPORT) and a replica of the target state, for machines with more cores.
+"""Multi-process mode of the local ALB, the main process's side: worker processes that share the
+listeners' ports (SO_REUSEPORT) and a replica of the target state, for machines with more cores.
 
 The main process stays the authority: it owns the target registry the ECS side drives, the health
 checker, the deregistration delays and the API changes. Every change of a target group is sent to the
 workers as a full snapshot of that group (:meth:`LiveTargets.snapshot` / ``apply_snapshot``); rule,
 target-group and attribute changes are forwarded as they are. Workers send their metric counters back
-as deltas every ``METRICS_INTERVAL`` seconds, so ``RequestCount`` / ``RequestCountPerTarget`` seen by the
-autoscaler cover every process. Each process appends its own access-log lines to the same file.
+as deltas every ``worker.METRICS_INTERVAL`` seconds, so ``RequestCount`` / ``RequestCountPerTarget`` seen
+by the autoscaler cover every process. Each process appends its own access-log lines to the same file.
 
-Messages are pickled tuples over one ``multiprocessing`` pipe per worker. A worker stops when told to,
-or when its pipe closes (the main process is gone): no orphan survives its parent."""
+Messages are pickled tuples over one ``multiprocessing`` pipe per worker. What a worker process runs is
+:mod:`albfargate.alb.worker` (its entry point), which builds its replica with the factory given here: this
+module and that one never import the runtime."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import multiprocessing
-import os
-from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import replace
 from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from albfargate.alb.metrics import LbCounters, TgCounters
+from albfargate.alb.metrics import Metrics
+from albfargate.alb.targets import LiveTargets
+from albfargate.alb.worker import ReplicaConfig, ReplicaFactory, worker_main
 from albfargate.errors import RuntimeStartError
-from albfargate.model import SystemModel
 
-if TYPE_CHECKING:
-    from albfargate.alb.runtime import LoadBalancerRuntime
-
-METRICS_INTERVAL = 0.5
 READY_TIMEOUT = 30.0
-
-_LB_FIELDS = [f.name for f in fields(LbCounters) if f.name not in ("name", "active_connections")]
-_TG_FIELDS = [f.name for f in fields(TgCounters) if f.name not in ("name", "lb_name", "per_target")]
 
 
 class WorkerPool:
-    """The main process's side: starts the workers, keeps them in step, collects their metrics."""
+    """The main process's side: starts the workers, keeps them in step, collects their metrics.
 
-    def __init__(self, rt: LoadBalancerRuntime, count: int) -> None:
-        self.rt = rt
+    ``config`` is what every worker gets (its ``ports`` are filled in by :meth:`start`); ``factory`` makes
+    a worker's replica runtime in the worker process; ``targets`` and ``metrics`` are the main process's
+    (the authority the workers follow, and where their metric deltas are added)."""
+
+    def __init__(
+        self,
+        count: int,
+        config: ReplicaConfig,
+        factory: ReplicaFactory,
+        *,
+        targets: LiveTargets,
+        metrics: Metrics,
+    ) -> None:
         self.count = count
+        self.config = config
+        self.factory = factory
+        self.targets = targets
+        self.metrics = metrics
         self._procs: list[multiprocessing.process.BaseProcess] = []
         self._conns: list[Connection] = []
         self._dirty: set[str] = set()
         self._flush_scheduled = False
 
-    async def start(self, ports: Mapping[str, int]) -> None:
+    async def start(self, ports: dict[str, int]) -> None:
         """``ports``: listener arn -> the local port the workers share with this process."""
         ctx = multiprocessing.get_context("spawn")
         loop = asyncio.get_running_loop()
-        rt = self.rt
+        config = replace(self.config, ports=dict(ports))
         for i in range(self.count):
             parent, child = ctx.Pipe()
             p = ctx.Process(
                 target=worker_main,
-                args=(
-                    rt.model,
-                    str(rt.state_dir),
-                    dict(ports),
-                    rt.host,
-                    rt._access_logs,
-                    rt.ctx.connect_timeout,
-                    child,
-                    i,
-                ),
+                args=(self.factory, config, child, i),
                 name=f"albfargate-alb-worker-{i}",
                 daemon=True,
             )
@@ -86,8 +84,8 @@ class WorkerPool:
             raise
         for conn in self._conns:
             loop.add_reader(conn.fileno(), self._on_message, conn)
-        rt.targets.on_change(self._changed)
-        for tg in rt.model.target_groups:
+        self.targets.on_change(self._changed)
+        for tg in config.model.target_groups:
             self._changed(tg.arn)
 
     # ------------------------------------------------------------------ main -> workers
@@ -102,7 +100,7 @@ class WorkerPool:
         dirty, self._dirty = self._dirty, set()
         for arn in dirty:
             with contextlib.suppress(KeyError):
-                self.broadcast(("targets", arn, self.rt.targets.snapshot(arn)))
+                self.broadcast(("targets", arn, self.targets.snapshot(arn)))
 
     def broadcast(self, msg: tuple[Any, ...]) -> None:
         for conn in self._conns:
@@ -121,7 +119,7 @@ class WorkerPool:
             self._add_metrics(msg[1], msg[2])
 
     def _add_metrics(self, lbs: dict[str, dict[str, int]], tgs: dict[str, dict[str, Any]]) -> None:
-        m = self.rt.metrics
+        m = self.metrics
         for arn, delta in lbs.items():
             c = m.lbs.get(arn)
             if c is not None:
@@ -137,9 +135,7 @@ class WorkerPool:
                         tc.per_target[key] = tc.per_target.get(key, 0) + n
                 else:
                     setattr(tc, name, getattr(tc, name) + value)
-            g = self.rt.targets._groups.get(arn)
-            if g is not None:
-                g.requests += int(tg_delta.get("requests", 0))
+            self.targets.add_requests(arn, int(tg_delta.get("requests", 0)))
 
     async def stop(self, grace: float) -> None:
         loop = asyncio.get_running_loop()
@@ -159,122 +155,3 @@ class WorkerPool:
 
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs if p.pid is not None]
-
-
-# ---------------------------------------------------------------------------------- worker process
-def worker_main(
-    model: SystemModel,
-    state_dir: str,
-    ports: dict[str, int],
-    host: str,
-    access_logs: bool,
-    connect_timeout: float,
-    conn: Connection,
-    index: int,
-) -> None:
-    """Entry point of one worker process."""
-    try:
-        import uvloop
-
-        uvloop.run(_worker(model, Path(state_dir), ports, host, access_logs, connect_timeout, conn))
-    except ImportError:
-        asyncio.run(_worker(model, Path(state_dir), ports, host, access_logs, connect_timeout, conn))
-
-
-async def _worker(
-    model: SystemModel,
-    state_dir: Path,
-    ports: dict[str, int],
-    host: str,
-    access_logs: bool,
-    connect_timeout: float,
-    conn: Connection,
-) -> None:
-    from albfargate.alb.runtime import LoadBalancerRuntime, tune_gc
-
-    rt = LoadBalancerRuntime(
-        model,
-        state_dir=state_dir,
-        host=host,
-        connect_timeout=connect_timeout,
-        access_logs=access_logs,
-        _replica=True,
-        _listener_ports=ports,
-    )
-    try:
-        await rt.start()
-    except Exception as e:
-        conn.send(("error", f"{e} (pid {os.getpid()})"))
-        return
-    tune_gc()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    grace = [1.0]
-
-    def on_message() -> None:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            loop.remove_reader(conn.fileno())
-            stop.set()  # the main process is gone
-            return
-        kind = msg[0]
-        if kind == "targets":
-            with contextlib.suppress(KeyError):
-                rt.targets.apply_snapshot(msg[1], msg[2])
-        elif kind == "rules":
-            rt.update_rules(msg[1], msg[2], msg[3])
-        elif kind == "tg":
-            rt.update_target_group(msg[1])
-        elif kind == "attrs":
-            rt.update_load_balancer_attributes(msg[1], msg[2])
-        elif kind == "stop":
-            grace[0] = float(msg[1])
-            loop.remove_reader(conn.fileno())
-            stop.set()
-
-    loop.add_reader(conn.fileno(), on_message)
-    conn.send(("ready", os.getpid()))
-    sent_lb: dict[str, dict[str, int]] = {}
-    sent_tg: dict[str, dict[str, Any]] = {}
-
-    def send_metrics() -> None:
-        lbs: dict[str, dict[str, int]] = {}
-        for arn, c in rt.metrics.lbs.items():
-            prev = sent_lb.setdefault(arn, dict.fromkeys(_LB_FIELDS, 0))
-            d = {k: getattr(c, k) - prev[k] for k in _LB_FIELDS if getattr(c, k) != prev[k]}
-            if d:
-                lbs[arn] = d
-                for k in d:
-                    prev[k] = getattr(c, k)
-        tgs: dict[str, dict[str, Any]] = {}
-        for arn, tc in rt.metrics.tgs.items():
-            prev_tg = sent_tg.setdefault(arn, {**dict.fromkeys(_TG_FIELDS, 0), "per_target": {}})
-            d2: dict[str, Any] = {
-                k: getattr(tc, k) - prev_tg[k] for k in _TG_FIELDS if getattr(tc, k) != prev_tg[k]
-            }
-            pt = {k: v - prev_tg["per_target"].get(k, 0) for k, v in tc.per_target.items()}
-            pt = {k: v for k, v in pt.items() if v}
-            if pt:
-                d2["per_target"] = pt
-            if d2:
-                tgs[arn] = d2
-                for k in _TG_FIELDS:
-                    prev_tg[k] = getattr(tc, k)
-                prev_tg["per_target"] = dict(tc.per_target)
-        if lbs or tgs:
-            with contextlib.suppress(OSError, ValueError):
-                conn.send(("metrics", lbs, tgs))
-
-    async def metrics_loop() -> None:
-        while True:
-            await asyncio.sleep(METRICS_INTERVAL)
-            send_metrics()
-
-    task = loop.create_task(metrics_loop())
-    await stop.wait()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await rt.stop(grace=grace[0])
-    send_metrics()
