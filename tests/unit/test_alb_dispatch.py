@@ -88,11 +88,23 @@ class Setup:
             rng=random.Random(1),
         )
         self.peer = dp.Peer(("127.0.0.1", 50000), https=False)
+        self.cuts = 0
 
     def dispatch(self, head: bytes, *, age: float = 0.0, stopping: bool = False) -> dp.Answer | dp.Forward:
         return dp.dispatch(
-            head, self.ls, self.routing, self.peer, now=NOW, age=age, stopping=stopping, log_fields=True
+            head,
+            self.ls,
+            self.routing,
+            self.peer,
+            now=NOW,
+            age=age,
+            stopping=stopping,
+            log_fields=True,
+            cut=self.cut,
         )
+
+    def cut(self) -> None:
+        self.cuts += 1
 
 
 def _forward(r: dp.Answer | dp.Forward) -> dp.Forward:
@@ -224,3 +236,14 @@ def test_keep_alive_ends_with_the_connection_age_and_at_stop() -> None:
     assert _forward(s.dispatch(head, age=59.0)).keep_alive
     assert not _forward(s.dispatch(head, age=61.0)).keep_alive
     assert not _forward(s.dispatch(head, stopping=True)).keep_alive
+
+
+def test_a_forward_is_counted_in_flight_by_one_registry_call_and_an_answer_is_not() -> None:
+    s = Setup([_tg("a")])
+    g = s.registry.group_map[s.groups[0].arn]
+    f = _forward(s.dispatch(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
+    assert (f.target.outstanding, g.requests, s.registry.request_count(s.groups[0].arn)) == (1, 1, 1)
+    f.target.end(s.cut)
+    assert f.target.outstanding == 0 and not f.target.inflight
+    _answer(s.dispatch(b"TRACE / HTTP/1.1\r\nHost: h\r\n\r\n"))
+    assert (f.target.outstanding, g.requests) == (0, 1)

@@ -506,6 +506,7 @@ class ClientConnection:
             age=self.loop.time() - self.opened,
             stopping=ctx.stopping,
             log_fields=ctx.sink is not None,
+            cut=self.cut_cb,
         )
         if r.ex.classification is not None:
             self.ls.counters.desync_non_compliant += 1
@@ -554,7 +555,6 @@ class ClientConnection:
     # ------------------------------------------------------------------------------ forwarding
     def _begin(self, plan: Forward) -> None:
         """The request is dispatched to its target (in flight until :meth:`_exchange_over`)."""
-        self.ctx.routing.registry.begin(plan.tg_arn, plan.target, self.cut_cb)
         self.cut = self.timed_out = self.response_started = False
         self.plan = plan
 
@@ -565,7 +565,7 @@ class ClientConnection:
         if plan is None:
             return
         self.plan = None
-        self.ctx.routing.registry.end(plan.target, self.cut_cb)
+        plan.target.end(self.cut_cb)
         up = self.upstream
         if up is not None:
             self.upstream = None

@@ -24,6 +24,7 @@ from albfargate.alb.http1 import (
     HOP_BY_HOP,
     ProtocolError,
     RequestHead,
+    parse_plain_request_head,
     parse_request_head,
     parse_request_head_general,
     request_line_of,
@@ -38,22 +39,11 @@ from albfargate.model import (
     LoadBalancerAttributes,
     RedirectAction,
     Rule,
-    TargetGroup,
 )
 from albfargate.model.elbv2 import Action
 
-if TYPE_CHECKING:
-    from albfargate.alb.targets import Target
-
-
-class Registry(Protocol):
-    """What dispatch reads of the target registry (:class:`~albfargate.alb.targets.LiveTargets`)."""
-
-    def target_group(self, arn: str) -> TargetGroup | None: ...
-    def pick(self, target_group_arn: str, now: float, sticky_key: str | None = None) -> Target | None: ...
-    def now(self) -> float: ...
-    def begin(self, target_group_arn: str, t: Target, cut: Callable[[], None]) -> None: ...
-    def end(self, t: Target, cut: Callable[[], None]) -> None: ...
+if TYPE_CHECKING:  # the registry's module owns timers (asyncio): its types only
+    from albfargate.alb.targets import Group, LiveTargets, Target
 
 
 class OpenConnection(Protocol):
@@ -88,15 +78,24 @@ class ListenerState:
         self.rules = CompiledRules(rules, default_actions)
 
 
-@dataclass(slots=True, eq=False)
 class Routing:
-    """What the requests of every listener share to be routed: the target registry, the local port of each
-    (protocol, template port) for redirects, the stickiness cookies' HMAC key and the random source."""
+    """What the requests of every listener share to be routed: the target registry (its groups by ARN,
+    read without a call: :attr:`~albfargate.alb.targets.LiveTargets.group_map`), the local port of each
+    (protocol, template port) for redirects, the stickiness cookies' HMAC key and the random source
+    (a ``random.Random``, injected)."""
 
-    registry: Registry
-    local_ports: Mapping[tuple[str, int], int]
-    sticky_key: bytes
-    rng: Any  # random.Random (injected; a TYPE_CHECKING-only annotation would not load compiled)
+    def __init__(
+        self,
+        registry: LiveTargets,
+        local_ports: Mapping[tuple[str, int], int],
+        sticky_key: bytes,
+        rng: Any,
+    ) -> None:
+        self.registry = registry
+        self.groups: Mapping[str, Group] = registry.group_map
+        self.local_ports = local_ports
+        self.sticky_key = sticky_key
+        self.rng = rng
 
 
 class Peer:
@@ -202,11 +201,21 @@ def dispatch(
     age: float,
     stopping: bool,
     log_fields: bool,
+    cut: Callable[[], None],
 ) -> Answer | Forward:
     """Classify, parse and route one request head. ``now``: the wall clock when the head was framed (the
     exchange's ``received_at``, the Date of an ALB answer, the trace id's time); ``age``: seconds since the
     client connection opened (``client_keep_alive``); ``stopping``: the load balancer is stopping (no
-    keep-alive); ``log_fields``: fill the exchange fields only the access log reads."""
+    keep-alive); ``log_fields``: fill the exchange fields only the access log reads; ``cut``: called if
+    the target's deregistration delay runs out with the request in flight.
+
+    A forward is in flight at its target when it is returned (``Group.route`` counted it): the caller
+    ends it with ``Forward.target.end(cut)``.
+
+    The head is read once: a plain head (nearly all) by :func:`~.http1.parse_plain_request_head`,
+    which is the desync classifier's Compliant fast path and the fast parser in one pass and records
+    each header's kind, so the head for the target is built in one more loop over the headers
+    (:func:`~albfargate.alb.headers.forward_block`). Any other head is classified, then parsed, as ever."""
     ex = Exchange(
         kind=peer.kind,
         lb_name=ls.lb_full_name,
@@ -221,24 +230,28 @@ def dispatch(
         ex.chosen_cert_arn = certs[0] if certs else None
         ex.domain_name = peer.sni
     attrs = ls.attributes
-    # desync classification of the raw head (spec §4.6)
-    cls = desync.classify(head)
     close_after = False
-    if cls.tier != desync.Tier.COMPLIANT:
-        ex.classification = cls.tier.name.capitalize()
-        ex.classification_reason = cls.reason
-        verdict = desync.verdict(cls, attrs.desync_mitigation_mode)
-        if verdict == desync.Verdict.BLOCK:
-            return answer(ex, 400, keep_alive=False, now=now)
-        if verdict == desync.Verdict.ALLOW_AND_CLOSE:
-            close_after = True
     try:
-        # a Compliant head (nearly all) takes the fast parser; any other the general one, which
-        # frames what the desync mode let through rather than refusing it
-        if cls.reason is None:
-            p = parse_request_head(head)
+        plain = parse_plain_request_head(head)  # a plain head is Compliant (spec §4.6) and parsed at once
+        if plain is not None:
+            p = plain
         else:
-            p = parse_request_head_general(head, non_compliant=True)
+            # desync classification of the raw head (spec §4.6)
+            cls = desync.classify(head)
+            if cls.tier != desync.Tier.COMPLIANT:
+                ex.classification = cls.tier.name.capitalize()
+                ex.classification_reason = cls.reason
+                verdict = desync.verdict(cls, attrs.desync_mitigation_mode)
+                if verdict == desync.Verdict.BLOCK:
+                    return answer(ex, 400, keep_alive=False, now=now)
+                if verdict == desync.Verdict.ALLOW_AND_CLOSE:
+                    close_after = True
+            # a Compliant head takes the fast parser; any other the general one, which frames what the
+            # desync mode let through rather than refusing it
+            if cls.reason is None:
+                p = parse_request_head(head)
+            else:
+                p = parse_request_head_general(head, non_compliant=True)
         if p.host_count > 1 and not attrs.preserve_host_header:
             raise ProtocolError(400, "duplicate Host header")
     except ProtocolError as e:
@@ -294,23 +307,62 @@ def dispatch(
         return alb_error(ex, p, 500, keep_alive, stopping=stopping, now=now)
     ex.actions_executed = ("forward",)
     # headers towards the target (may refuse with 463)
+    trace_random = routing.rng.getrandbits(96).to_bytes(12, "big")
+    uri_host = None if p.target[:1] == "/" else headers.split_absolute_form(p.target)[0]
+    kinds = p.kinds
     try:
-        out_headers = headers.forward_headers(
-            p.headers,
-            client_ip=peer.client[0],
-            client_port=peer.client[1],
-            scheme=ls.scheme,
-            listener_port=ls.template_port,
-            attributes=attrs,
-            now=now,
-            trace_random=routing.rng.getrandbits(96).to_bytes(12, "big"),
-            uri_host=None if p.target[:1] == "/" else headers.split_absolute_form(p.target)[0],
-            tls_version=tls[1] if tls else None,
-            tls_cipher=tls[0] if tls else None,
-        )
+        if kinds is not None and not attrs.drop_invalid_header_fields:
+            block, trace = headers.forward_block(
+                p.headers,
+                kinds,
+                client_ip=peer.client[0],
+                client_port=peer.client[1],
+                scheme=ls.scheme,
+                listener_port=ls.template_port,
+                attributes=attrs,
+                now=now,
+                trace_random=trace_random,
+                uri_host=uri_host,
+                tls_version=tls[1] if tls else None,
+                tls_cipher=tls[0] if tls else None,
+            )
+        else:
+            block, trace = header_block(
+                headers.forward_headers(
+                    p.headers,
+                    client_ip=peer.client[0],
+                    client_port=peer.client[1],
+                    scheme=ls.scheme,
+                    listener_port=ls.template_port,
+                    attributes=attrs,
+                    now=now,
+                    trace_random=trace_random,
+                    uri_host=uri_host,
+                    tls_version=tls[1] if tls else None,
+                    tls_cipher=tls[0] if tls else None,
+                )
+            )
     except headers.TooManyForwardedFor:
         return alb_error(ex, p, 463, keep_alive, stopping=stopping, now=now)
-    return _plan_forward(ex, p, action, out_headers, keep_alive, close_after, routing, stopping, now)
+    ex.trace_id = trace
+    return _plan_forward(ex, p, action, block, keep_alive, close_after, routing, stopping, now, cut)
+
+
+def header_block(out_headers: list[tuple[str, str]]) -> tuple[str, str]:
+    """The header lines of ``headers.forward_headers``' list as sent to the target (hop-by-hop headers
+    dropped: the proxy declares the framing and the upgrade itself) and the X-Amzn-Trace-Id sent (the
+    last one; the access log's trace id)."""
+    parts: list[str] = []
+    hop = HOP_BY_HOP
+    trace = ""
+    for n, v in out_headers:
+        ln = n.lower()
+        if ln in hop:
+            continue
+        if ln == "x-amzn-trace-id":
+            trace = v
+        parts.append(f"{n}: {v}\r\n")
+    return "".join(parts), trace
 
 
 def choose_group(
@@ -346,15 +398,15 @@ def _plan_forward(
     ex: Exchange,
     p: RequestHead,
     action: ForwardAction,
-    out_headers: list[tuple[str, str]],
+    block: str,
     keep_alive: bool,
     close_after: bool,
     routing: Routing,
     stopping: bool,
     now: float,
+    cut: Callable[[], None],
 ) -> Answer | Forward:
     """Target group, target (stickiness), cookies to add, and the head to send; or an ALB answer."""
-    registry = routing.registry
     sticky_key = routing.sticky_key
     tuples = action.target_groups
     if len(tuples) == 1 and not action.stickiness_enabled:  # what choose_group gives, without calling it
@@ -365,9 +417,10 @@ def _plan_forward(
         cookies = cookies_of(p.headers) if action.stickiness_enabled else None
         tg_arn, set_cookies, err = choose_group(action, cookies, now, routing)
         ex.error_reason = err
-    tg = registry.target_group(tg_arn) if tg_arn else None
-    if tg is None or tg_arn is None:
+    g = routing.groups.get(tg_arn) if tg_arn else None
+    if g is None or tg_arn is None:
         return alb_error(ex, p, 503, keep_alive, stopping=stopping, now=now)
+    tg = g.tg
     ex.target_group_arn = tg_arn
     if tg.protocol_version.upper() in ("HTTP2", "GRPC"):
         # an HTTP/1.1 request to an HTTP2/gRPC target group (spec §4.5)
@@ -388,7 +441,7 @@ def _plan_forward(
             raw = cookies.get("AWSALB")
             if raw is not None:
                 sticky_target = balancing.decode_sticky(sticky_key, raw, now, a.lb_cookie_duration_seconds)
-    target = registry.pick(tg_arn, registry.now(), sticky_target)
+    target = g.route(sticky_target, cut)  # chosen and counted in flight: the registry's one call
     if target is None:
         return alb_error(ex, p, 503, keep_alive, stopping=stopping, now=now)
     if a.stickiness_enabled:
@@ -404,20 +457,12 @@ def _plan_forward(
             )
     ex.target = target.key
     upgrade = p.upgrade
-    # the head sent to the target: origin-form target, forwarded headers minus hop-by-hop ones;
-    # the (last) X-Amzn-Trace-Id sent is the access log's trace id
-    parts = [f"{p.method} {p.path}{'?' + p.query if p.query else ''} HTTP/1.1\r\n"]
-    hop = HOP_BY_HOP
-    trace: str | None = None
-    for n, v in out_headers:
-        ln = n.lower()
-        if ln in hop:
-            continue
-        if ln == "x-amzn-trace-id":
-            trace = v
-        parts.append(f"{n}: {v}\r\n")
-    if trace is not None:
-        ex.trace_id = trace
+    # the head sent to the target: origin-form target, forwarded headers minus hop-by-hop ones
+    query = p.query
+    parts = [
+        f"{p.method} {p.path}?{query} HTTP/1.1\r\n" if query else f"{p.method} {p.path} HTTP/1.1\r\n",
+        block,
+    ]
     if upgrade is not None:
         parts.append(f"Connection: Upgrade\r\nUpgrade: {upgrade}\r\n")
     if p.body_chunked:

@@ -30,6 +30,7 @@ __all__ = [
     "TRACE_HEADER_LIMIT",
     "TooManyForwardedFor",
     "client_element",
+    "forward_block",
     "forward_headers",
     "get_header",
     "new_trace_id",
@@ -53,6 +54,49 @@ _SPECIAL = frozenset(
         "host",
     }
 )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Header kinds: what the proxy and the rules above do with a request header, by its lower-cased name. The
+# one-pass request parser (http1.parse_plain_request_head) records each header's kind, so that
+# forward_block needs no lower-casing or set lookup of its own.
+KIND_PLAIN = 0  # passed to the target as it came
+KIND_HOST = 1
+KIND_USER_AGENT = 2
+KIND_CONTENT_LENGTH = 3  # hop-by-hop from here to KIND_HOP: the proxy re-declares the framing itself
+KIND_TRANSFER_ENCODING = 4
+KIND_CONNECTION = 5
+KIND_UPGRADE = 6
+KIND_EXPECT = 7
+KIND_HOP = 8  # keep-alive, proxy-connection, te, trailer
+KIND_XFF = 9  # x-forwarded-for (forward_headers' rules from here on)
+KIND_XF_PROTO_PORT = 10  # x-forwarded-proto, x-forwarded-port: always overwritten
+KIND_TLS = 11  # x-amzn-tls-version, x-amzn-tls-cipher-suite
+KIND_TRACE = 12  # x-amzn-trace-id
+KIND_COOKIE = 13
+KIND_SUSPICIOUS = 14  # a name the desync classifier may read as Transfer-Encoding / Content-Length
+KIND_NOT_TOKEN = 15  # not a token: the head is not plain
+
+KIND_OF: dict[str, int] = {
+    "host": KIND_HOST,
+    "user-agent": KIND_USER_AGENT,
+    "content-length": KIND_CONTENT_LENGTH,
+    "transfer-encoding": KIND_TRANSFER_ENCODING,
+    "connection": KIND_CONNECTION,
+    "upgrade": KIND_UPGRADE,
+    "expect": KIND_EXPECT,
+    "keep-alive": KIND_HOP,
+    "proxy-connection": KIND_HOP,
+    "te": KIND_HOP,
+    "trailer": KIND_HOP,
+    "x-forwarded-for": KIND_XFF,
+    "x-forwarded-proto": KIND_XF_PROTO_PORT,
+    "x-forwarded-port": KIND_XF_PROTO_PORT,
+    "x-amzn-tls-version": KIND_TLS,
+    "x-amzn-tls-cipher-suite": KIND_TLS,
+    "x-amzn-trace-id": KIND_TRACE,
+    "cookie": KIND_COOKIE,
+}
 
 
 class TooManyForwardedFor(Exception):
@@ -284,3 +328,109 @@ def forward_headers(
         out.append(("x-amzn-tls-version", tls_version))
         out.append(("x-amzn-tls-cipher-suite", tls_cipher))
     return out
+
+
+def forward_block(
+    headers: Sequence[tuple[str, str]],
+    kinds: Sequence[int],
+    *,
+    client_ip: str,
+    client_port: int,
+    scheme: str,
+    listener_port: int,
+    attributes: LoadBalancerAttributes,
+    now: float,
+    trace_random: bytes,
+    uri_host: str | None = None,
+    tls_version: str | None = None,
+    tls_cipher: str | None = None,
+) -> tuple[str, str]:
+    """The header lines sent upstream, as text (``Name: value\\r\\n`` each), and the X-Amzn-Trace-Id
+    sent: exactly what :func:`forward_headers` gives, without the hop-by-hop headers (the proxy's), in one
+    loop over headers whose kinds the parser recorded (``kinds[i]`` is ``http1.header_kind`` of
+    ``headers[i][0]``), so no name is lower-cased again. Not for ``drop_invalid_header_fields`` (the
+    caller uses :func:`forward_headers` then). Raises :class:`TooManyForwardedFor` as it does."""
+    mode = attributes.xff_header_processing_mode
+    preserve_host = attributes.preserve_host_header
+    tls_headers = attributes.tls_version_and_cipher_suite_headers
+    parts: list[str] = []
+    xff_values: list[str] = []
+    xff_at = -1
+    xff_name = xff_first = ""
+    trace_value: str | None = None
+    trace_at = -1
+    trace_name = ""
+    host_at = -1
+    host_name = host_value = ""
+    for i in range(len(headers)):
+        kind = kinds[i]
+        name, value = headers[i]
+        if kind <= KIND_USER_AGENT:  # plain, user-agent (and Host with preserve_host_header, below)
+            if kind != KIND_HOST or preserve_host:
+                parts.append(f"{name}: {value}\r\n")
+            elif host_at == -1:
+                host_at = len(parts)
+                host_name, host_value = name, value
+                parts.append("")
+        elif kind < KIND_XFF:  # hop-by-hop: the proxy's business
+            continue
+        elif kind == KIND_XFF:
+            xff_values.append(value.strip())
+            if xff_at == -1:
+                xff_at = len(parts)
+                xff_name, xff_first = name, value
+                parts.append("")
+        elif kind == KIND_TRACE:
+            if trace_at == -1:
+                trace_value = value.strip()
+                trace_at = len(parts)
+                trace_name = name
+                parts.append("")
+        elif kind == KIND_TLS:
+            if not tls_headers:
+                parts.append(f"{name}: {value}\r\n")
+        elif kind != KIND_XF_PROTO_PORT:  # cookie
+            parts.append(f"{name}: {value}\r\n")
+
+    # X-Forwarded-For
+    count = _count_addresses(xff_values)
+    if count > MAX_FORWARDED_FOR:
+        raise TooManyForwardedFor(count)
+    if mode == "remove":
+        pass  # its place stays empty
+    elif mode == "preserve":
+        if xff_at != -1:
+            value = ", ".join(xff_values) if len(xff_values) > 1 else xff_first
+            parts[xff_at] = f"{xff_name}: {value}\r\n"
+    else:  # append (default)
+        element = client_element(client_ip, client_port, with_port=attributes.xff_client_port)
+        existing = ", ".join([v for v in xff_values if v])
+        value = f"{existing}, {element}" if existing else element
+        if xff_at == -1:
+            parts.append(f"X-Forwarded-For: {value}\r\n")
+        else:
+            parts[xff_at] = f"{xff_name}: {value}\r\n"
+
+    # Host
+    if not preserve_host:
+        if uri_host is not None:
+            new_host = rewrite_host(uri_host, listener_port)
+            if host_at == -1:
+                parts.append(f"Host: {new_host}\r\n")
+            else:
+                parts[host_at] = f"{host_name}: {new_host}\r\n"
+        elif host_at != -1:
+            parts[host_at] = f"{host_name}: {rewrite_host(host_value, listener_port)}\r\n"
+
+    # X-Amzn-Trace-Id
+    oversized = trace_value is not None and _header_bytes(headers) > TRACE_HEADER_LIMIT
+    trace = trace_header(trace_value, now, trace_random, oversized=oversized)
+    if trace_at == -1:
+        parts.append(f"X-Amzn-Trace-Id: {trace}\r\n")
+    else:
+        parts[trace_at] = f"{trace_name}: {trace}\r\n"
+
+    parts.append(f"X-Forwarded-Proto: {scheme.lower()}\r\nX-Forwarded-Port: {listener_port}\r\n")
+    if tls_headers and tls_version and tls_cipher:
+        parts.append(f"x-amzn-tls-version: {tls_version}\r\nx-amzn-tls-cipher-suite: {tls_cipher}\r\n")
+    return "".join(parts), trace

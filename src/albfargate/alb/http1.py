@@ -15,6 +15,15 @@ from __future__ import annotations
 import re
 
 from albfargate.alb import desync
+from albfargate.alb.headers import (
+    KIND_CONTENT_LENGTH,
+    KIND_EXPECT,
+    KIND_NOT_TOKEN,
+    KIND_OF,
+    KIND_PLAIN,
+    KIND_SUSPICIOUS,
+    KIND_TRANSFER_ENCODING,
+)
 
 # ---------------------------------------------------------------------------------------------- limits
 # Spec §4.4: request line 16K, one header line 16K, whole request head 64K -> 400; response head from
@@ -33,9 +42,16 @@ _BLANK_LINE = re.compile(rb"\n\r?\n")
 
 def head_end(buf: bytes | bytearray, start: int) -> int:
     """Where the first blank line at or after ``start`` ends (what ``_HEAD_END.search`` finds: CRLF CRLF,
-    or either line end a bare LF), -1 when there is none. Searched as LF, optional CR, LF: the same end,
-    with a pattern that starts with a literal the engine skips to (``_HEAD_END`` is tried at every
-    position)."""
+    or either line end a bare LF), -1 when there is none.
+
+    The first CRLF CRLF is that end unless a blank line with a bare LF (LF LF, or LF CR LF not preceded
+    by a CR) comes before it: three C-level searches (a regex search costs more than the rest of the
+    framing). Otherwise, or when there is no CRLF CRLF yet, the regex decides (LF, optional CR, LF: a
+    pattern that starts with a literal the engine skips to; ``_HEAD_END`` is tried at every position)."""
+    i = buf.find(b"\r\n\r\n", start)
+    # an LF LF ending at or before i + 2, or an LF CR LF starting at or before i: an earlier blank line
+    if i >= 0 and buf.find(b"\n\n", start, i + 2) < 0 and buf.find(b"\n\r\n", start, i + 3) < 0:
+        return i + 4
     m = _BLANK_LINE.search(buf, start)
     return -1 if m is None else m.end()
 
@@ -155,6 +171,7 @@ class RequestHead:
         "headers",
         "host",
         "host_count",
+        "kinds",
         "method",
         "path",
         "query",
@@ -179,6 +196,8 @@ class RequestHead:
         self.host: str | None = None  # the first Host header
         self.host_count = 0  # how many Host headers there are
         self.user_agent: str | None = None
+        # the KIND_* of each header (headers.forward_block), when the one-pass parser read the head
+        self.kinds: list[int] | None = None
 
 
 # A well-formed origin-form request head below every size limit (CRLF only, an upper-case method,
@@ -335,6 +354,127 @@ def parse_request_head_general(head: bytes, non_compliant: bool = False) -> Requ
     return _finish_request(p, cl, te, conn_tokens)
 
 
+# ------------------------------------------------------------------------------- the one-pass parser
+# The header names the shell and the forwarding rules act on have a kind (headers.KIND_*): one dictionary
+# lookup per header gives it (and whether the name is a token), instead of lower-casing and looking the
+# name up in the parser, in forward_headers and again for the hop-by-hop headers.
+_KIND_NAME = (
+    "",
+    "host",
+    "user-agent",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "expect",
+)
+_TOKEN_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TCHAR_SYMBOLS = "!#$%&'*+-.^_`|~"
+# The kinds of the names seen so far (names repeat: a few dozen cover nearly all traffic); bounded.
+_NAME_KINDS: dict[str, int] = {}
+_NAME_KINDS_MAX = 4096
+
+
+def header_kind(name: str) -> int:
+    """The ``KIND_*`` of a request header name as received (``KIND_NOT_TOKEN`` when it is no token;
+    ``KIND_SUSPICIOUS`` for a name of 14 or more characters whose first letter or digit is a t or c,
+    other than Content-Length and Transfer-Encoding themselves: the names the desync classifier's fast
+    path leaves to its full analysis, which may find them similar to TE/CL)."""
+    kind = _NAME_KINDS.get(name)
+    if kind is not None:
+        return kind
+    if _TOKEN_NAME.fullmatch(name) is None:
+        kind = KIND_NOT_TOKEN
+    else:
+        kind = KIND_OF.get(name.lower(), KIND_PLAIN)
+        if kind != KIND_CONTENT_LENGTH and kind != KIND_TRANSFER_ENCODING and len(name) >= 14:
+            first = name.lstrip(_TCHAR_SYMBOLS)[:1]
+            if first in ("t", "T", "c", "C"):
+                kind = KIND_SUSPICIOUS
+    if len(_NAME_KINDS) < _NAME_KINDS_MAX:
+        _NAME_KINDS[name] = kind
+    return kind
+
+
+# The bytes of a plain head: printable ASCII, space, CR, LF (no tab, no obs-text, no other control).
+_PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\r\n"
+_PLAIN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"})
+_CHUNKED_VALUES = frozenset({"chunked", "Chunked", "CHUNKED"})
+
+
+def parse_plain_request_head(head: bytes) -> RequestHead | None:
+    """The request head in one pass when it is *plain*, else None (the caller classifies and parses it as
+    any other head: :func:`albfargate.alb.desync.classify`, :func:`parse_request_head`).
+
+    Plain: at most ``MAX_URL`` bytes of printable ASCII, spaces and CRLF line ends (no bare CR or LF, no
+    tab, no obs-text), a request line ``METHOD /target HTTP/1.x`` with a common method, header lines
+    ``token:value``, no name the classifier's fast path leaves to its full analysis, and at most one
+    Content-Length (digits) or ``Transfer-Encoding: chunked``, only on a POST/PUT/...  HTTP/1.1 request.
+    Such a head is what :func:`albfargate.alb.desync.classify` finds Compliant by its fast path and what
+    :func:`parse_request_head` splits by its fast path, and this gives the same result (property-tested);
+    it also records each header's ``KIND_*`` (``kinds``) for :func:`albfargate.alb.headers.forward_block`.
+    Raises :class:`ProtocolError` as :func:`parse_request_head` does."""
+    if len(head) > MAX_URL or head.translate(None, _PLAIN_BYTES):
+        return None
+    text = head.decode("latin-1")
+    lines = text.split("\r\n")
+    n = len(lines)
+    if n < 3 or lines[n - 1] or lines[n - 2] or text.count("\n") != n - 1 or text.count("\r") != n - 1:
+        return None
+    method, _, rest = lines[0].partition(" ")
+    target, _, version = rest.partition(" ")
+    if (
+        method not in _PLAIN_METHODS
+        or not target.startswith("/")
+        or (version != "HTTP/1.1" and version != "HTTP/1.0")
+    ):
+        return None
+    p = RequestHead()
+    p.method = method
+    p.target = target
+    p.version = version
+    path, _, query = target.partition("#")[0].partition("?")
+    p.path = path
+    p.query = query
+    hdrs = p.headers
+    kinds: list[int] = []
+    cl: int | None = None
+    te: list[str] = []
+    conn_tokens: list[str] = []
+    framing = 0  # Content-Length / Transfer-Encoding headers
+    for i in range(1, n - 2):
+        line = lines[i]
+        name, sep, value = line.partition(":")
+        if not sep:
+            return None
+        kind = header_kind(name)
+        if kind >= KIND_SUSPICIOUS:
+            return None
+        if value.startswith(" "):
+            value = value[1:]
+            if value.startswith(" ") or value.endswith(" "):
+                value = value.strip(" ")
+        elif value.endswith(" "):
+            value = value.strip(" ")
+        if kind <= KIND_EXPECT and kind != KIND_PLAIN:
+            if kind in (KIND_CONTENT_LENGTH, KIND_TRANSFER_ENCODING):
+                # one framing header, only on an HTTP/1.1 request that may have a body (checked before it
+                # is taken in: a second one is the classifier's business, not a parse error)
+                framing += 1
+                if framing > 1 or version != "HTTP/1.1" or method == "GET" or method == "HEAD":
+                    return None
+                if kind == KIND_CONTENT_LENGTH:
+                    if not value.isdigit() or len(value) > 18:
+                        return None
+                elif value not in _CHUNKED_VALUES and value.lower() != "chunked":
+                    return None
+            cl = _note_header(p, _KIND_NAME[kind], value, cl, te, conn_tokens)
+        hdrs.append((name, value))
+        kinds.append(kind)
+    p.kinds = kinds
+    return _finish_request(p, cl, te, conn_tokens)
+
+
 def _split_request_line(rl: bytes, has_headers: bool) -> list[bytes]:
     """Method, request target and version of a request line that is not three space-separated parts,
     split as the desync classifier splits it: the method is what precedes the first space, the version
@@ -420,19 +560,41 @@ def request_line_of(head: bytes) -> str:
     return line.decode("latin-1", "replace")
 
 
-# A well-formed response head (CRLF only, token names right before the colon, no obs-fold, no bare
-# CR): the fast path of parse_response_head takes it; anything else goes the general way.
+# The shape of a response head parse_response_head reads in one pass (CRLF only, token names right before
+# the colon, no obs-fold, no bare CR); anything else goes the general way. (Kept as the tests' statement of
+# that shape; the reader itself checks it with C-level string methods, line by line.)
 _RESP_WELL_FORMED = re.compile(
     rb"HTTP/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\r\n"
 )
-# The header lines the fast path looks at, name and value, each with the CRLF before it (a match can only
-# start a line): found in the lower-cased head with one findall (a case-sensitive pattern starting with a
-# literal, which the engine skips to; IGNORECASE would try every position).
-_RESP_SPECIAL = re.compile(
-    rb"\r\n(connection|keep-alive|proxy-connection|content-length|transfer-encoding|set-cookie):([^\r\n]*)"
-)
-# The hop-by-hop lines a response loses, each with the CRLF before it, cut from the head as it came.
-_RESP_HOP_LINE = re.compile(rb"\r\n(?:connection|keep-alive|proxy-connection):[^\r\n]*", re.IGNORECASE)
+# What parse_response_head does with a response header, by its lower-cased name.
+_R_PLAIN = 0
+_R_CONNECTION = 1
+_R_HOP = 2  # keep-alive, proxy-connection: cut, like Connection
+_R_CONTENT_LENGTH = 3
+_R_TRANSFER_ENCODING = 4
+_R_SET_COOKIE = 5
+_R_NOT_TOKEN = 6
+_R_KIND_OF: dict[str, int] = {
+    "connection": _R_CONNECTION,
+    "keep-alive": _R_HOP,
+    "proxy-connection": _R_HOP,
+    "content-length": _R_CONTENT_LENGTH,
+    "transfer-encoding": _R_TRANSFER_ENCODING,
+    "set-cookie": _R_SET_COOKIE,
+}
+_RESP_NAME_KINDS: dict[str, int] = {}
+_STATUS_CODES = frozenset(f"{i:03d}" for i in range(1000))
+_DIGITS = frozenset("0123456789")
+_ASCII_WS = " \t\x0b\x0c"  # what bytes.strip() strips inside a line (CR and LF cannot be there)
+
+
+def _response_name_kind(name: str) -> int:
+    kind = _RESP_NAME_KINDS.get(name)
+    if kind is None:
+        kind = _R_NOT_TOKEN if _TOKEN_NAME.fullmatch(name) is None else _R_KIND_OF.get(name.lower(), _R_PLAIN)
+        if len(_RESP_NAME_KINDS) < _NAME_KINDS_MAX:
+            _RESP_NAME_KINDS[name] = kind
+    return kind
 
 
 def parse_response_head(
@@ -446,47 +608,69 @@ def parse_response_head(
     appends those cookies only when the target sets cookie ``name`` (app_cookie stickiness, §3.8).
     Malformed → ProtocolError(502).
 
-    A well-formed head (the common case) is rewritten by slicing around the few header lines that
-    matter; any other goes through :func:`parse_response_head_general`. Both give the same result
-    (property-tested)."""
-    if _RESP_WELL_FORMED.fullmatch(head) is None:
+    A well-formed head (CRLF line ends only, ``HTTP/1.x NNN`` with an optional reason, token names right
+    before the colon: the common case) is read in one pass over its lines and sent on as it came but for
+    the hop-by-hop lines; any other goes through :func:`parse_response_head_general`. Both give the same
+    result (property-tested)."""
+    text = head.decode("latin-1")
+    lines = text.split("\r\n")
+    n = len(lines)
+    sl = lines[0]
+    if (
+        n < 3
+        or lines[n - 1]
+        or lines[n - 2]
+        or text.count("\n") != n - 1
+        or text.count("\r") != n - 1
+        or not sl.startswith("HTTP/1.")
+        or len(sl) < 12
+        or sl[7] not in _DIGITS
+        or sl[8] != " "
+        or sl[9:12] not in _STATUS_CODES
+        or (len(sl) > 12 and sl[12] != " ")
+    ):
         return parse_response_head_general(head, method, set_cookies, app_cookie)
-    status = int(head[9:12])
-    http10 = head[5:8] == b"1.0"
+    status = int(sl[9:12])
+    http10 = sl[7] == "0"
     cl: int | None = None
     chunked = False
     conn_close = http10
     hop = False
-    for lname, lvalue in _RESP_SPECIAL.findall(head.lower()):
-        if lname == b"content-length":
-            v = lvalue.strip()
-            if not v.isdigit():
-                raise ProtocolError(502, "bad content-length")
-            n = int(v)
-            if cl is not None and cl != n:
-                raise ProtocolError(502, "bad content-length")
-            cl = n
-        elif lname == b"transfer-encoding":
-            toks = [x.strip() for x in lvalue.split(b",")]
-            if toks and toks[-1] == b"chunked":
+    for i in range(1, n - 2):
+        name, sep, value = lines[i].partition(":")
+        if not sep:
+            return parse_response_head_general(head, method, set_cookies, app_cookie)
+        kind = _response_name_kind(name)
+        if kind == _R_PLAIN:
+            continue
+        if kind == _R_NOT_TOKEN:
+            return parse_response_head_general(head, method, set_cookies, app_cookie)
+        if kind == _R_CONTENT_LENGTH:
+            v = value.strip(_ASCII_WS)
+            if not v.isdigit() or not v.isascii() or (cl is not None and cl != int(v)):
+                # refused (502) by the general parser, after it checked the whole head
+                return parse_response_head_general(head, method, set_cookies, app_cookie)
+            cl = int(v)
+        elif kind == _R_TRANSFER_ENCODING:
+            if value.lower().rsplit(",", 1)[-1].strip(_ASCII_WS) == "chunked":
                 chunked = True
-        elif lname == b"set-cookie":
+        elif kind == _R_SET_COOKIE:
             if app_cookie is not None:  # the cookie's name is case-sensitive: read by the general parser
                 return parse_response_head_general(head, method, set_cookies, app_cookie)
         else:  # connection, keep-alive, proxy-connection: hop-by-hop lines, cut below
             hop = True
-            if lname == b"connection":
-                v = lvalue.strip()
-                if v == b"keep-alive":  # the usual single token, without splitting
+            if kind == _R_CONNECTION:
+                v = value.lower().strip(_ASCII_WS)
+                if v == "keep-alive":  # the usual single token, without splitting
                     if http10:
                         conn_close = False
-                elif v == b"close":
+                elif v == "close":
                     conn_close = True
                 else:
-                    toks = [x.strip() for x in v.split(b",")]
-                    if b"close" in toks:
+                    toks = [x.strip(_ASCII_WS) for x in v.split(",")]
+                    if "close" in toks:
                         conn_close = True
-                    elif http10 and b"keep-alive" in toks:
+                    elif http10 and "keep-alive" in toks:
                         conn_close = False
     if chunked and cl is not None:  # the Content-Length lines would go too (rare): the general parser
         return parse_response_head_general(head, method, set_cookies, app_cookie)
@@ -499,19 +683,28 @@ def parse_response_head(
     else:
         framing, length = "close", 0
         conn_close = True
-    # from the status code to the CRLF that ends the last header line, without the hop-by-hop lines
-    rest = head[8:-2]
-    if hop:
-        rest = _RESP_HOP_LINE.sub(b"", rest)
-    if not set_cookies and status != 101:
-        return status, b"HTTP/1.1" + rest + b"\r\n", framing, length, not conn_close
-    keep = [b"HTTP/1.1", rest]
+    if not hop:
+        if not set_cookies and status != 101:
+            return status, b"HTTP/1.1" + head[8:], framing, length, not conn_close
+        rest = head[8:-2]  # from the status code to the CRLF that ends the last header line
+    else:
+        keep = [sl[8:]]
+        for i in range(1, n - 2):
+            line = lines[i]
+            kind = _response_name_kind(line.partition(":")[0])
+            if kind != _R_CONNECTION and kind != _R_HOP:
+                keep.append(line)
+        keep.append("")
+        rest = "\r\n".join(keep).encode("latin-1")
+        if not set_cookies and status != 101:
+            return status, b"HTTP/1.1" + rest + b"\r\n", framing, length, not conn_close
+    out = [b"HTTP/1.1", rest]
     for cname, cvalue in set_cookies:
-        keep.append(f"{cname}: {cvalue}\r\n".encode("latin-1"))
+        out.append(f"{cname}: {cvalue}\r\n".encode("latin-1"))
     if status == 101:
-        keep.append(b"Connection: Upgrade\r\n")
-    keep.append(b"\r\n")
-    return status, b"".join(keep), framing, length, not conn_close
+        out.append(b"Connection: Upgrade\r\n")
+    out.append(b"\r\n")
+    return status, b"".join(out), framing, length, not conn_close
 
 
 def parse_response_head_general(

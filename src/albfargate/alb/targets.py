@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,6 +59,11 @@ class Target:
     def routable_state(self) -> bool:
         return self.health.state in (TargetState.HEALTHY, TargetState.UNHEALTHY)
 
+    def end(self, cut: Callable[[], None]) -> None:
+        """A request dispatched with :meth:`Group.route` (or ``LiveTargets.begin``) is over."""
+        self.outstanding -= 1
+        self.inflight.discard(cut)
+
     def view(self) -> balancing.TargetView:
         return balancing.TargetView(
             key=self.key,
@@ -71,7 +76,11 @@ class Target:
 
 @dataclass(slots=True, eq=False)
 class Group:
+    """One target group's live state (owned by the registry). The proxy routes a request with one call,
+    :meth:`route` (choose and count it), and ends it with :meth:`Target.end`."""
+
     tg: TargetGroup
+    clock: Callable[[], float]  # the registry's clock, read only when the choice needs the time
     targets: dict[TargetId, Target] = field(default_factory=dict)
     in_use: bool = False
     requests: int = 0
@@ -79,6 +88,47 @@ class Group:
     # candidate set and key index, rebuilt only after a membership/health change (hot path); not used
     # for least_outstanding_requests, whose choice needs the live in-flight counts
     cache: tuple[list[balancing.TargetView], dict[str, Target]] | None = None
+
+    def pick(self, sticky_key: str | None = None, now: float | None = None) -> Target | None:
+        """The target for the next request, or None (→ 503). ``sticky_key`` wins when it names a target of
+        the candidate set (stickiness overrides the algorithm, §3.7/§3.8). ``now`` (the registry's clock)
+        is read here when not given and only when the choice depends on it (slow-start weights)."""
+        if not self.targets:
+            return None
+        cache = self.cache
+        if cache is None:
+            by_key = {t.key: t for t in self.targets.values()}
+            views = [t.view() for t in self.targets.values()]
+            candidates = balancing.routable(views, self.tg.attributes)
+            if self.tg.attributes.algorithm != "least_outstanding_requests":
+                self.cache = (candidates, by_key)
+        else:
+            candidates, by_key = cache
+        if not candidates:
+            return None
+        if sticky_key is not None:
+            for c in candidates:
+                if c.key == sticky_key:
+                    return by_key[c.key]
+        if now is None:
+            # the balancer reads the time only for slow-start weights among several candidates
+            slow = len(candidates) > 1 and self.tg.attributes.slow_start_seconds > 0
+            now = self.clock() if slow else 0.0
+        assert self.balancer is not None
+        chosen = self.balancer.choose(candidates, now)
+        return by_key.get(chosen.key)
+
+    def route(self, sticky_key: str | None, cut: Callable[[], None]) -> Target | None:
+        """Choose the target of a request (:meth:`pick`) and count it in flight there (``cut`` is called if
+        the target's deregistration delay runs out first): the proxy's one call per request; the request
+        ends with :meth:`Target.end`."""
+        t = self.pick(sticky_key)
+        if t is not None:
+            t.outstanding += 1
+            t.requests += 1
+            t.inflight.add(cut)
+            self.requests += 1
+        return t
 
 
 Listener = Callable[[str, Target, str], None]  # (target group arn, target, event) event: register|leave
@@ -105,7 +155,7 @@ class LiveTargets:
 
     # ---------------------------------------------------------------- configuration
     def _add_group(self, tg: TargetGroup) -> Group:
-        g = Group(tg=tg, balancer=balancing.Balancer(tg.attributes, self._rng))
+        g = Group(tg=tg, clock=self._clock, balancer=balancing.Balancer(tg.attributes, self._rng))
         self._groups[tg.arn] = g
         return g
 
@@ -120,6 +170,12 @@ class LiveTargets:
 
     def groups(self) -> list[Group]:
         return list(self._groups.values())
+
+    @property
+    def group_map(self) -> Mapping[str, Group]:
+        """Every group by ARN, live (the registry's own table, read-only: groups are added, never replaced
+        or removed, so the proxy may keep it and look a group up without calling the registry)."""
+        return self._groups
 
     def target_group(self, arn: str) -> TargetGroup | None:
         g = self._groups.get(arn)
@@ -330,29 +386,9 @@ class LiveTargets:
         return self._clock()
 
     def pick(self, target_group_arn: str, now: float, sticky_key: str | None = None) -> Target | None:
-        """The target for the next request of a group, or None (→ 503). ``sticky_key`` wins when it
-        names a target of the candidate set (stickiness overrides the algorithm, §3.7/§3.8)."""
+        """The target for the next request of a group, or None (→ 503): :meth:`Group.pick`."""
         g = self._groups.get(target_group_arn)
-        if g is None or not g.targets:
-            return None
-        cache = g.cache
-        if cache is None:
-            by_key = {t.key: t for t in g.targets.values()}
-            views = [t.view() for t in g.targets.values()]
-            candidates = balancing.routable(views, g.tg.attributes)
-            if g.tg.attributes.algorithm != "least_outstanding_requests":
-                g.cache = (candidates, by_key)
-        else:
-            candidates, by_key = cache
-        if not candidates:
-            return None
-        if sticky_key is not None:
-            for c in candidates:
-                if c.key == sticky_key:
-                    return by_key[c.key]
-        assert g.balancer is not None
-        chosen = g.balancer.choose(candidates, now)
-        return by_key.get(chosen.key)
+        return None if g is None else g.pick(sticky_key, now)
 
     def begin(self, target_group_arn: str, t: Target, cut: Callable[[], None]) -> None:
         """A request is dispatched to ``t``; ``cut`` is called if the drain delay runs out first."""
@@ -364,8 +400,7 @@ class LiveTargets:
             g.requests += 1
 
     def end(self, t: Target, cut: Callable[[], None]) -> None:
-        t.outstanding -= 1
-        t.inflight.discard(cut)
+        t.end(cut)
 
     def close(self) -> None:
         """Cancel drain timers (runtime shutdown)."""
