@@ -201,10 +201,14 @@ def to_bool(value: Any, fail: Callable[[str], NoReturn]) -> bool:
 class ResourceContext:
     """One resource of one stack, as a converter sees it."""
 
-    def __init__(self, scope: StackScope, logical_id: str, resource: Mapping[str, Any]) -> None:
+    def __init__(
+        self, scope: StackScope, logical_id: str, resource: Mapping[str, Any], *, seed_suffix: str = ""
+    ) -> None:
         self.scope = scope
         self.stack = scope.stack
         self.logical_id = logical_id
+        # a replacement made by a CloudFormation update gets new ids: the seed carries its generation
+        self.seed_suffix = seed_suffix
         self.type = str(resource.get("Type", ""))
         raw = resource.get("Properties") or {}
         self.raw_properties: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
@@ -213,7 +217,7 @@ class ResourceContext:
 
     @property
     def seed(self) -> str:
-        return f"{self.stack}/{self.logical_id}"
+        return f"{self.stack}/{self.logical_id}{self.seed_suffix}"
 
     def fail(self, path: str, message: str) -> AssemblyError:
         return AssemblyError(f"{location(self.stack, self.logical_id, path)}: {message}")
@@ -235,6 +239,16 @@ class ResourceContext:
         resource is reported even when the converter does not read that property."""
         for key in self.raw_properties:
             self._prop(key)
+
+    def resolved_properties(self) -> dict[str, Any]:
+        """Every property with its intrinsics resolved; a property that resolves to ``AWS::NoValue`` is
+        left out, as CloudFormation leaves it out."""
+        out: dict[str, Any] = {}
+        for key in self.raw_properties:
+            value = self._prop(key)
+            if value is not NO_VALUE and value is not _MISSING:
+                out[key] = value
+        return out
 
     def resolve(self, value: Any, path: str) -> Any:
         try:

@@ -14,9 +14,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CircularDependencyError", "dependencies", "dependency_order"]
+__all__ = [
+    "CircularDependencyError",
+    "References",
+    "dependencies",
+    "dependency_order",
+    "references",
+    "unknown_functions",
+]
 
 # Resource attributes that hold no reference CloudFormation orders by (Type and Condition are names,
 # Metadata is not resolved, the policies are words).
@@ -73,6 +81,94 @@ def _references(value: Any, names: frozenset[str], out: set[str]) -> None:
             return
     for item in value.values():
         _references(item, names, out)
+
+
+@dataclass
+class References:
+    """What a template value names: ``refs`` every name of a ``Ref`` or ``${Name}`` (resources,
+    parameters, pseudo parameters alike), ``attributes`` every ``(logical id, attribute)`` of an
+    ``Fn::GetAtt`` or ``${Name.Attribute}``, ``imports`` every literal ``Fn::ImportValue`` name."""
+
+    refs: set[str] = field(default_factory=set)
+    attributes: set[tuple[str, str]] = field(default_factory=set)
+    imports: set[str] = field(default_factory=set)
+
+
+def _scan(value: Any, out: References, local: frozenset[str]) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _scan(item, out, local)
+        return
+    if not isinstance(value, dict):
+        return
+    if len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            if isinstance(arg, str):
+                out.refs.add(arg)
+            return
+        if key == "Fn::GetAtt":
+            if isinstance(arg, str):
+                head, _, tail = arg.partition(".")
+                out.attributes.add((head, tail))
+            elif isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str):
+                if isinstance(arg[1], str):
+                    out.attributes.add((arg[0], arg[1]))
+                else:
+                    out.refs.add(arg[0])  # an attribute chosen at run time: the resource is named
+                    _scan(arg[1], out, local)
+            return
+        if key == "Fn::Sub":
+            text, variables = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else (arg, {})
+            names = local | (frozenset(variables) if isinstance(variables, dict) else frozenset())
+            if isinstance(text, str):
+                for match in _SUB_VARIABLE.finditer(text):
+                    name = match.group(1).strip()
+                    head, dot, tail = name.partition(".")
+                    if head in names:
+                        continue
+                    if dot and not head.startswith("AWS::"):
+                        out.attributes.add((head, tail))
+                    else:
+                        out.refs.add(name)
+            else:
+                _scan(text, out, local)
+            _scan(variables, out, local)
+            return
+        if key == "Fn::ImportValue" and isinstance(arg, str):
+            out.imports.add(arg)
+            return
+    for item in value.values():
+        _scan(item, out, local)
+
+
+def references(value: Any) -> References:
+    """Every name ``value`` refers to (see :class:`References`), at any depth."""
+    out = References()
+    _scan(value, out, frozenset())
+    return out
+
+
+def unknown_functions(value: Any, known: Iterable[str]) -> list[tuple[str, str]]:
+    """``(path, name)`` of every ``Fn::``-prefixed key of a one-key mapping that is not in ``known``,
+    in document order (CloudFormation refuses such a template before it changes anything)."""
+    names = frozenset(known)
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{path}[{i}]")
+        elif isinstance(node, dict):
+            if len(node) == 1:
+                ((key, _),) = node.items()
+                if isinstance(key, str) and key.startswith("Fn::") and key not in names:
+                    found.append((path, key))
+            for k, v in node.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+
+    walk(value, "")
+    return found
 
 
 def dependencies(resources: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:

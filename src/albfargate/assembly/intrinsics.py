@@ -109,6 +109,7 @@ class Resolver:
     are looked up through callbacks so the caller decides what a resource's ``Ref`` is."""
 
     stack_name: str
+    stack_id: str | None = None  # AWS::StackId when a CloudFormation engine assigned one
     parameters: Mapping[str, Any] = field(default_factory=dict)
     conditions: Mapping[str, Any] = field(default_factory=dict)
     mappings: Mapping[str, Any] = field(default_factory=dict)
@@ -135,6 +136,8 @@ class Resolver:
         if name == "AWS::StackName":
             return self.stack_name
         if name == "AWS::StackId":
+            if self.stack_id is not None:
+                return self.stack_id
             uuid = ids.hex_id(f"stack/{self.stack_name}", 32)
             guid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
             return (

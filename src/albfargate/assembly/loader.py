@@ -57,9 +57,24 @@ class StackScope:
         assets: Sequence[ImageAsset] = (),
         exports: Mapping[str, Any] | None = None,
         parameter_values: Mapping[str, Any] | None = None,
+        stack_id: str | None = None,
+        physical_ids: Mapping[str, Any] | None = None,
+        attributes: Mapping[str, Mapping[str, Any]] | None = None,
+        seed_suffixes: Mapping[str, str] | None = None,
+        ssm_values: Mapping[str, str] | None = None,
     ) -> None:
+        """``stack_id``, ``physical_ids``, ``attributes``, ``seed_suffixes`` and ``ssm_values`` are what
+        a CloudFormation engine knows of a deployed stack: its ``AWS::StackId``; the recorded ``Ref``
+        value and ``Fn::GetAtt`` values of resources that exist (they win over the converters' own
+        values: a task definition's registered revision, say); the seed suffix of a resource replaced
+        by an update (its new ids); and the values of the SSM parameters that SSM-typed template
+        parameters name (without them such a parameter is the placeholder ``ssm:<name>``)."""
         self.stack = stack
         self.template = template
+        self.physical_ids: Mapping[str, Any] = physical_ids or {}
+        self.known_attributes: Mapping[str, Mapping[str, Any]] = attributes or {}
+        self.seed_suffixes: Mapping[str, str] = seed_suffixes or {}
+        self.ssm_values = ssm_values
         resources = template.get("Resources") or {}
         self.resources: dict[str, Mapping[str, Any]] = {}
         for logical_id, resource in resources.items():
@@ -72,6 +87,7 @@ class StackScope:
         parameters = self._parameters(template.get("Parameters") or {}, parameter_values or {})
         self.resolver = Resolver(
             stack_name=stack,
+            stack_id=stack_id,
             parameters=parameters,
             conditions=template.get("Conditions") or {},
             mappings=template.get("Mappings") or {},
@@ -97,6 +113,14 @@ class StackScope:
                 continue
             if ptype.startswith(SSM_PARAMETER_PREFIX):
                 inner = ptype[len(SSM_PARAMETER_PREFIX) : -1]
+                known = self.ssm_values.get(to_text(value)) if self.ssm_values is not None else None
+                if known is not None:
+                    out[name] = (
+                        [v.strip() for v in known.split(",")]
+                        if inner.startswith("List<") or inner == "CommaDelimitedList"
+                        else known
+                    )
+                    continue
                 placeholder = ssm_placeholder(to_text(value))
                 out[name] = [placeholder] if inner.startswith("List<") else placeholder
             elif ptype == "CommaDelimitedList" or ptype.startswith("List<"):
@@ -114,7 +138,12 @@ class StackScope:
     def context(self, logical_id: str) -> ResourceContext:
         ctx = self._contexts.get(logical_id)
         if ctx is None:
-            ctx = ResourceContext(self, logical_id, self.resources[logical_id])
+            ctx = ResourceContext(
+                self,
+                logical_id,
+                self.resources[logical_id],
+                seed_suffix=self.seed_suffixes.get(logical_id, ""),
+            )
             self._contexts[logical_id] = ctx
         return ctx
 
@@ -143,6 +172,9 @@ class StackScope:
             raise KeyError(logical_id)
         key = (logical_id, "Ref")
         self._guard(key, path)
+        if logical_id in self.physical_ids:
+            self._refs[logical_id] = self.physical_ids[logical_id]
+            return self._refs[logical_id]
         self._in_progress.add(key)
         try:
             value = registry.ref(self.context(logical_id))
@@ -158,6 +190,10 @@ class StackScope:
         if logical_id not in self.resources:
             raise KeyError(logical_id)
         self._guard(key, path)
+        known = self.known_attributes.get(logical_id)
+        if known is not None and attribute in known:
+            self._atts[key] = known[attribute]
+            return known[attribute]
         self._in_progress.add(key)
         try:
             value = registry.get_att(self.context(logical_id), attribute)
@@ -295,6 +331,19 @@ class _ModelBuilder:
             secret_attachments=tuple(self.secret_attachments),
             parameters=tuple(self.parameters),
         )
+
+
+def model_from_items(
+    items: Iterable[object], *, stacks: Sequence[str] = (), assets: Sequence[ImageAsset] = ()
+) -> SystemModel:
+    """A model of converter results (what :func:`albfargate.assembly.registry.convert` returns), grouped
+    as :func:`model_from_templates` groups them: a CloudFormation engine builds the model of the stacks
+    it deployed with it."""
+    builder = _ModelBuilder()
+    builder.stacks.extend(stacks)
+    for item in items:
+        builder.add(item)
+    return builder.build(assets)
 
 
 def _load_stack(builder: _ModelBuilder, scope: StackScope) -> None:
