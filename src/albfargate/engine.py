@@ -267,6 +267,33 @@ class Engine:
         self.backing = BackingManager(self.model, self.state_dir, host=self.config.host)
         await self.backing.start()
 
+    async def ensure_load_balancers(self) -> None:
+        """Start the load balancers' runtime when the system started without any (``up --empty``, or an
+        app without a load balancer): one made later through the API or CloudFormation needs it. The
+        scheduler registers targets with it from then on."""
+        if self.lb is not None or self._stopping:
+            return
+        from albfargate.alb.runtime import LoadBalancerRuntime
+
+        lb = LoadBalancerRuntime(
+            self.model,
+            state_dir=self.state_dir,
+            port_overrides=self.config.port_overrides,
+            host=self.config.host,
+            access_logs=importlib.util.find_spec("albfargate.alb.accesslog") is not None,
+        )
+        await lb.start()
+        self.lb = lb
+        if self.scheduler is not None:
+            self.scheduler.targets = lb.targets
+        self.refresh_served()
+
+    def refresh_served(self) -> None:
+        """The listeners or rules changed at run time: the scheduler gates service health on exactly the
+        target groups a local listener forwards to now (``served_target_groups`` at start)."""
+        if self.scheduler is not None and self.lb is not None:
+            self.scheduler.served = frozenset(g.tg.arn for g in self.lb.targets.groups() if g.in_use)
+
     def start_autoscaler(self) -> None:
         """Start the autoscaler when scalable targets appear later (Application Auto Scaling API)."""
         if self.autoscaler is None:

@@ -18,6 +18,7 @@ class Context:
     clock: Callable[[], float] = field(default=time.time)
     secrets: Any = None  # backing.store.SecretStore of the running system (Secrets Manager), if any
     parameters: Any = None  # backing.store.ParameterStore (SSM Parameter Store), if any
+    cloudformation: Any = None  # api.cloudformation.service.CloudFormationApi when the endpoint serves it
 
 
 Params = Mapping[str, Any]

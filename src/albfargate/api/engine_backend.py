@@ -281,6 +281,10 @@ class EngineBackend:
             self.engine.lb.set_default_actions(listener_arn, actions)
 
     def update_target_group(self, target_group: TargetGroup) -> None:
+        engine = self.engine
+        # in the engine's model too: a runtime started later (see _runtime) knows the group
+        others = tuple(x for x in engine.model.target_groups if x.arn != target_group.arn)
+        engine.model = replace(engine.model, target_groups=(*others, target_group))
         if self.engine.lb is not None:
             self.engine.lb.update_target_group(target_group)
         sched = self.engine.scheduler
@@ -294,12 +298,18 @@ class EngineBackend:
 
     # --- load balancers and listeners created/deleted through the API -------------------------------------
     def _runtime(self, what: str) -> Any:
+        """The load balancers' runtime; a system that started without any gets one now (an empty
+        ``up``, then a load balancer made through the API or CloudFormation)."""
         lb = self.engine.lb
         if lb is None:
-            raise BackendError(
-                "OperationNotPermitted",
-                f"{what}: no local load balancer is running (the app defines none); add one to the CDK app",
-            )
+            ensure = getattr(self.engine, "ensure_load_balancers", None)
+            if ensure is None or self.engine.scheduler is None:
+                raise BackendError(
+                    "OperationNotPermitted",
+                    f"{what}: no local load balancer is running (the app defines none); add one to the "
+                    "CDK app",
+                )
+            return _LazyRuntime(self, ensure)
         if getattr(lb, "workers", 1) > 1:
             raise BackendError(
                 "OperationNotPermitted",
@@ -321,6 +331,9 @@ class EngineBackend:
                 await make()
             except Exception:
                 _log.exception("load balancer change failed")
+            refresh = getattr(self.engine, "refresh_served", None)
+            if refresh is not None:  # the scheduler gates service health on the served target groups
+                refresh()
 
         self._chain = asyncio.get_running_loop().create_task(run())
 
@@ -403,6 +416,22 @@ class EngineBackend:
         return out
 
 
+class _LazyRuntime:
+    """Stands for the load balancers' runtime of a system that has none yet: the first change starts it
+    (in the chain of changes, so every later one sees it)."""
+
+    def __init__(self, backend: EngineBackend, ensure: Callable[[], Awaitable[Any]]) -> None:
+        self.backend = backend
+        self.ensure = ensure
+        backend._later(ensure)
+
+    def __getattr__(self, name: str) -> Any:
+        async def call(*args: Any, **kw: Any) -> Any:
+            return await getattr(self.backend.engine.lb, name)(*args, **kw)
+
+        return call
+
+
 async def start_api(
     engine: Engine, *, port: int = 4566, host: str = "127.0.0.1", exact: bool = False
 ) -> ApiServer:
@@ -431,5 +460,8 @@ async def start_api(
         s3=getattr(engine, "s3", None),
         port_search=not exact,
     )
+    from albfargate.api.cloudformation.service import attach
+
+    attach(server, state_dir=engine.state_dir, model_stacks=tuple(engine.model.stacks), s3=engine.s3)
     engine.api_url = await server.start()
     return server

@@ -16,17 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http
+import inspect
 import ipaddress
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from albfargate.api.autoscaling.handlers import OPERATIONS as AAS_OPERATIONS
 from albfargate.api.backend import Backend, BackendError
+from albfargate.api.cloudformation.handlers import OPERATIONS as CFN_OPERATIONS
+from albfargate.api.cloudformation.handlers import VERSION as CFN_VERSION
+from albfargate.api.cloudformation.handlers import XMLNS as CFN_XMLNS
 from albfargate.api.context import Context, Handler
 from albfargate.api.ecs.handlers import OPERATIONS as ECS_OPERATIONS
 from albfargate.api.elbv2.handlers import OPERATIONS as ELB_OPERATIONS
@@ -59,6 +63,13 @@ ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
 AAS_PREFIX = "AnyScaleFrontendService."
 ELB_VERSION = "2015-12-01"
 ELB_XMLNS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
+
+#: The query-protocol services: signed service name -> (API version, XML namespace, operations).
+#: An unsigned request is matched by its ``Version``.
+QUERY_SERVICES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "elasticloadbalancing": (ELB_VERSION, ELB_XMLNS, ELB_OPERATIONS),
+    "cloudformation": (CFN_VERSION, CFN_XMLNS, CFN_OPERATIONS),
+}
 
 REASONS = {
     200: "OK",
@@ -121,9 +132,34 @@ def _json_error(error: ApiError) -> Response:
     return Response(status, json11.CONTENT_TYPE, body)
 
 
-def _xml_error(error: ApiError, request_id: str) -> Response:
-    status, body = query.encode_error(error, xmlns=ELB_XMLNS, request_id=request_id)
+def _xml_error(error: ApiError, request_id: str, xmlns: str = ELB_XMLNS) -> Response:
+    status, body = query.encode_error(error, xmlns=xmlns, request_id=request_id)
     return Response(status, query.CONTENT_TYPE, body)
+
+
+class Pending:
+    """A query-protocol answer that needs I/O first (CloudFormation reading a ``TemplateURL`` from the
+    local S3): :meth:`response` awaits the handler and encodes its result or its error."""
+
+    def __init__(self, work: Awaitable[Any], action: str, xmlns: str, request_id: str) -> None:
+        self.work = work
+        self.action = action
+        self.xmlns = xmlns
+        self.request_id = request_id
+
+    async def response(self) -> Response:
+        try:
+            result = await self.work
+        except ApiError as error:
+            return _xml_error(error, self.request_id, self.xmlns)
+        except BackendError as refused:
+            return _xml_error(ApiError(refused.code, refused.message), self.request_id, self.xmlns)
+        except Exception:
+            log.exception("internal error handling %s", self.action)
+            fault = ApiError("InternalFailure", "Internal server error", status=500, sender=False)
+            return _xml_error(fault, self.request_id, self.xmlns)
+        body = query.encode_response(self.action, result, xmlns=self.xmlns, request_id=self.request_id)
+        return Response(200, query.CONTENT_TYPE, body)
 
 
 class Dispatcher:
@@ -132,8 +168,16 @@ class Dispatcher:
     def __init__(self, context: Context) -> None:
         self.context = context
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
+    async def handle_async(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
+        """:meth:`handle`, with an answer that needs I/O awaited."""
+        response = self.handle(method, target, headers, body)
+        if isinstance(response, Pending):
+            return await response.response()
+        return response
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response | Pending:
         request_id = str(uuid.uuid4())
+        xmlns = ELB_XMLNS
         amz_target = headers.get("x-amz-target")
         as_json = amz_target is not None or "json" in headers.get("content-type", "")
         try:
@@ -152,14 +196,16 @@ class Dispatcher:
             elif method != "POST":
                 raise ApiError("InvalidAction", f"Unsupported HTTP method {method}; use POST", status=405)
             service = signed_service(headers, qs)
+            if service in QUERY_SERVICES:
+                xmlns = QUERY_SERVICES[service][1]
             if amz_target is not None:
                 return self._json(service, amz_target, body, request_id)
             return self._query(service, body, qs, request_id)
         except ApiError as error:
-            return _json_error(error) if as_json else _xml_error(error, request_id)
+            return _json_error(error) if as_json else _xml_error(error, request_id, xmlns)
         except BackendError as refused:  # the engine refused a write, naming the AWS error code
             as_api = ApiError(refused.code, refused.message)
-            return _json_error(as_api) if as_json else _xml_error(as_api, request_id)
+            return _json_error(as_api) if as_json else _xml_error(as_api, request_id, xmlns)
         except Exception:  # a bug: answer in-protocol, log the traceback locally only
             log.exception("internal error handling %s %s", method, target.split("?", 1)[0])  # no tokens
             fault = ApiError(
@@ -168,7 +214,7 @@ class Dispatcher:
                 status=500,
                 sender=False,
             )
-            return _json_error(fault) if as_json else _xml_error(fault, request_id)
+            return _json_error(fault) if as_json else _xml_error(fault, request_id, xmlns)
 
     def _json(self, service: str | None, amz_target: str, body: bytes, request_id: str) -> Response:
         table: dict[str, Handler]
@@ -192,24 +238,37 @@ class Dispatcher:
         result = handler(self.context, params)
         return Response(200, json11.CONTENT_TYPE, json11.encode_response(result))
 
-    def _query(self, service: str | None, body: bytes, qs: dict[str, str], request_id: str) -> Response:
+    def _query(
+        self, service: str | None, body: bytes, qs: dict[str, str], request_id: str
+    ) -> Response | Pending:
         params = query.parse_form(body) if body else {}
         if not params:
             params = query.parse_form(urlencode(list(qs.items())).encode()) if qs else {}
-        if service not in (None, "elasticloadbalancing"):
-            raise ApiError("InvalidAction", f"Service {service!r} is not served by this endpoint")
         version = params.get("Version")
-        if version != ELB_VERSION:
+        if service is None:  # unsigned: the Version names the API
+            service = next((name for name, (v, _, _) in QUERY_SERVICES.items() if v == version), None)
+            if service is None:
+                raise ApiError(
+                    "InvalidAction",
+                    f"Unsupported API version {version!r}; albfargate serves "
+                    + ", ".join(f"{n} {v}" for n, (v, _, _) in QUERY_SERVICES.items()),
+                )
+        if service not in QUERY_SERVICES:
+            raise ApiError("InvalidAction", f"Service {service!r} is not served by this endpoint")
+        expected, xmlns, operations = QUERY_SERVICES[service]
+        if version != expected:
             raise ApiError(
-                "InvalidAction" if service is None else "InvalidParameterValue",
-                f"Unsupported API version {version!r}; albfargate serves elasticloadbalancing {ELB_VERSION}",
+                "InvalidParameterValue",
+                f"Unsupported API version {version!r}; albfargate serves {service} {expected}",
             )
         action = params.get("Action")
-        handler = ELB_OPERATIONS.get(action) if isinstance(action, str) else None
+        handler = operations.get(action) if isinstance(action, str) else None
         if handler is None or not isinstance(action, str):
             raise ApiError("InvalidAction", f"The action {action} is not valid for this web service.")
         result = handler(self.context, params)
-        body_out = query.encode_response(action, result, xmlns=ELB_XMLNS, request_id=request_id)
+        if inspect.isawaitable(result):
+            return Pending(result, action, xmlns, request_id)
+        body_out = query.encode_response(action, result, xmlns=xmlns, request_id=request_id)
         return Response(200, query.CONTENT_TYPE, body_out)
 
 
@@ -236,6 +295,7 @@ class ApiServer:
         self.port_search = port_search  # False: ``port`` or an error (an explicit --api-port)
         self.max_body = max_body
         self.s3 = s3
+        self.cloudformation: Any = None  # api.cloudformation.service.CloudFormationApi once attached
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -263,6 +323,9 @@ class ApiServer:
         raise RuntimeStartError(f"API endpoint: no free port from {self.port} on {self.host}: {last}")
 
     async def stop(self) -> None:
+        if self.cloudformation is not None:  # operations in progress end; every stack record is written
+            await self.cloudformation.close()
+            self.cloudformation = None
         if self._server is None:
             return
         self._server.close()
@@ -359,7 +422,7 @@ class ApiServer:
         if headers.get("expect", "").lower() == "100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = await reader.readexactly(length) if length else b""
-        response = self.dispatcher.handle(method, target, headers, body)
+        response = await self.dispatcher.handle_async(method, target, headers, body)
         await self._send(writer, response, keep_alive)
         return keep_alive
 

@@ -317,6 +317,15 @@ class SecretStore:
         self.save()
         return rec, version
 
+    def delete(self, secret_id: str) -> bool:
+        """The secret goes (a CloudFormation stack deleted it); False when there was none."""
+        rec = self.find(secret_id)
+        if rec is None:
+            return False
+        del self.secrets[rec.arn]
+        self.save()
+        return True
+
     def touch(self, rec: SecretRecord) -> None:
         """GetSecretValue's LastAccessedDate (the day, as Secrets Manager keeps it); not saved each time."""
         day = self.clock() // 86400 * 86400
@@ -464,6 +473,16 @@ class ParameterStore:
                 rec.data_type = data_type
         self.save()
         return rec
+
+    def delete(self, name: str) -> bool:
+        """The parameter goes (DeleteParameter, a CloudFormation stack deleted it); False when there was
+        none."""
+        rec = self.find(name)
+        if rec is None:
+            return False
+        del self.parameters[rec.name]
+        self.save()
+        return True
 
     def ensure(
         self,

@@ -7,8 +7,8 @@ services (a service completes when its deployment is steady; a deployment the ci
 fails the resource with "ECS Deployment Circuit Breaker was triggered"); Application Auto Scaling
 targets and policies; S3 buckets (a bucket that is not empty cannot be deleted, as on AWS, unless the
 CDK's ``Custom::S3AutoDeleteObjects`` resource empties it first: its delete is emulated); SSM parameters
-and Secrets Manager secrets (and their RDS attachments). Every other type is an inert record
-(:class:`albfargate.cfn.providers.InertProvider`)."""
+and Secrets Manager secrets. Every other type (RDS databases and secret attachments too, for now) is an
+inert record (:class:`albfargate.cfn.providers.InertProvider`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from albfargate.cfn.providers import Provider, ProviderResult, ResourceFailed, ResourceRequest
 from albfargate.model.autoscaling import ScalableTarget, TargetTrackingPolicy
-from albfargate.model.backing import Parameter, SecretSpec, SecretTargetAttachment
+from albfargate.model.backing import Parameter, SecretSpec
 from albfargate.model.ecs import Cluster, Service, TaskDefinition
 from albfargate.model.elbv2 import Listener, LoadBalancer, Rule, TargetGroup
 from albfargate.model.s3 import Bucket
@@ -73,7 +73,7 @@ class LiveSystem(Protocol):
     async def register_task_definition(self, td: TaskDefinition) -> str: ...  # the registered ARN
     async def deregister_task_definition(self, arn: str) -> None: ...
     async def create_service(self, service: Service) -> None: ...
-    async def update_service(self, service: Service) -> None: ...
+    async def update_service(self, service: Service, *, desired_count: bool = True) -> None: ...
     async def delete_service(self, arn: str) -> None: ...
     def service_state(self, arn: str) -> ServiceState | None: ...
 
@@ -85,6 +85,7 @@ class LiveSystem(Protocol):
 
     # S3
     async def create_bucket(self, bucket: Bucket) -> None: ...
+    async def update_bucket(self, bucket: Bucket) -> None: ...
     async def delete_bucket(self, name: str) -> None: ...
     async def empty_bucket(self, name: str) -> None: ...
 
@@ -92,8 +93,10 @@ class LiveSystem(Protocol):
     async def put_parameter(self, parameter: Parameter) -> None: ...
     async def delete_parameter(self, name: str) -> None: ...
     async def put_secret(self, spec: SecretSpec) -> None: ...
-    async def attach_secret(self, attachment: SecretTargetAttachment) -> None: ...
     async def delete_secret(self, arn: str) -> None: ...
+
+    # reading (SSM-typed template parameters, the CDK's BootstrapVersion one)
+    def ssm_parameter(self, name: str) -> str | None: ...
 
 
 #: How often a provider looks at what it waits for (an ECS service's deployment, its draining).
@@ -112,7 +115,9 @@ def _one(request: ResourceRequest, kind: type[Any]) -> Any:
         if isinstance(item, kind):
             return item
     raise ResourceFailed(
-        handler_message(f"{request.type} {request.logical_id}: the template does not define it", "InvalidRequest")
+        handler_message(
+            f"{request.type} {request.logical_id}: the template does not define it", "InvalidRequest"
+        )
     )
 
 
@@ -242,6 +247,7 @@ class ServiceProvider:
         service: Service = _one(request, Service)
         system = _system(request)
         await system.create_service(service)
+        request.initiated(service.arn)
         await self._steady(system, service.arn, known=())
         return ProviderResult(service.arn, {"Name": service.name, "ServiceArn": service.arn})
 
@@ -251,7 +257,12 @@ class ServiceProvider:
         before = system.service_state(service.arn)
         if before is None or before.status != "ACTIVE":
             raise ResourceFailed(handler_message(f"Service {service.name} was not found", "NotFound"))
-        await system.update_service(service)
+        previous = request.previous.properties if request.previous is not None else {}
+        # as CloudFormation: the desired count is set only when the template changed it (autoscaling
+        # may have moved it since)
+        desired = request.properties.get("DesiredCount") != previous.get("DesiredCount")
+        await system.update_service(service, desired_count=desired)
+        request.initiated(service.arn)
         await self._steady(system, service.arn, known=tuple(d.id for d in before.deployments))
         return ProviderResult(service.arn, {"Name": service.name, "ServiceArn": service.arn})
 
@@ -267,10 +278,10 @@ class ServiceProvider:
             if ours is None and primary is not None and primary.id not in known:
                 ours = primary.id
             mine = next((d for d in state.deployments if d.id == ours), None) if ours else None
-            if ours is not None and (mine is None or mine.rollout_state == "FAILED" or mine.status != "PRIMARY"):
-                raise ResourceFailed(
-                    handler_message(f"Error occurred during operation '{CIRCUIT_BREAKER}'.")
-                )
+            if ours is not None and (
+                mine is None or mine.rollout_state == "FAILED" or mine.status != "PRIMARY"
+            ):
+                raise ResourceFailed(handler_message(f"Error occurred during operation '{CIRCUIT_BREAKER}'."))
             if (
                 primary is not None
                 and len(state.deployments) == 1
@@ -354,7 +365,7 @@ class BucketProvider:
 
     async def update(self, request: ResourceRequest) -> ProviderResult:
         bucket: Bucket = _one(request, Bucket)
-        await _system(request).create_bucket(bucket)  # versioning and tags; the name is the same
+        await _system(request).update_bucket(bucket)  # versioning and tags; the name is the same
         return ProviderResult(bucket.name)
 
     async def delete(self, request: ResourceRequest) -> None:
@@ -418,21 +429,6 @@ class SecretProvider:
         await _system(request).delete_secret(_previous(request))
 
 
-class SecretAttachmentProvider:
-    live = True
-
-    async def create(self, request: ResourceRequest) -> ProviderResult:
-        attachment: SecretTargetAttachment = _one(request, SecretTargetAttachment)
-        await _system(request).attach_secret(attachment)
-        return ProviderResult(request.physical_id)
-
-    async def update(self, request: ResourceRequest) -> ProviderResult:
-        return await self.create(request)
-
-    async def delete(self, request: ResourceRequest) -> None:
-        return None  # the secret keeps its value; it goes with the secret
-
-
 PROVIDERS: dict[str, Provider] = {
     "AWS::ElasticLoadBalancingV2::LoadBalancer": LoadBalancerProvider(),
     "AWS::ElasticLoadBalancingV2::Listener": ListenerProvider(),
@@ -447,5 +443,4 @@ PROVIDERS: dict[str, Provider] = {
     "Custom::S3AutoDeleteObjects": AutoDeleteObjectsProvider(),
     "AWS::SSM::Parameter": ParameterProvider(),
     "AWS::SecretsManager::Secret": SecretProvider(),
-    "AWS::SecretsManager::SecretTargetAttachment": SecretAttachmentProvider(),
 }

@@ -41,6 +41,9 @@ class ResourceRequest:
     attribute: Callable[[str], Any] = field(default=lambda name: None)
     system: Any = None
     previous: ResourceRecord | None = None
+    #: a provider that waits (an ECS service) calls it once the physical id exists: the engine then
+    #: writes the "Resource creation Initiated" event before the wait, as CloudFormation does
+    initiated: Callable[[str], None] = field(default=lambda physical_id: None)
 
 
 @dataclass(frozen=True)
