@@ -248,7 +248,7 @@ class ServiceProvider:
         system = _system(request)
         await system.create_service(service)
         request.initiated(service.arn)
-        await self._steady(system, service.arn, known=())
+        await self._steady(system, service.arn, (), service.task_definition_arn)
         return ProviderResult(service.arn, {"Name": service.name, "ServiceArn": service.arn})
 
     async def update(self, request: ResourceRequest) -> ProviderResult:
@@ -263,32 +263,34 @@ class ServiceProvider:
         desired = request.properties.get("DesiredCount") != previous.get("DesiredCount")
         await system.update_service(service, desired_count=desired)
         request.initiated(service.arn)
-        await self._steady(system, service.arn, known=tuple(d.id for d in before.deployments))
+        known = tuple(d.id for d in before.deployments)
+        await self._steady(system, service.arn, known, service.task_definition_arn)
         return ProviderResult(service.arn, {"Name": service.name, "ServiceArn": service.arn})
 
-    async def _steady(self, system: LiveSystem, arn: str, known: Sequence[str]) -> None:
-        """Wait until the service is steady. ``known``: the deployments before the change; a deployment
-        made by it that fails (or is rolled back by ECS) fails the resource."""
-        ours: str | None = None
+    async def _steady(self, system: LiveSystem, arn: str, known: Sequence[str], want: str) -> None:
+        """Wait until the service is steady on task definition ``want``. ``known``: the deployments
+        before the change. A deployment of ``want`` that fails, or a service that settles on another
+        task definition (ECS rolled the failed deployment back), fails the resource."""
+        breaker = ResourceFailed(handler_message(f"Error occurred during operation '{CIRCUIT_BREAKER}'."))
         while True:
             state = system.service_state(arn)
             if state is None or state.status != "ACTIVE":
                 raise ResourceFailed(handler_message(f"Service {arn.rsplit('/', 1)[-1]} is not active"))
+            new = [d for d in state.deployments if d.id not in known]
+            if any(d.task_definition_arn == want and d.rollout_state == "FAILED" for d in new):
+                raise breaker
             primary = state.primary
-            if ours is None and primary is not None and primary.id not in known:
-                ours = primary.id
-            mine = next((d for d in state.deployments if d.id == ours), None) if ours else None
-            if ours is not None and (
-                mine is None or mine.rollout_state == "FAILED" or mine.status != "PRIMARY"
-            ):
-                raise ResourceFailed(handler_message(f"Error occurred during operation '{CIRCUIT_BREAKER}'."))
-            if (
+            steady = (
                 primary is not None
                 and len(state.deployments) == 1
                 and primary.rollout_state == "COMPLETED"
                 and state.running_count == state.desired_count
-                and (ours is None or primary.id == ours)
-            ):
+            )
+            if primary is not None and primary.id not in known and primary.task_definition_arn != want:
+                raise breaker  # ECS rolled back to an earlier task definition
+            if steady and primary is not None:
+                if primary.task_definition_arn != want:
+                    raise breaker
                 return
             await asyncio.sleep(self.poll)
 

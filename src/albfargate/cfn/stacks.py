@@ -1112,12 +1112,11 @@ class StackEngine:
         for r in gone.values():  # removed resources the old template did not order
             if r not in cleanup:
                 cleanup.append(r)
-        if cleanup:
-            self._transition(op, "cleanup")
-            failed = await self._remove_all(op, cleanup, old_graph, keep_retained=True)
-            for record in cleanup:
-                if record.logical_id in gone and record.logical_id not in failed:
-                    stack.resources.pop(record.logical_id, None)
+        self._transition(op, "cleanup")  # as on AWS, also when there is nothing to delete
+        failed = await self._remove_all(op, cleanup, old_graph, keep_retained=True)
+        for record in cleanup:
+            if record.logical_id in gone and record.logical_id not in failed:
+                stack.resources.pop(record.logical_id, None)
         stack.previous = None
         self._transition(op, "complete")
 
