@@ -290,6 +290,12 @@ def build_config(args: argparse.Namespace) -> Any:
         load_run_settings(settings_dir) if settings_dir.is_dir() else RunSettings(app_dir=settings_dir)
     )
     state_dir = Path(args.state_dir).resolve() if args.state_dir else default_state
+    # the stacks deployed through CloudFormation into this state dir run again (docs/cloudformation.md)
+    from albfargate.cfn.restore import with_deployed_stacks
+
+    model, notes = with_deployed_stacks(model, state_dir)
+    for note in notes:
+        print(f"albfargate: warning: {note}", file=sys.stderr, flush=True)
     port_overrides = parse_port_overrides(args.port)
     check_port_overrides(port_overrides, [lst.port for lst in model.listeners])
     if not args.supervised and args.driver != "docker":

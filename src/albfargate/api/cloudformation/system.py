@@ -271,7 +271,13 @@ class ApiSystem:
         return self.s3
 
     async def _s3_call(self, method: str, target: str, body: bytes = b"") -> Reply:
-        headers = {"host": "127.0.0.1", "content-length": str(len(body))}
+        headers = {
+            "host": "127.0.0.1",
+            "content-length": str(len(body)),
+            # as the account's own caller (an anonymous request is held to the bucket's ACL)
+            "authorization": "AWS4-HMAC-SHA256 Credential=albfargate/20240101/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        }
         if body:
             headers["content-type"] = "application/xml"
             import base64
@@ -302,6 +308,11 @@ class ApiSystem:
         )
 
     async def create_bucket(self, bucket: Bucket) -> None:
+        # as CloudFormation's handler: an existing bucket is an error (S3 itself answers 200 to the
+        # owner's CreateBucket in us-east-1)
+        exists = await self._s3_call("HEAD", f"/{quote(bucket.name)}")
+        if exists.status < 300:
+            raise ResourceFailed(handler_message(f"{bucket.name} already exists", "AlreadyExists"))
         reply = await self._s3_call("PUT", f"/{quote(bucket.name)}")
         if reply.status >= 300:
             code, _ = self._s3_error(reply)
