@@ -14,7 +14,10 @@ and statuses as AWS writes them (docs/cloudformation.md).
   is an inert record.
 - ``live``: the live providers (ELBv2, ECS, Application Auto Scaling, S3, SSM, Secrets Manager) over the
   :class:`~albfargate.cfn.live.LiveSystem` protocol (the engine's public commands).
-- ``stacks``: the stack engine (operations in the background, events, rollback, persistence).
+- ``operations``: running an operation (create, update, delete, their rollbacks, the recovery after a
+  restart), the events, the records and their writing -- the base of the stack engine.
+- ``stacks``: the stack engine's requests (CreateStack, UpdateStack, DeleteStack, change sets) and their
+  checks.
 - ``persist``: the crash-safe record of the stacks in the state directory.
 - ``restore``: the model of the recorded stacks, which ``up`` runs again.
 - ``urls``: where an S3 ``TemplateURL`` points -- pure.
