@@ -41,6 +41,7 @@ def service_template(
     circuit_breaker: bool = True,
     deregistration_delay: int = 1,
     listener_port: int = 80,
+    healthy_code: str = "200",
 ) -> dict[str, Any]:
     """VPC and subnet (inert), cluster, load balancer, listener, target group, task definition and a
     service behind the load balancer with a fast health check; outputs the URL."""
@@ -69,6 +70,7 @@ def service_template(
                     "HealthCheckTimeoutSeconds": 2,
                     "HealthyThresholdCount": 2,
                     "UnhealthyThresholdCount": 2,
+                    "Matcher": {"HttpCode": healthy_code},
                     "TargetGroupAttributes": [
                         {"Key": "deregistration_delay.timeout_seconds", "Value": str(deregistration_delay)}
                     ],

@@ -173,7 +173,14 @@ def test_a_service_stack_serves_updates_without_failed_requests_and_deletes(tmp_
         )
         cfn.execute_change_set(StackName="Web", ChangeSetName="first")
         wait(cfn, "stack_create_complete", "Web")
-        # the service completed only once steady: its targets serve at once
+        # the service completed only once steady: its targets are healthy in the target group
+        tg_arn = cfn.describe_stack_resource(StackName="Web", LogicalResourceId="TG")["StackResourceDetail"][
+            "PhysicalResourceId"
+        ]
+        health = live.client("elbv2").describe_target_health(TargetGroupArn=tg_arn)[
+            "TargetHealthDescriptions"
+        ]
+        assert [h["TargetHealth"]["State"] for h in health] == ["healthy", "healthy"]
         status, text = live.get("/")
         assert status == 200 and '"service": "web"' in text
         (svc,) = ecs.describe_services(cluster="cfn", services=["web"])["services"]
@@ -252,6 +259,26 @@ def test_the_circuit_breaker_fails_the_update_which_rolls_back(tmp_path: Path) -
         (svc,) = live.client("ecs").describe_services(cluster="cfn", services=["web"])["services"]
         assert svc["taskDefinition"].endswith("cfnweb:1")
         assert live.get("/")[0] == 200
+
+
+@pytest.mark.slow
+def test_a_service_whose_targets_never_turn_healthy_does_not_complete_and_rolls_back(tmp_path: Path) -> None:
+    # the health check expects 299: the targets never turn healthy, the service is never steady
+    with cfn_engine(tmp_path) as live:
+        cfn = live.client("cloudformation")
+        cfn.create_stack(StackName="Sick", TemplateBody=body(service_template(healthy_code="299", desired=1)))
+        time.sleep(6)  # tasks run and answer, but their targets are not healthy
+        stack = cfn.describe_stacks(StackName="Sick")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_IN_PROGRESS", events_of(cfn, "Sick")
+        assert ("Service", "CREATE_IN_PROGRESS", "Resource creation Initiated") in events_of(cfn, "Sick")
+        with pytest.raises(WaiterError):  # the circuit breaker stops the deployment
+            cfn.get_waiter("stack_create_complete").wait(
+                StackName="Sick", WaiterConfig={"Delay": 1, "MaxAttempts": 150}
+            )
+        assert cfn.describe_stacks(StackName="Sick")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+        failed = [r for lid, st, r in events_of(cfn, "Sick") if lid == "Service" and st == "CREATE_FAILED"]
+        assert failed and "ECS Deployment Circuit Breaker was triggered" in (failed[0] or "")
+        assert live.client("ecs").list_clusters()["clusterArns"] == []
 
 
 @pytest.mark.skipif(not s3_backing.available(), reason="needs the s3 extra")
