@@ -272,29 +272,41 @@ class EngineBackend:
         if reg is not None:
             reg.deregister(target_group_arn, TargetId(target.id, target.port))
 
+    def _on_runtime(self, change: Callable[[Any], None]) -> None:
+        """Apply ``change`` to the load balancers' runtime now -- or, while listener binds are still being
+        applied (a listener just created, a runtime starting), after them, so a rule made right after its
+        listener is not lost."""
+        if self._chain is not None and not self._chain.done():
+
+            async def later() -> None:
+                if self.engine.lb is not None:
+                    change(self.engine.lb)
+
+            self._later(later)
+        elif self.engine.lb is not None:
+            change(self.engine.lb)
+
     def set_rules(self, listener_arn: str, rules: Sequence[Rule]) -> None:
-        if self.engine.lb is not None:
-            self.engine.lb.set_rules(listener_arn, rules)
+        rules = tuple(rules)
+        self._on_runtime(lambda lb: lb.set_rules(listener_arn, rules))
 
     def set_default_actions(self, listener_arn: str, actions: Sequence[Action]) -> None:
-        if self.engine.lb is not None:
-            self.engine.lb.set_default_actions(listener_arn, actions)
+        actions = tuple(actions)
+        self._on_runtime(lambda lb: lb.set_default_actions(listener_arn, actions))
 
     def update_target_group(self, target_group: TargetGroup) -> None:
         engine = self.engine
         # in the engine's model too: a runtime started later (see _runtime) knows the group
         others = tuple(x for x in engine.model.target_groups if x.arn != target_group.arn)
         engine.model = replace(engine.model, target_groups=(*others, target_group))
-        if self.engine.lb is not None:
-            self.engine.lb.update_target_group(target_group)
+        self._on_runtime(lambda lb: lb.update_target_group(target_group))
         sched = self.engine.scheduler
         groups = getattr(sched, "target_groups", None)
         if isinstance(groups, dict):  # deregistration delay etc. as the scheduler sees it
             groups[target_group.arn] = target_group
 
     def update_load_balancer_attributes(self, lb_arn: str, attributes: LoadBalancerAttributes) -> None:
-        if self.engine.lb is not None:
-            self.engine.lb.update_load_balancer_attributes(lb_arn, attributes)
+        self._on_runtime(lambda lb: lb.update_load_balancer_attributes(lb_arn, attributes))
 
     # --- load balancers and listeners created/deleted through the API -------------------------------------
     def _runtime(self, what: str) -> Any:
