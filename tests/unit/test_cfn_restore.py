@@ -61,3 +61,39 @@ def test_a_recorded_stack_named_like_the_apps_is_left_out(tmp_path: Path) -> Non
     model, notes = with_deployed_stacks(app, tmp_path)
     assert model == app
     assert notes == ["CloudFormation stack app is not run: the app has a stack of the same name"]
+
+
+def test_an_item_hook_changes_what_is_deployed_and_what_up_brings_back(tmp_path: Path) -> None:
+    import dataclasses
+
+    from albfargate.cfn import providers
+    from albfargate.model import TaskDefinition
+
+    def local_image(item: object, resource: dict) -> object:  # type: ignore[type-arg]
+        if isinstance(item, TaskDefinition):
+            c = item.containers[0]
+            return dataclasses.replace(
+                item, containers=(dataclasses.replace(c, image="127.0.0.1:5000/web:1"),)
+            )
+        return item
+
+    providers.register_item_hook(local_image)
+    try:
+        system = FakeSystem()
+
+        async def go() -> None:
+            engine = StackEngine(
+                system, store=StackStore(state_root(tmp_path)), clock=Clock(), new_id=counter_ids()
+            )
+            engine.create_stack("Web", DeployRequest(template_body=body(service_template())))
+            await engine.idle()
+            await engine.close()
+
+        asyncio.run(go())
+        assert [td.containers[0].image for td in system.tds.values()] == ["127.0.0.1:5000/web:1"]
+        model, _ = with_deployed_stacks(SystemModel(), tmp_path)
+        assert [td.containers[0].image for td in model.task_definitions] == ["127.0.0.1:5000/web:1"]
+    finally:
+        providers.unregister_item_hook(local_image)
+    model, _ = with_deployed_stacks(SystemModel(), tmp_path)
+    assert [td.containers[0].image for td in model.task_definitions] == ["example/web:1"]

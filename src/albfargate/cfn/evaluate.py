@@ -17,6 +17,7 @@ from albfargate.assembly import registry
 from albfargate.assembly.dependencies import references
 from albfargate.assembly.intrinsics import NO_VALUE, IntrinsicError, to_text
 from albfargate.assembly.loader import StackScope
+from albfargate.cfn.hooks import apply_item_hooks
 from albfargate.cfn.model import Output, ParameterValue, ResourceRecord
 from albfargate.errors import AssemblyError
 from albfargate.model import NotEmulated
@@ -131,9 +132,11 @@ def evaluate(ctx: StackContext, logical_id: str) -> Evaluated:
         rc = scope.context(logical_id)
         properties = rc.resolved_properties()
         physical = registry.ref(rc)
-        items = [i for i in registry.convert(rc, rc.type) if not isinstance(i, NotEmulated)]
+        converted = [i for i in registry.convert(rc, rc.type) if not isinstance(i, NotEmulated)]
     except AssemblyError as exc:
         raise EvaluationError(_message(exc)) from None
+    resource = scope.resources[logical_id]
+    items = [apply_item_hooks(i, resource) for i in converted]
     return Evaluated(
         logical_id=logical_id,
         type=rc.type,

@@ -18,7 +18,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from albfargate.cfn.hooks import apply_item_hooks, register_item_hook, unregister_item_hook
 from albfargate.cfn.model import ResourceRecord
+
+__all__ = [
+    "INERT",
+    "InertProvider",
+    "Provider",
+    "ProviderResult",
+    "ResourceFailed",
+    "ResourceRequest",
+    "apply_item_hooks",
+    "is_live",
+    "live_types",
+    "provider_for",
+    "register",
+    "register_item_hook",
+    "unregister",
+    "unregister_item_hook",
+]
 
 
 @dataclass(frozen=True)
