@@ -97,3 +97,20 @@ def test_an_item_hook_changes_what_is_deployed_and_what_up_brings_back(tmp_path:
         providers.unregister_item_hook(local_image)
     model, _ = with_deployed_stacks(SystemModel(), tmp_path)
     assert [td.containers[0].image for td in model.task_definitions] == ["example/web:1"]
+
+
+def test_the_record_is_crash_safe_and_an_unreadable_one_is_kept_aside(tmp_path: Path) -> None:
+    deploy(tmp_path, "Slice", tg_template())
+    stacks_dir = state_root(tmp_path) / "stacks"
+    (record,) = stacks_dir.glob("*.json")
+    # a crash in the middle of a write leaves the temporary file, never a torn record
+    (stacks_dir / (record.stem + ".json.tmp")).write_text('{"format": "albfargate.cloudform')
+    store = StackStore(state_root(tmp_path))
+    assert [s.name for s in store.load()] == ["Slice"] and store.warnings == []
+    (stacks_dir / "broken.json").write_text("{not json")
+    store = StackStore(state_root(tmp_path))
+    assert [s.name for s in store.load()] == ["Slice"]
+    assert len(store.warnings) == 1 and "cannot be read" in store.warnings[0]
+    assert (stacks_dir / "broken.json.unreadable").read_text() == "{not json"
+    model, notes = with_deployed_stacks(SystemModel(), tmp_path)
+    assert model.stacks == ("Slice",) and notes == []
