@@ -163,6 +163,8 @@ class Engine:
         self.autoscaler: Any = None
         self.api_url: str | None = None
         self.api_server: Any = None  # the AWS endpoint when start() was given serve_api
+        self.console_url: str | None = None  # the web console's URL once the supervisor serves it
+        self._lb_watchers: list[Callable[[Any], None]] = []  # on_load_balancers subscribers
         self.s3: Any = self._make_s3()  # backing.s3.S3Service, or None without the s3 extra
         self.notes: list[str] = []  # what `up` should tell the user (e.g. a port that moved); in status
         self.started_at: float | None = None
@@ -287,6 +289,16 @@ class Engine:
         if self.scheduler is not None:
             self.scheduler.targets = lb.targets
         self.refresh_served()
+        for cb in list(self._lb_watchers):
+            cb(lb)
+
+    def on_load_balancers(self, callback: Callable[[Any], None]) -> None:
+        """``callback(runtime)`` with the load balancers' runtime (``alb.runtime.LoadBalancerRuntime``): at
+        once when it runs, else when it starts (``ensure_load_balancers``): the console subscribes to its
+        change notifications through this."""
+        self._lb_watchers.append(callback)
+        if self.lb is not None:
+            callback(self.lb)
 
     def refresh_served(self) -> None:
         """The listeners or rules changed at run time: the scheduler gates service health on exactly the
@@ -780,6 +792,7 @@ class Engine:
         return {
             "supervisor_pid": supervisor_pid,
             "api_url": self.api_url,
+            "console_url": self.console_url,
             "state_dir": str(self.state_dir),
             "steady": steady,
             "not_steady": why,
@@ -789,6 +802,10 @@ class Engine:
             "backing": self._backing_status(),
             "notes": list(self.notes),
         }
+
+    def backing_status(self) -> dict[str, Any] | None:
+        """``backing`` of ``status --json`` (names and endpoints; never a secret value)."""
+        return self._backing_status()
 
     def _backing_status(self) -> dict[str, Any] | None:
         """``backing`` of ``status --json``: the databases, secrets and parameters (backing/manager.py) and

@@ -423,6 +423,45 @@ def check_api_port(port: int | None, host: str = "127.0.0.1") -> None:
             raise RuntimeStartError(_api_port_taken(port, exc)) from None
 
 
+def check_console_port(port: int | None, host: str = "127.0.0.1") -> None:
+    """Fail before anything starts when an explicit ``--console-port`` is taken."""
+    if not port:
+        return
+    import socket
+
+    from albfargate.console.server import DEFAULT_PORT as CONSOLE_PORT
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise RuntimeStartError(
+                f"--console-port {port}: the port is not available on {host} ({exc.strerror or exc}); pick "
+                f"another one, or leave --console-port out to use {CONSOLE_PORT} or the next free port"
+            ) from None
+
+
+async def _start_console(engine: Engine, port: int | None) -> Any:
+    """The web console (docs/console.md) on ``port`` exactly (``--console-port``: a port that is taken is
+    an error), else on 4590 or the next free port with a note. Sets ``engine.console_url``. A failure to
+    start the default one is reported and the run goes on without it (``console_url`` stays null)."""
+    from albfargate.console.server import DEFAULT_PORT as CONSOLE_PORT
+    from albfargate.console.server import ConsoleServer
+
+    server = ConsoleServer(engine, port=CONSOLE_PORT if port is None else port, port_search=port is None)
+    try:
+        engine.console_url = await server.start()
+    except RuntimeStartError:
+        if port is not None:
+            raise
+        print("albfargate: warning: the web console did not start: no free port", flush=True)
+        return None
+    if port is None and server.port != CONSOLE_PORT:
+        engine.notes.append(f"port {CONSOLE_PORT} is taken: the console is {server.url} instead")
+    return server
+
+
 def port_notes(engine: Engine, api_port: int | None) -> list[str]:
     """Notes for every listener and the API endpoint that did not get the port it asked for."""
     from albfargate.alb.runtime import local_port_for
@@ -469,6 +508,8 @@ async def serve(
     watch_app: Path | None = None,
     synth_umask: int | None = None,
     api_port: int | None = None,
+    console_port: int | None = None,
+    console: bool = True,
     on_started: Callable[[Engine], None] | None = None,
     view: Callable[[Engine, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
 ) -> int | None:
@@ -491,15 +532,20 @@ async def serve(
         on_signal(_kept_signals.pop(0))
     engine = Engine(config)
     control: ControlServer | None = None
+    console_server: Any = None
     serving = False
     try:
         check_api_port(api_port)
+        if console:
+            check_console_port(console_port)
         if not stop.is_set():  # not stopped before it began
             # the engine starts the endpoint before the tasks and stops it after them
             await engine.start(serve_api=lambda e: _start_api(e, api_port))
             serving = True
         if not stop.is_set():  # not stopped while starting
             engine.notes.extend(port_notes(engine, api_port))
+            if console:
+                console_server = await _start_console(engine, console_port)
             control = ControlServer(engine, stop.set, secrets.token_hex(16))
             await control.start()
             tune_gc()
@@ -531,6 +577,9 @@ async def serve(
             why = signal.Signals(stopped_by[0]).name if stopped_by else "albfargate down"
             hint = "; Ctrl-C again to force" if stopped_by and stopped_by[0] == signal.SIGINT else ""
             say(f"shutting down ({why}{hint})")
+        if console_server is not None:  # before the engine: it follows the engine's notifications
+            await console_server.stop()
+            engine.console_url = None
         if control is not None:
             await control.stop()
         await engine.stop(on_stage=say if serving else None)

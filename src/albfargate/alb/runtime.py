@@ -156,6 +156,7 @@ class LoadBalancerRuntime:
         self._cut = False  # cut(): a forced shutdown ends the grace of stop()
         self._pool: WorkerPool | None = None
         self._lbs: dict[str, LoadBalancer] = {}  # load balancers added at run time
+        self._changed: list[Callable[[str, str], None]] = []  # on_change subscribers
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -268,6 +269,7 @@ class LoadBalancerRuntime:
         self._lb_attrs[lb.arn] = lb.attributes
         self._lbs[lb.arn] = lb
         self.metrics.add_load_balancer(lb.arn, lb.full_name)
+        self._notify("load_balancer", lb.arn)
 
     async def add_listener(self, listener: Listener, rules: Iterable[Rule] = ()) -> ListenerBinding:
         """Bind ``listener`` now (same port rule as :meth:`start`); target groups it forwards to become
@@ -285,6 +287,7 @@ class LoadBalancerRuntime:
             raise KeyError(f"load balancer {listener.load_balancer_arn} is not known")
         bound = await self._bind_listener(lb, listener, rules)
         self._refresh_in_use()
+        self._notify("listener", listener.arn)
         return bound.binding
 
     async def remove_listener(self, listener_arn: str, grace: float = proxy.STOP_GRACE) -> None:
@@ -301,6 +304,7 @@ class LoadBalancerRuntime:
         ):
             del self._local_ports[key]
         self._refresh_in_use()
+        self._notify("listener", listener_arn)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while b.state.connections and loop.time() < deadline:
@@ -318,6 +322,7 @@ class LoadBalancerRuntime:
         arns = [arn for arn, b in self._bound.items() if b.binding.lb_arn == lb_arn]
         await asyncio.gather(*(self.remove_listener(a, grace) for a in arns))
         self._lbs.pop(lb_arn, None)
+        self._notify("load_balancer", lb_arn)
 
     def _url_host(self) -> str:
         return f"[{self.host}]" if ":" in self.host else self.host
@@ -452,7 +457,44 @@ class LoadBalancerRuntime:
         real = server.sockets[0].getsockname()[1]
         return f"http://{self._url_host()}:{real}/metrics"
 
+    # ------------------------------------------------------------------ change notifications
+    def on_change(self, callback: Callable[[str, str], None]) -> Callable[[], None]:
+        """``callback(kind, arn)`` after a configuration change made at run time (the API, CloudFormation):
+        ``rules`` (a listener's rules or default actions; arn = the listener), ``listener`` (bound or
+        removed), ``target_group`` (added or changed), ``load_balancer`` (added or removed). Target
+        membership and health are :meth:`LiveTargets.on_change`'s. Returns the unsubscribe function."""
+        self._changed.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._changed:
+                self._changed.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, kind: str, arn: str) -> None:
+        for cb in list(self._changed):
+            try:
+                cb(kind, arn)
+            except Exception:  # a reader's failure is never the change's
+                _log.exception("a configuration-change subscriber failed")
+
     # ------------------------------------------------------------------ reading
+    def load_balancers(self) -> list[LoadBalancer]:
+        """Every application load balancer served: the model's and those added at run time."""
+        out = [lb for lb in self.model.load_balancers if lb.type is LoadBalancerType.APPLICATION]
+        known = {lb.arn for lb in out}
+        out.extend(lb for arn, lb in self._lbs.items() if arn not in known)
+        return out
+
+    def listener_rules(self, listener_arn: str) -> tuple[tuple[Rule, ...], tuple[Action, ...]] | None:
+        """A bound listener's live rules and default actions (what its requests are evaluated against)."""
+        b = self._bound.get(listener_arn)
+        return None if b is None else (b.rules, b.default_actions)
+
+    def listener(self, listener_arn: str) -> Listener | None:
+        b = self._bound.get(listener_arn)
+        return None if b is None else b.state.listener
+
     def bindings(self) -> list[ListenerBinding]:
         return [b.binding for b in self._bound.values()]
 
@@ -485,6 +527,7 @@ class LoadBalancerRuntime:
         b.state.set_rules(b.rules, b.default_actions)
         self._refresh_in_use()
         self._broadcast(("rules", listener_arn, b.rules, b.default_actions))
+        self._notify("rules", listener_arn)
 
     def set_default_actions(self, listener_arn: str, actions: Iterable[Action]) -> None:
         b = self._bound.get(listener_arn)
@@ -494,6 +537,7 @@ class LoadBalancerRuntime:
         b.state.set_rules(b.rules, b.default_actions)
         self._refresh_in_use()
         self._broadcast(("rules", listener_arn, b.rules, b.default_actions))
+        self._notify("rules", listener_arn)
 
     def update_rules(
         self, listener_arn: str, rules: Iterable[Rule], default_actions: Iterable[Action]
@@ -505,6 +549,7 @@ class LoadBalancerRuntime:
         b.state.set_rules(b.rules, b.default_actions)
         self._refresh_in_use()
         self._broadcast(("rules", listener_arn, b.rules, b.default_actions))
+        self._notify("rules", listener_arn)
 
     def update_target_group(self, tg: TargetGroup) -> None:
         self.targets.update_target_group(tg)
@@ -512,6 +557,7 @@ class LoadBalancerRuntime:
             self._tg_counters[tg.arn] = self.metrics.add_target_group(tg.arn, tg.full_name)
         self._refresh_in_use()
         self._broadcast(("tg", tg))
+        self._notify("target_group", tg.arn)
 
     def update_load_balancer_attributes(self, lb_arn: str, attrs: LoadBalancerAttributes) -> None:
         self._lb_attrs[lb_arn] = attrs

@@ -220,13 +220,20 @@ class LiveTargets:
         for cb in self._listeners:
             cb(arn, t, event)
 
-    def on_change(self, callback: Callable[[str], None]) -> None:
-        """``callback(target_group_arn)`` after any change of a group's targets or their health
-        (worker processes are kept in step with it)."""
+    def on_change(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """``callback(target_group_arn)`` after any change of a group's targets or their health state or
+        reason (worker processes are kept in step with it; the console follows it). Returns the
+        unsubscribe function."""
         self._changed.append(callback)
 
+        def unsubscribe() -> None:
+            if callback in self._changed:
+                self._changed.remove(callback)
+
+        return unsubscribe
+
     def _notify(self, arn: str) -> None:
-        for cb in self._changed:
+        for cb in list(self._changed):
             cb(arn)
 
     def snapshot(
@@ -355,7 +362,7 @@ class LiveTargets:
         g = self._groups.get(target_group_arn)
         if g is None or g.targets.get(t.tid) is not t or t.health.state is TargetState.DRAINING:
             return
-        old = t.health.state
+        old, old_reason = t.health.state, t.health.reason
         t.health = new
         g.cache = None
         if new.state is TargetState.HEALTHY and old is not TargetState.HEALTHY:
@@ -367,7 +374,7 @@ class LiveTargets:
                 t.slow_start_from = now
         elif new.state is not TargetState.HEALTHY:
             t.healthy_since = t.slow_start_from = None
-        if new.state is not old:
+        if new.state is not old or new.reason != old_reason:  # a reason code is part of what readers show
             self._notify(target_group_arn)
 
     def counts(self, target_group_arn: str) -> tuple[int, int]:

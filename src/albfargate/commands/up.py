@@ -108,6 +108,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="serve the AWS-compatible endpoint on PORT (taken: an error; 0: any free port); default 4566, "
         "or the next free port with a note",
     )
+    up.add_argument(
+        "--console-port",
+        type=port_number,
+        metavar="PORT",
+        help="serve the web console on PORT (taken: an error; 0: any free port); default 4590, or the next "
+        "free port with a note (docs/console.md)",
+    )
+    up.add_argument("--no-console", action="store_true", help="do not serve the web console")
     _state_dir_arg(up)
     up.add_argument("--detach", action="store_true", help="leave a supervisor running; return once steady")
     up.add_argument(
@@ -363,6 +371,8 @@ def _up_foreground(args: argparse.Namespace) -> int:
         view=_live_view if interactive else _plain_view,
         watch_app=watch_app,
         api_port=args.api_port,
+        console_port=args.console_port,
+        console=not args.no_console,
     )
     return 0 if stopped_by is None else 128 + stopped_by  # 130 after Ctrl-C, 143 after SIGTERM
 
@@ -413,6 +423,8 @@ def render_urls(status: dict[str, Any]) -> str:
         lines.append("(no load balancer listeners)")
     if status.get("api_url"):
         lines.append(f"AWS API endpoint (ECS, ELBv2, Application Auto Scaling) -> {status['api_url']}")
+    if status.get("console_url"):
+        lines.append(f"web console -> {status['console_url']}")
     lines.extend(f"albfargate: note: {note}" for note in status.get("notes", ()))
     return "\n".join(lines)
 
@@ -526,6 +538,10 @@ def _start_supervisor(args: argparse.Namespace, state_dir: Path) -> tuple[subpro
         argv += ["--port", p]
     if args.api_port is not None:
         argv += ["--api-port", str(args.api_port)]
+    if args.console_port is not None:
+        argv += ["--console-port", str(args.console_port)]
+    if args.no_console:
+        argv.append("--no-console")
     if args.fast_scaling:
         argv.append("--fast-scaling")
     if args.watch:

@@ -1,0 +1,224 @@
+"""Samples the load balancer for the console's charts and requests timeline (docs/console.md,
+``/api/metrics``, ``/api/requests``): the I/O shell around ``console.metrics`` and ``console.timeline``.
+
+Once per interval (1 s) it reads the counters the ALB keeps anyway (``alb.metrics.Metrics``, the
+registry's per-target counts) and takes the exchanges collected since the last interval, then adds a
+point to every series and the exchanges to the timeline, and publishes the ``metrics`` (and ``request``)
+events.
+
+Exchanges are collected by a tap on the proxy's exchange sink (``ProxyContext.sink``, called once at
+the end of every exchange with the record the access log is written from): while a console stream is
+open the sink is wrapped so the record is also appended to a bounded deque (:data:`RING_SIZE`; the
+oldest are dropped in a burst, so a point's ``sampled`` may be below its exact request count); with no
+stream open the original sink is put back and the request path is exactly what it was. Exchanges served
+by worker processes (``workers`` > 1) are not seen: their counts are, through the main process's
+counters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from albfargate.alb.exchange import Exchange
+from albfargate.console.hub import Hub
+from albfargate.console.metrics import (
+    INTERVAL_SECONDS,
+    LbReading,
+    MetricsHistory,
+    Observed,
+    Reading,
+    TgReading,
+)
+from albfargate.console.timeline import (
+    ListenerKey,
+    Timeline,
+    entry,
+    host_port,
+    listener_of,
+    split_request_line,
+)
+
+log = logging.getLogger(__name__)
+
+RING_SIZE = 4096  # exchanges kept between two samples at most
+REQUEST_EVENTS_PER_TICK = 100  # `request` events one interval pushes at most (the newest)
+
+
+class Tap:
+    """The exchange sink wrapper on one runtime's proxy context."""
+
+    def __init__(self, ctx: Any, ring: deque[Exchange]) -> None:
+        self.ctx = ctx
+        self.original = ctx.sink
+        append = ring.append
+        original = self.original
+        if original is None:
+            self.sink: Callable[[Exchange], None] = append
+        else:
+
+            def sink(ex: Exchange) -> None:
+                original(ex)
+                append(ex)
+
+            self.sink = sink
+        ctx.sink = self.sink
+
+    def remove(self) -> None:
+        if self.ctx.sink is self.sink:
+            self.ctx.sink = self.original
+
+
+class Sampler:
+    def __init__(
+        self,
+        engine: Any,
+        hub: Hub,
+        *,
+        interval: float = INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.interval = interval
+        self.clock = clock
+        self.history = MetricsHistory(interval=interval)
+        self.timeline = Timeline()
+        self.ring: deque[Exchange] = deque(maxlen=RING_SIZE)
+        self.tap: Tap | None = None
+        self.watching = False
+        self._sampled_this_interval = False
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- the tap -----------------------------------------------------------------------------------
+    def set_watching(self, clients: int) -> None:
+        """The hub's first stream opened (1) or its last one closed (0)."""
+        self.watching = clients > 0
+        if self.watching:
+            self._sampled_this_interval = True
+            self._install()
+        elif self.tap is not None:
+            self.tap.remove()
+            self.tap = None
+
+    def _install(self) -> None:
+        rt = self.engine.lb
+        if rt is None or self.tap is not None:
+            return
+        self.tap = Tap(rt.ctx, self.ring)
+
+    def runtime_started(self, rt: Any) -> None:
+        if self.watching:
+            self._install()
+
+    # ---- the loop ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="console sampler")
+
+    async def stop(self) -> None:
+        if self.tap is not None:
+            self.tap.remove()
+            self.tap = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + self.interval
+        while True:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            next_at += self.interval
+            try:
+                self.tick()
+            except Exception:
+                log.exception("console: a metrics sample failed")
+
+    def _listener_keys(self, rt: Any) -> list[ListenerKey]:
+        names = {lb.arn: lb for lb in rt.load_balancers()}
+        out = []
+        for b in rt.bindings():
+            lb = names.get(b.lb_arn)
+            if lb is None:
+                continue
+            out.append(
+                ListenerKey(
+                    lb.full_name, lb.arn, lb.name, b.protocol.lower(), b.local_port, b.port, b.listener_arn
+                )
+            )
+        return out
+
+    def reading(self, rt: Any, keys: list[ListenerKey]) -> Reading:
+        m = rt.metrics
+        lbs = {
+            arn: LbReading(
+                c.requests,
+                c.elb_3xx,
+                c.elb_4xx,
+                c.elb_5xx,
+                c.target_2xx,
+                c.target_3xx,
+                c.target_4xx,
+                c.target_5xx,
+            )
+            for arn, c in m.lbs.items()
+        }
+        tgs = {
+            arn: TgReading(c.requests, c.target_2xx, c.target_3xx, c.target_4xx, c.target_5xx)
+            for arn, c in m.tgs.items()
+        }
+        targets = {(g.tg.arn, t.key): t.requests for g in rt.targets.groups() for t in g.targets.values()}
+        labels: dict[str, str] = {k.lb_arn: k.lb_name for k in keys}
+        labels.update({k.listener_arn: f"{k.lb_name} {k.scheme.upper()}:{k.port}" for k in keys})
+        for g in rt.targets.groups():
+            labels[g.tg.arn] = g.tg.name
+            for t in g.targets.values():
+                labels[f"{g.tg.arn}|{t.key}"] = t.key
+        return Reading(lbs, tgs, targets, {k.listener_arn: k.lb_arn for k in keys}, labels)
+
+    def tick(self) -> None:
+        rt = self.engine.lb
+        if rt is None:
+            return
+        now = self.clock()
+        keys = self._listener_keys(rt)
+        taken = list(self.ring)
+        self.ring.clear()
+        sampling = self._sampled_this_interval or self.watching
+        self._sampled_this_interval = self.watching
+        rule_arns: dict[tuple[str, int], str] = {}
+        for k in keys:
+            live = rt.listener_rules(k.listener_arn)
+            if live is not None:
+                rule_arns.update({(k.listener_arn, r.priority): r.arn for r in live[0]})
+        observed = []
+        recorded = []
+        for ex in taken:
+            _, host, _, _ = split_request_line(ex.request_line)
+            key = listener_of(ex, host_port(host), keys)
+            listener_arn = key.listener_arn if key is not None else None
+            prio = ex.matched_rule_priority
+            rule_arn = rule_arns.get((listener_arn, prio)) if listener_arn and prio else None
+            recorded.append(self.timeline.add(ex, key, rule_arn))
+            observed.append(
+                Observed(
+                    key.lb_arn if key is not None else None,
+                    listener_arn,
+                    ex.target_group_arn,
+                    ex.target,
+                    ex.elb_status,
+                    ex.target_status,
+                    ex.target_processing,
+                )
+            )
+        points = self.history.step(now, self.reading(rt, keys), observed, sampling=sampling)
+        if self.hub.streams:
+            self.hub.publish("metrics", {"t": now, "points": points}, keep=False)
+            for r in recorded[-REQUEST_EVENTS_PER_TICK:]:
+                self.hub.publish("request", entry(r, with_headers=False), requests_only=True, keep=False)
