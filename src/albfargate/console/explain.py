@@ -25,7 +25,7 @@ from albfargate.model.elbv2 import Action, Condition, ConditionField, QueryPair,
 
 
 @dataclass(frozen=True, slots=True)
-class TestRequest:
+class ProbeRequest:
     """What the rule tester's form gives."""
 
     method: str = "GET"
@@ -44,8 +44,8 @@ class TestRequest:
         return RequestView(self.method, self.path, self.query.lstrip("?"), tuple(headers), self.source_ip)
 
 
-def test_request_of(doc: Mapping[str, Any]) -> TestRequest:
-    """The tester's JSON input (docs/console.md) as a :class:`TestRequest`; ValueError names a bad field."""
+def probe_of(doc: Mapping[str, Any]) -> ProbeRequest:
+    """The tester's JSON input (docs/console.md) as a :class:`ProbeRequest`; ValueError names a bad field."""
     headers_in = doc.get("headers") or []
     if isinstance(headers_in, Mapping):
         headers_in = list(headers_in.items())
@@ -68,7 +68,7 @@ def test_request_of(doc: Mapping[str, Any]) -> TestRequest:
     path = fields["path"] or "/"
     if "?" in path and not fields["query"]:  # a path typed with its query
         path, fields["query"] = path.split("?", 1)
-    return TestRequest(
+    return ProbeRequest(
         method=fields["method"] or "GET",
         path=path,
         host=host or None,

@@ -140,7 +140,7 @@ class MetricsHistory:
     ) -> list[dict[str, Any]]:
         """One interval ends at ``now``: a point for every series (the ones the reading names, and any
         already known), returned as ``{"scope", "id", **point}`` for the event stream."""
-        last = self._last
+        last = self._last if self._last is not None else reading  # the first reading is the baseline
         self._last = reading
         self.labels.update(reading.labels)
         accs: dict[str, _Acc] = {}

@@ -306,7 +306,7 @@ class ConsoleServer:
         live = rt.listener_rules(arn) if rt is not None and isinstance(arn, str) else None
         if live is None:
             return error(404, "not_found", f"no listener {arn!r} served here")
-        req = explain.test_request_of(doc)
+        req = explain.probe_of(doc)
         answer = explain.explain(live[0], live[1], req.view(), self.reader._tg_names())
         return json_response(200, {"listener_arn": arn, **answer})
 
