@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.console_support import Console, EventReader
-from tests.integration.up_support import Svc, detached, free_port, get, make_template, status, wait_for
+from tests.integration.up_support import Svc, detached, free_port, make_template, status, wait_for
 
 pytestmark = [pytest.mark.integration]
 
@@ -160,8 +160,22 @@ def test_console_on_a_standin_system(tmp_path: Path) -> None:
             assert console.request("POST", "/api/rule-test", {"path": "/"})[0] == 403
 
             # -- requests with credentials: shown masked, never their values
-            get(f"http://127.0.0.1:{port}/plain?token=x")
-            stream.wait(lambda n, d: n == "request" and d["path"] == "/plain", 10, "the /plain request")
+            import urllib.request
+
+            bearer = "Bearer topsecret-4711"
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/plain?token=x", headers={"Authorization": bearer}
+            )
+            with urllib.request.urlopen(req, timeout=10) as r:
+                assert r.status == 200
+            stream.wait(lambda n, d: n == "request" and d["query"] == "token=x", 10, "the /plain request")
+            (plain,) = console.get("/api/requests?path=/plain&limit=1")["requests"]
+            assert ["Authorization", "****"] in plain["headers_in"]
+            out_names = [n.lower() for n, _ in plain["headers_out"]]
+            assert "x-forwarded-for" in out_names and "x-amzn-trace-id" in out_names
+            assert ["Authorization", "****"] in plain["headers_out"]
+            # the replay sends the original header (it never left the server): the stand-in echoes it
+            assert console.act("replay", {"request_id": plain["id"]}, token=token)[1]["status"] == 200
 
             # -- actions through the engine
             status_code, doc = console.act(
@@ -207,7 +221,7 @@ def test_console_on_a_standin_system(tmp_path: Path) -> None:
             assert catalogue["access"] and catalogue["tasks"]
             lb_name = catalogue["access"][0]["load_balancer"]
             tail = console.get(f"/api/logs/tail?access={lb_name}&filter=/plain%3Ftoken%3Dx")
-            assert len(tail["lines"]) == 1 and "GET http://127.0.0.1" in tail["lines"][0]
+            assert len(tail["lines"]) == 2 and "GET http://127.0.0.1" in tail["lines"][0]  # the request, its replay
             first = catalogue["tasks"][0]
             assert console.request("GET", f"/api/logs/tail?task={first['task_id']}&container=nope")[0] == 404
 
@@ -231,6 +245,7 @@ def test_console_on_a_standin_system(tmp_path: Path) -> None:
                 texts.append(json.dumps(stream.events.get_nowait()))
             everything = "\n".join(texts)
             assert password not in everything
+            assert "topsecret-4711" not in everything
             assert "AWS_CONTAINER_AUTHORIZATION_TOKEN" not in everything
         finally:
             stream.close()

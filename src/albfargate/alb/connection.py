@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
@@ -109,6 +109,9 @@ PHASES: dict[tuple[int, int], int] = {
 
 
 # ---------------------------------------------------------------------------------------- shared state
+HeadCapture = Callable[[Exchange, bytes, bytes | None], None]
+
+
 @dataclass(slots=True, eq=False)
 class ProxyContext:
     """Everything the listeners share: routing (:class:`~albfargate.alb.dispatch.Routing`), metrics, the
@@ -119,6 +122,9 @@ class ProxyContext:
     tg_counters: dict[str, TgCounters]
     pools: Pools = field(default_factory=Pools)
     sink: ExchangeSink | None = None
+    # (exchange, request head as received, head sent to the target or None) as each request is routed,
+    # before the exchange reaches the sink; set only while someone captures heads (the web console)
+    capture: HeadCapture | None = None
     connect_timeout: float = CONNECT_TIMEOUT
     stopping: bool = False
 
@@ -510,6 +516,9 @@ class ClientConnection:
         )
         if r.ex.classification is not None:
             self.ls.counters.desync_non_compliant += 1
+        capture = ctx.capture
+        if capture is not None:
+            capture(r.ex, head, None if isinstance(r, Answer) else r.up_head)
         if isinstance(r, Answer):
             return self._answer(r)
         return r

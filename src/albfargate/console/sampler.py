@@ -9,8 +9,10 @@ events.
 Exchanges are collected by a tap on the proxy's exchange sink (``ProxyContext.sink``, called once at
 the end of every exchange with the record the access log is written from): while a console stream is
 open the sink is wrapped so the record is also appended to a bounded deque (:data:`RING_SIZE`; the
-oldest are dropped in a burst, so a point's ``sampled`` may be below its exact request count); with no
-stream open the original sink is put back and the request path is exactly what it was. Exchanges served
+oldest are dropped in a burst, so a point's ``sampled`` may be below its exact request count), and
+``ProxyContext.capture`` keeps each request's head as received and as forwarded until its exchange
+ends (the timeline's ``headers_in`` / ``headers_out``). With no stream open the original sink is put
+back and the capture hook is None: the request path is what it was, plus one attribute test. Exchanges served
 by worker processes (``workers`` > 1) are not seen: their counts are, through the main process's
 counters."""
 
@@ -46,31 +48,48 @@ from albfargate.console.timeline import (
 log = logging.getLogger(__name__)
 
 RING_SIZE = 4096  # exchanges kept between two samples at most
+HEADS_PENDING = 4096  # captured heads of requests in flight at most
 REQUEST_EVENTS_PER_TICK = 100  # `request` events one interval pushes at most (the newest)
 
 
-class Tap:
-    """The exchange sink wrapper on one runtime's proxy context."""
+Taken = tuple[Exchange, bytes | None, bytes | None]  # an exchange, its head as received and as forwarded
 
-    def __init__(self, ctx: Any, ring: deque[Exchange]) -> None:
+
+class Tap:
+    """The exchange sink wrapper and the head capture on one runtime's proxy context. A head is kept
+    from the moment its request is routed until its exchange reaches the sink (at most
+    :data:`HEADS_PENDING` at once: a burst of requests that never end clears them)."""
+
+    def __init__(self, ctx: Any, ring: deque[Taken]) -> None:
         self.ctx = ctx
         self.original = ctx.sink
+        heads: dict[int, tuple[Exchange, bytes, bytes | None]] = {}  # id(exchange) -> (exchange, heads)
+        self.heads = heads
         append = ring.append
         original = self.original
-        if original is None:
-            self.sink: Callable[[Exchange], None] = append
-        else:
 
-            def sink(ex: Exchange) -> None:
+        def sink(ex: Exchange) -> None:
+            if original is not None:
                 original(ex)
-                append(ex)
+            h = heads.pop(id(ex), None)  # the exchange is held in `heads` until here: its id is its own
+            append((ex, h[1], h[2]) if h is not None and h[0] is ex else (ex, None, None))
 
-            self.sink = sink
-        ctx.sink = self.sink
+        def capture(ex: Exchange, head: bytes, up_head: bytes | None) -> None:
+            if len(heads) >= HEADS_PENDING:
+                heads.clear()
+            heads[id(ex)] = (ex, bytes(head), None if up_head is None else bytes(up_head))
+
+        self.sink: Callable[[Exchange], None] = sink
+        self.capture = capture
+        ctx.sink = sink
+        ctx.capture = capture
 
     def remove(self) -> None:
         if self.ctx.sink is self.sink:
             self.ctx.sink = self.original
+        if self.ctx.capture is self.capture:
+            self.ctx.capture = None
+        self.heads.clear()
 
 
 class Sampler:
@@ -88,7 +107,7 @@ class Sampler:
         self.clock = clock
         self.history = MetricsHistory(interval=interval)
         self.timeline = Timeline()
-        self.ring: deque[Exchange] = deque(maxlen=RING_SIZE)
+        self.ring: deque[Taken] = deque(maxlen=RING_SIZE)
         self.tap: Tap | None = None
         self.watching = False
         self._sampled_this_interval = False
@@ -199,13 +218,13 @@ class Sampler:
                 rule_arns.update({(k.listener_arn, r.priority): r.arn for r in live[0]})
         observed = []
         recorded = []
-        for ex in taken:
+        for ex, head_in, head_out in taken:
             _, host, _, _ = split_request_line(ex.request_line)
             key = listener_of(ex, host_port(host), keys)
             listener_arn = key.listener_arn if key is not None else None
             prio = ex.matched_rule_priority
             rule_arn = rule_arns.get((listener_arn, prio)) if listener_arn and prio else None
-            recorded.append(self.timeline.add(ex, key, rule_arn))
+            recorded.append(self.timeline.add(ex, key, rule_arn, head_in=head_in, head_out=head_out))
             observed.append(
                 Observed(
                     key.lb_arn if key is not None else None,
