@@ -221,7 +221,9 @@ def test_console_on_a_standin_system(tmp_path: Path) -> None:
             assert catalogue["access"] and catalogue["tasks"]
             lb_name = catalogue["access"][0]["load_balancer"]
             tail = console.get(f"/api/logs/tail?access={lb_name}&filter=/plain%3Ftoken%3Dx")
-            assert len(tail["lines"]) == 2 and "GET http://127.0.0.1" in tail["lines"][0]  # the request, its replay
+            assert (
+                len(tail["lines"]) == 2 and "GET http://127.0.0.1" in tail["lines"][0]
+            )  # the request, its replay
             first = catalogue["tasks"][0]
             assert console.request("GET", f"/api/logs/tail?task={first['task_id']}&container=nope")[0] == 404
 
