@@ -9,10 +9,15 @@ without. Prints rps, p50 and p99 for each proxy, the resident memory of the albf
 holding 1,000 open keep-alive client connections, and as the last line ``alb/nginx rps ratio:
 <number>``.
 
-Usage: ``.venv/bin/python bench/alb.py [--duration 10] [--connections 50]``. Installs nginx, haproxy and
-wrk with apt-get when they are missing. The machine may be shared: numbers vary run to run.
+With ``--console`` a fourth row, ``alb+console``, is a second albfargate LB process that also serves the
+web console (docs/console.md) with one client streaming its events (``/api/events?requests=1``) for the
+whole run: the load balancer with a console open, beside the one without.
 
-Internal: ``bench/alb.py --serve-alb PORT UP1 UP2`` runs one albfargate LB process (used by the bench)."""
+Usage: ``.venv/bin/python bench/alb.py [--duration 10] [--connections 50] [--console]``. Installs nginx,
+haproxy and wrk with apt-get when they are missing. The machine may be shared: numbers vary run to run.
+
+Internal: ``bench/alb.py --serve-alb PORT UP1 UP2 [--console-port P]`` runs one albfargate LB process
+(used by the bench)."""
 
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ PROXY_CPU = "0"
 LOAD_CPU = "1"
 UPSTREAM_BASE = 19100
 PROXY_PORTS = {"nginx": 19201, "haproxy": 19202, "albfargate": 19203}
+CONSOLE_ALB_PORT = 19204
+CONSOLE_PORT = 19205
 
 
 # ------------------------------------------------------------------------------------ serve mode
@@ -77,7 +84,28 @@ def bench_model(health_interval: int = 5) -> Any:
     return model, tg
 
 
-def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int = 1) -> None:
+class _BenchEngine:
+    """What the console reads of an engine, for a load balancer run alone (no ECS services)."""
+
+    def __init__(self, rt: Any, model: Any, state: Path) -> None:
+        from albfargate.state.store import Store
+
+        self.lb, self.model, self.state_dir = rt, model, state
+        self.store = Store(time.time)
+        self.api_url = None
+        self.scheduler = self.autoscaler = None
+        self._stopping = False
+
+    def on_load_balancers(self, callback: Any) -> None:
+        callback(self.lb)
+
+    def backing_status(self) -> None:
+        return None
+
+
+def serve_alb(
+    port: int, upstreams: list[int], access_logs: bool, workers: int = 1, console_port: int | None = None
+) -> None:
     from albfargate.alb import compiled
     from albfargate.alb.runtime import LoadBalancerRuntime, tune_gc
     from albfargate.alb.targets import TargetId
@@ -92,6 +120,12 @@ def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int =
         await rt.start()
         for p in upstreams:
             rt.targets.register(tg.arn, TargetId("127.0.0.1", p))
+        console = None
+        if console_port is not None:  # as the supervisor serves it beside the load balancers
+            from albfargate.console.server import ConsoleServer
+
+            console = ConsoleServer(_BenchEngine(rt, model, state), port=console_port, port_search=False)
+            await console.start()
         tune_gc()  # as the supervisor does once it is up
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -100,6 +134,8 @@ def serve_alb(port: int, upstreams: list[int], access_logs: bool, workers: int =
         print("ready", flush=True)
         print(f"hot-path {'compiled' if compiled() else 'pure'}", flush=True)  # the bench reads it
         await stop.wait()
+        if console is not None:
+            await console.stop()
         await rt.stop(grace=0.5)
         shutil.rmtree(state, ignore_errors=True)
 
@@ -246,6 +282,33 @@ def rss_with_idle_connections(pid: int, port: int, n: int) -> float:
             s.close()
 
 
+class _ConsoleStream:
+    """A client of the console's event stream, reading (and counting) everything it is sent, in a thread
+    on the load CPU's side: a browser tab left open on the console."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self.events = 0
+        self.bytes = 0
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.sendall(f"GET /api/events?requests=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        self.sock.settimeout(None)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError):
+            while data := self.sock.recv(65536):
+                self.bytes += len(data)
+                self.events += data.count(b"\n\n")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
 # ---------------------------------------------------------------------------------------- main
 def main() -> int:
     ap = argparse.ArgumentParser()
@@ -259,6 +322,10 @@ def main() -> int:
         default=None,
         help="also measure the multi-process mode with this many processes (default 2; 0: skip)",
     )
+    ap.add_argument(
+        "--console", action="store_true", help="also measure an albfargate LB with a web console streaming"
+    )
+    ap.add_argument("--console-port", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--serve-alb", nargs="+", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_alb:
@@ -267,6 +334,7 @@ def main() -> int:
             args.serve_alb[1:],
             access_logs=not args.no_access_logs,
             workers=args.workers or 1,
+            console_port=args.console_port,
         )
         return 0
     if args.workers is None:
@@ -320,8 +388,18 @@ def main() -> int:
         if args.no_access_logs:
             alb_cmd.append("--no-access-logs")
         alb = start([*alb_cmd, "--workers", "1"], PROXY_CPU, procs)
-        for port in PROXY_PORTS.values():
+        ports = dict(PROXY_PORTS)
+        stream = None
+        if args.console:
+            ccmd = [*alb_cmd, "--workers", "1", "--console-port", str(CONSOLE_PORT)]
+            ccmd[ccmd.index(str(PROXY_PORTS["albfargate"]))] = str(CONSOLE_ALB_PORT)
+            calb = start(ccmd, PROXY_CPU, procs)
+            ports["alb+console"] = CONSOLE_ALB_PORT
+        for port in ports.values():
             wait_port(port, 20)
+        if args.console:
+            wait_port(CONSOLE_PORT, 20)
+            stream = _ConsoleStream(CONSOLE_PORT)
         hot_path = hot_path_of(alb)
         switch = os.environ.get("ALBFARGATE_COMPILED", "unset")
         print(f"albfargate hot path: {hot_path} (ALBFARGATE_COMPILED {switch})", flush=True)
@@ -332,13 +410,15 @@ def main() -> int:
             "haproxy": [procs[3].pid, *_children(procs[3].pid)],
             "albfargate": [alb.pid, *_children(alb.pid)],
         }
-        for port in PROXY_PORTS.values():
+        if args.console:
+            pids["alb+console"] = [calb.pid, *_children(calb.pid)]
+        for port in ports.values():
             run_wrk(port, 2, args.connections)  # warm-up
         # interleaved rounds, best of each: the machine may be shared, and a burst of someone else's
         # work should not land on one proxy only
-        rounds: dict[str, list[tuple[float, float, float, float]]] = {n: [] for n in PROXY_PORTS}
+        rounds: dict[str, list[tuple[float, float, float, float]]] = {n: [] for n in ports}
         for r in range(args.rounds):
-            for name, port in PROXY_PORTS.items():
+            for name, port in ports.items():
                 cpu0 = _cpu_seconds(pids[name])
                 rps, p50, p99, total = run_wrk(port, args.duration, args.connections)
                 us = (_cpu_seconds(pids[name]) - cpu0) / max(1, total) * 1e6
@@ -360,6 +440,14 @@ def main() -> int:
                 f"   cpu {us:>5.1f} us/request",
                 flush=True,
             )
+        if stream is not None:
+            print(
+                f"console stream during the run: {stream.events} events, {stream.bytes / 1e6:.1f} MB "
+                f"(alb+console/albfargate rps ratio {best['alb+console'][0] / best['albfargate'][0]:.2f}, "
+                f"p99 ratio {best['alb+console'][2] / best['albfargate'][2]:.2f})",
+                flush=True,
+            )
+            stream.close()
         rss_after = rss_with_idle_connections(alb.pid, PROXY_PORTS["albfargate"], 1000)
         if args.workers > 1:
             wport = PROXY_PORTS["albfargate"] + 10
