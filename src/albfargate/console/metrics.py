@@ -19,7 +19,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 WINDOW_SECONDS = 900  # the last 15 minutes
 INTERVAL_SECONDS = 1.0
@@ -60,9 +60,8 @@ class Reading:
     labels: Mapping[str, str] = field(default_factory=dict)  # series id -> label
 
 
-@dataclass(frozen=True, slots=True)
-class Observed:
-    """One exchange as the charts need it."""
+class Observed(NamedTuple):
+    """One exchange as the charts need it (a named tuple: thousands are made per interval)."""
 
     lb_arn: str | None
     listener_arn: str | None
@@ -81,15 +80,17 @@ def percentile(sorted_values: Sequence[float], q: float) -> float | None:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+_TARGET_FIELDS = {2: "target_2xx", 3: "target_3xx", 4: "target_4xx", 5: "target_5xx"}
+_ELB_FIELDS = {3: "elb_3xx", 4: "elb_4xx", 5: "elb_5xx"}
+
+
 def status_field(ob: Observed) -> str | None:
     """Which count an exchange adds to: ``target_NXX`` when a target answered, ``elb_NXX`` when the ALB
     made the answer (2XX ALB answers, e.g. a fixed response 200, are counted by no CloudWatch metric)."""
     if ob.target_status is not None:
-        k = ob.target_status // 100
-        return f"target_{k}xx" if 2 <= k <= 5 else None
+        return _TARGET_FIELDS.get(ob.target_status // 100)
     if ob.elb_status is not None:
-        k = ob.elb_status // 100
-        return f"elb_{k}xx" if 3 <= k <= 5 else None
+        return _ELB_FIELDS.get(ob.elb_status // 100)
     return None
 
 
@@ -101,11 +102,10 @@ class _Acc:
         self.times: list[float] = []
         self.counts = dict.fromkeys(STATUS_FIELDS, 0)
 
-    def add(self, ob: Observed) -> None:
+    def add(self, time: float | None, f: str | None) -> None:
         self.n += 1
-        if ob.target_time >= 0 and ob.target_status is not None:
-            self.times.append(ob.target_time)
-        f = status_field(ob)
+        if time is not None:
+            self.times.append(time)
         if f is not None:
             self.counts[f] += 1
 
@@ -153,7 +153,9 @@ class MetricsHistory:
                 a = accs[sid] = _Acc()
             return a
 
-        for ob in observed:
+        for ob in observed:  # each exchange is read once, then counted in its (up to) four series
+            f = status_field(ob)
+            t = ob.target_time if ob.target_time >= 0 and ob.target_status is not None else None
             for sid in (
                 ob.lb_arn,
                 ob.listener_arn,
@@ -162,7 +164,7 @@ class MetricsHistory:
             ):
                 a = acc(sid)
                 if a is not None:
-                    a.add(ob)
+                    a.add(t, f)
         out: list[dict[str, Any]] = []
         per_lb_listeners: dict[str, list[str]] = {}
         for lst, lb_arn in reading.listeners.items():

@@ -8,8 +8,9 @@ events.
 
 Exchanges are collected by a tap on the proxy's exchange sink (``ProxyContext.sink``, called once at
 the end of every exchange with the record the access log is written from): while a console stream is
-open the sink is wrapped so the record is also appended to a bounded deque (:data:`RING_SIZE`; the
-oldest are dropped in a burst, so a point's ``sampled`` may be below its exact request count), and
+open the sink is wrapped so the record is also appended to a bounded deque: the first
+:data:`RING_SIZE` exchanges of each interval are taken, the rest only counted (so a point's ``sampled``
+may be below its exact request count, and the timeline records at most that many a second), and
 ``ProxyContext.capture`` keeps each request's head as received and as forwarded until its exchange
 ends (the timeline's ``headers_in`` / ``headers_out``). With no stream open the original sink is put
 back and the capture hook is None: the request path is what it was, plus one attribute test. Exchanges served
@@ -47,9 +48,10 @@ from albfargate.console.timeline import (
 
 log = logging.getLogger(__name__)
 
-RING_SIZE = 4096  # exchanges kept between two samples at most
+RING_SIZE = 512  # exchanges taken per interval at most (a sample, not a count: counts are exact)
+CHUNK = 128  # exchanges handled between two yields to the event loop (no long pause for the requests)
 HEADS_PENDING = 4096  # captured heads of requests in flight at most
-REQUEST_EVENTS_PER_TICK = 100  # `request` events one interval pushes at most (the newest)
+REQUEST_EVENTS_PER_TICK = 50  # `request` events one interval pushes at most (the newest)
 
 
 Taken = tuple[Exchange, bytes | None, bytes | None]  # an exchange, its head as received and as forwarded
@@ -67,16 +69,20 @@ class Tap:
         self.heads = heads
         append = ring.append
         original = self.original
+        limit = ring.maxlen or RING_SIZE
 
         def sink(ex: Exchange) -> None:
             if original is not None:
                 original(ex)
-            h = heads.pop(id(ex), None)  # the exchange is held in `heads` until here: its id is its own
-            append((ex, h[1], h[2]) if h is not None and h[0] is ex else (ex, None, None))
+            h = heads.pop(id(ex), None) if heads else None  # held in `heads` until here: its id is its own
+            if len(ring) < limit:  # the interval's sample is full: the rest are only counted
+                append((ex, h[1], h[2]) if h is not None and h[0] is ex else (ex, None, None))
 
         def capture(ex: Exchange, head: bytes, up_head: bytes | None) -> None:
-            if len(heads) >= HEADS_PENDING:
-                heads.clear()
+            if len(ring) + len(heads) >= limit:
+                if len(heads) >= HEADS_PENDING:
+                    heads.clear()
+                return
             heads[id(ex)] = (ex, bytes(head), None if up_head is None else bytes(up_head))
 
         self.sink: Callable[[Exchange], None] = sink
@@ -155,7 +161,7 @@ class Sampler:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
             next_at += self.interval
             try:
-                self.tick()
+                await self.tick()
             except Exception:
                 log.exception("console: a metrics sample failed")
 
@@ -201,7 +207,9 @@ class Sampler:
                 labels[f"{g.tg.arn}|{t.key}"] = t.key
         return Reading(lbs, tgs, targets, {k.listener_arn: k.lb_arn for k in keys}, labels)
 
-    def tick(self) -> None:
+    async def tick(self) -> None:
+        """One interval: the exchanges taken since the last one (in chunks, yielding to the event loop
+        between them, so requests in flight are not held up), then a point for every series."""
         rt = self.engine.lb
         if rt is None:
             return
@@ -216,26 +224,38 @@ class Sampler:
             live = rt.listener_rules(k.listener_arn)
             if live is not None:
                 rule_arns.update({(k.listener_arn, r.priority): r.arn for r in live[0]})
-        observed = []
+        by_lb: dict[tuple[str, str], list[ListenerKey]] = {}
+        for k in keys:
+            by_lb.setdefault((k.lb_full_name, k.scheme), []).append(k)
+        observed: list[Observed] = []
         recorded = []
-        for ex, head_in, head_out in taken:
-            _, host, _, _ = split_request_line(ex.request_line)
-            key = listener_of(ex, host_port(host), keys)
-            listener_arn = key.listener_arn if key is not None else None
-            prio = ex.matched_rule_priority
-            rule_arn = rule_arns.get((listener_arn, prio)) if listener_arn and prio else None
-            recorded.append(self.timeline.add(ex, key, rule_arn, head_in=head_in, head_out=head_out))
-            observed.append(
-                Observed(
-                    key.lb_arn if key is not None else None,
-                    listener_arn,
-                    ex.target_group_arn,
-                    ex.target,
-                    ex.elb_status,
-                    ex.target_status,
-                    ex.target_processing,
+        add = self.timeline.add
+        for start in range(0, len(taken), CHUNK):
+            if start:
+                await asyncio.sleep(0)
+            for ex, head_in, head_out in taken[start : start + CHUNK]:
+                candidates = by_lb.get((ex.lb_name, "https" if ex.kind in ("https", "wss") else "http"))
+                if not candidates:
+                    key = None
+                elif len(candidates) == 1:
+                    key = candidates[0]
+                else:  # several listeners of one load balancer and scheme: the Host's port says which
+                    key = listener_of(ex, host_port(split_request_line(ex.request_line)[1]), candidates)
+                listener_arn = key.listener_arn if key is not None else None
+                prio = ex.matched_rule_priority
+                rule_arn = rule_arns.get((listener_arn, prio)) if listener_arn and prio else None
+                recorded.append(add(ex, key, rule_arn, head_in=head_in, head_out=head_out))
+                observed.append(
+                    Observed(
+                        key.lb_arn if key is not None else None,
+                        listener_arn,
+                        ex.target_group_arn,
+                        ex.target,
+                        ex.elb_status,
+                        ex.target_status,
+                        ex.target_processing,
+                    )
                 )
-            )
         points = self.history.step(now, self.reading(rt, keys), observed, sampling=sampling)
         if self.hub.streams:
             self.hub.publish("metrics", {"t": now, "points": points}, keep=False)
