@@ -746,6 +746,7 @@ class Engine:
             lbs.append(
                 {"name": lb.name, "scheme": str(lb.scheme), "dns_name": lb.dns_name, "listeners": listeners}
             )
+        logs = getattr(self.driver, "logs", None)  # the process driver's log pump
         services = []
         for svc in self.store.services.values():
             tasks = []
@@ -756,6 +757,7 @@ class Engine:
                 th = self._target_health(t)
                 d["target_state"] = th[0] if th is not None else None
                 d["target_reason"] = th[1] if th is not None else None
+                d["log_lines_dropped"] = logs.dropped(t.task_id) if logs is not None else 0
                 tasks.append(d)
             services.append(
                 {
@@ -783,6 +785,7 @@ class Engine:
                         for d in svc.deployments
                     ],
                     "tasks": tasks,
+                    "log_lines_dropped": logs.dropped_of_service(svc.name) if logs is not None else 0,
                     "events": [
                         {"created_at": e.created_at, "message": e.message} for e in list(svc.events)[:events]
                     ],
@@ -800,12 +803,28 @@ class Engine:
             "services": services,
             "not_emulated": len(self.model.not_emulated),
             "backing": self._backing_status(),
-            "notes": list(self.notes),
+            "notes": [*self.notes, *(logs.warned if logs is not None else ())],
+            "log_lines_dropped": logs.dropped_total() if logs is not None else 0,
+            "log_write_error": logs.write_error if logs is not None else None,
+            "orphans": self._orphans(),
         }
 
     def backing_status(self) -> dict[str, Any] | None:
         """``backing`` of ``status --json`` (names and endpoints; never a secret value)."""
         return self._backing_status()
+
+    def _orphans(self) -> list[dict[str, Any]]:
+        """``orphans`` of ``status --json``: processes with this state dir's marker that belong to no
+        running task nor database server (what escaped a stop, or was left by an earlier run), as last
+        looked for (:meth:`refresh_orphans`; the process driver also looks every few seconds)."""
+        return list(getattr(self.driver, "last_orphans", ()))
+
+    async def refresh_orphans(self) -> None:
+        """Look for orphans now (a /proc scan, off the event loop); ``status`` of the CLI asks for it."""
+        find = getattr(self.driver, "find_orphans", None)
+        if find is not None:
+            with contextlib.suppress(Exception):
+                await find()
 
     def _backing_status(self) -> dict[str, Any] | None:
         """``backing`` of ``status --json``: the databases, secrets and parameters (backing/manager.py) and
@@ -911,6 +930,12 @@ class Engine:
             self._killer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._killer
+        close = getattr(self.driver, "close", None)  # the process driver's reaper and log pump
+        if close is not None:
+            try:
+                await close()
+            except Exception:
+                log.exception("closing the task driver failed")
         # (4) close the rest: the AWS endpoint served the tasks until they stopped; the backing servers
         # stop last, after every task that used them
         if self.api_server is not None:

@@ -204,13 +204,14 @@ def render_view(
         word, tone = service_state(svc)
         healthy = _healthy(svc)
         counts = f"  desired {svc['desired']}  running {svc['running']}  pending {svc['pending']}"
-        lines.append(
-            [
-                (f"  {svc['name']}  ", None),
-                (word, tone),
-                (counts + (f"  healthy {healthy}" if _has_targets(svc) else ""), None),
-            ]
-        )
+        row: list[Segment] = [
+            (f"  {svc['name']}  ", None),
+            (word, tone),
+            (counts + (f"  healthy {healthy}" if _has_targets(svc) else ""), None),
+        ]
+        if svc.get("log_lines_dropped"):
+            row.append((f"  log lines dropped {svc['log_lines_dropped']}", WARN))
+        lines.append(row)
         for d in svc.get("deployments", ()):
             td = short_arn(str(d["task_definition"]))
             d_tone = {"COMPLETED": GOOD, "FAILED": BAD}.get(str(d["rollout_state"]), WARN)
@@ -222,15 +223,16 @@ def render_view(
                 ]
             )
         for t in svc.get("tasks", ()):
-            row: list[Segment] = [
-                (f"    task {str(t['id'])[:SHORT_ID]} {t['last_status']:<12} health {t['health']:<9} ", None)
-            ]
+            head = f"    task {str(t['id'])[:SHORT_ID]} {t['last_status']:<12} health {t['health']:<9} "
+            row = [(head, None)]
             if t.get("target"):
                 row.append((f"{t['target']} ", None))
                 state = t.get("target_state") or ""
                 row.append((state, TARGET_TONES.get(state)))
                 if t.get("target_reason"):
                     row.append((f" ({t['target_reason']})", None))
+            if t.get("log_lines_dropped"):
+                row.append((f" log lines dropped {t['log_lines_dropped']}", WARN))
             lines.append(row)
         for ev in list(svc.get("events", ()))[:events]:
             lines.append([(f"    {fmt(float(ev['created_at']))} {short_text(str(ev['message']))}", DIM)])
@@ -239,12 +241,33 @@ def render_view(
     )
     for note in status.get("notes", ()):
         lines.append([("note: ", WARN), (str(note), None)])
+    lines.extend(render_logs_and_orphans(status))
     if status.get("not_steady"):
         lines.append([("NOT STEADY", WARN)])
         lines.extend([(f"  {short_text(str(line))}", None)] for line in status["not_steady"])
     if status.get("api_url"):
         lines.append([(f"AWS API  {status['api_url']}", None)])
     return "\n".join(_render_line(segs, width, colour) for segs in lines)
+
+
+def render_logs_and_orphans(status: Mapping[str, Any]) -> list[list[Segment]]:
+    """Task output that could not be written (``log_lines_dropped``, ``log_write_error``) and the orphan
+    processes of the state dir (``orphans``), with what to do about them."""
+    out: list[list[Segment]] = []
+    dropped = int(status.get("log_lines_dropped") or 0)
+    error = status.get("log_write_error")
+    if dropped or error:
+        why = f"task output cannot be written ({error})" if error else "task output was lost"
+        out.append([("LOGS  ", WARN), (f"{why}: {dropped} line{'s' if dropped != 1 else ''} dropped", None)])
+    found = list(status.get("orphans") or ())
+    if found:
+        out.append([("ORPHANS", BAD), ("  processes of this state dir that belong to no running task", None)])
+        for o in found:
+            owner = f" task {str(o['task_id'])[:SHORT_ID]}" if o.get("task_id") else ""
+            owner += f" container {o['container']}" if o.get("container") else ""
+            out.append([(f"  pid {o['pid']}{owner}: {o.get('command') or '?'}", None)])
+        out.append([("  `albfargate down` kills them (or kill PID)", DIM)])
+    return out
 
 
 def render_backing(backing: Mapping[str, Any] | None) -> list[str]:

@@ -6,8 +6,10 @@ Owns
   control URL and token; mode 0600), ``supervisor.log`` (output of a detached supervisor), ``pids/``
   (container process groups, written by the process driver), ``logs/`` (task output), ``access-logs/``;
 - the single-supervisor lock and crash recovery: when the pid file names a process that is gone (a
-  SIGKILLed supervisor), the next ``up`` kills the process groups it left (by their pid files, checked
-  against the state-dir marker in their environment) before starting;
+  SIGKILLed supervisor), the next ``up`` kills every process it left (by the state-dir marker in their
+  environment, and the process groups of their pid files) before starting;
+- being the child subreaper of its tasks (``PR_SET_CHILD_SUBREAPER``): what a task leaves behind is
+  reparented to the supervisor, which kills it with its container and reaps it;
 - the control channel: HTTP/1.1 + JSON on 127.0.0.1 (ephemeral port) with a random token, used by
   ``status``, ``scale``, ``redeploy``, ``stop-task`` and ``down`` (:func:`call`);
 - :func:`serve`: run the engine until SIGINT/SIGTERM or ``down``, then the engine's ordered shutdown."""
@@ -32,6 +34,7 @@ from albfargate.alb.runtime import tune_gc
 from albfargate.api.server import DEFAULT_PORT as DEFAULT_API_PORT
 from albfargate.api.server import is_loopback_host
 from albfargate.ecs.runtime.process import STATE_DIR_ENV, kill_orphans
+from albfargate.ecs.runtime.reaper import become_subreaper
 from albfargate.engine import Engine, EngineConfig, remove_docker_orphans
 from albfargate.errors import AlbfargateError, RuntimeStartError
 
@@ -168,7 +171,8 @@ def read_info(state_dir: Path) -> dict[str, Any] | None:
 
 def acquire(state_dir: Path) -> int:
     """Become the supervisor of ``state_dir``: fail when one is running; otherwise clean up what a
-    crashed one left (returns how many orphan process groups were killed) and write the pid file."""
+    crashed one left (returns how many orphan processes and containers were killed) and write the pid
+    file."""
     state_dir = state_dir.resolve()
     claim(state_dir)
     killed = kill_orphans(state_dir) + remove_docker_orphans(state_dir)
@@ -273,6 +277,7 @@ class ControlServer:
             return 400, {"error": str(exc)}
 
     async def _status(self, args: dict[str, Any]) -> tuple[int, Any]:
+        await self.engine.refresh_orphans()
         return 200, self.engine.status(supervisor_pid=os.getpid(), events=int(args.get("events", 10)))
 
     async def _steady(self, args: dict[str, Any]) -> tuple[int, Any]:
@@ -622,7 +627,12 @@ def run(config: EngineConfig, **kw: Any) -> int | None:
     state_dir = config.state_dir.resolve()
     user_umask = os.umask(PRIVATE_UMASK)
     kw.setdefault("synth_umask", user_umask)
-    acquire(state_dir)
+    # what a task starts and leaves behind (a `setsid` child, a daemon) is reparented to this process, not
+    # to init: the process driver kills it with its container and reaps it (ecs/runtime/reaper.py)
+    become_subreaper()
+    killed = acquire(state_dir)
+    if killed:
+        say(f"killed {killed} orphan process{'es' if killed != 1 else ''} an earlier run of {state_dir} left")
     try:
         try:
             import uvloop

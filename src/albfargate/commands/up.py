@@ -667,13 +667,34 @@ def _last_error(log_path: Path, start: int) -> str | None:
 def cmd_status(args: argparse.Namespace) -> int:
     from albfargate import supervisor
 
-    st = supervisor.call(find_state_dir(args), "GET", "/status")
+    state_dir = find_state_dir(args)
+    try:
+        st = supervisor.call(state_dir, "GET", "/status")
+    except supervisor.NoSupervisor as exc:
+        raise supervisor.NoSupervisor(f"{exc}{_orphans_note(state_dir)}") from None
     if args.json:
         json.dump(st, sys.stdout, indent=2)
         print()
     else:
         print(_terminal_view(st))
     return 0
+
+
+def _orphans_note(state_dir: Path) -> str:
+    """What a stopped system left running (a SIGKILLed supervisor's tasks), for the error of ``status``."""
+    from albfargate.ecs.runtime.reaper import find_orphans
+
+    try:
+        found = find_orphans(state_dir)
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    pids = ", ".join(str(o["pid"]) for o in found[:10]) + (", ..." if len(found) > 10 else "")
+    return (
+        f"; {len(found)} orphan process{'es' if len(found) != 1 else ''} of it still run (pid {pids}): "
+        f"`albfargate down --state-dir {state_dir}` kills them"
+    )
 
 
 def _service_candidates(st: dict[str, Any]) -> list[Any]:
@@ -773,7 +794,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         killed = kill_orphans(state_dir) + remove_docker_orphans(state_dir)
         print(
             f"no supervisor running for {state_dir}"
-            + (f"; killed {killed} orphan task groups" if killed else "")
+            + (f"; killed {killed} orphan process{'es' if killed != 1 else ''} it left" if killed else "")
         )
         if delete:
             _delete_volumes(data)
@@ -805,7 +826,12 @@ def cmd_down(args: argparse.Namespace) -> int:
             )
             return 1
         time.sleep(0.1)
-    print(f"stopped supervisor {pids[0]}")
+    # the last resort: anything still carrying the state dir's marker (it escaped its task's stop)
+    killed = kill_orphans(state_dir)
+    print(
+        f"stopped supervisor {pids[0]}"
+        + (f"; killed {killed} orphan process{'es' if killed != 1 else ''} it left" if killed else "")
+    )
     if delete:
         _delete_volumes(data)
     return 0

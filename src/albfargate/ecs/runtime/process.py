@@ -1,10 +1,16 @@
 """The process task driver (the default; needs no Docker): every container of a task is one local process
 in its own process group (``start_new_session``), started in ``dependsOn`` order and stopped in reverse.
 
-- stdout and stderr of a container go to ``<log_dir>/<task_id>-<container>.log``.
-- A pid file per container under ``<state_dir>/pids/`` lets the next supervisor kill what a SIGKILLed one
-  left behind (:meth:`ProcessDriver.cleanup_orphans`); every process also carries
-  ``ALBFARGATE_STATE_DIR`` in its environment, which is checked before anything is killed.
+- stdout and stderr of a container go through a pipe to the driver's log pump (``logpump.py``), which
+  writes ``<log_dir>/<task_id>-<container>.log``: a full disk drops and counts lines, never blocks or
+  fails the task (``log_lines_dropped`` in ``status``).
+- Every process carries ``ALBFARGATE_STATE_DIR``, ``ALBFARGATE_TASK_ID`` and ``ALBFARGATE_CONTAINER`` in
+  its environment. A container is its whole process tree (``ecs/proctree.py``), also what left its group
+  or session (``setsid``): when its main process exits, or its stop times out, the rest of the tree is
+  SIGKILLed, as the end of a container's PID 1 ends everything in it. Under a supervisor that is a child
+  subreaper (``reaper.become_subreaper``) orphaned task processes are reparented to it and reaped.
+- A pid file per container under ``<state_dir>/pids/`` and the state-dir marker let ``down`` and the next
+  supervisor kill what a SIGKILLed one left behind (:func:`kill_orphans`).
 - Stop = SIGTERM to the process group, wait ``stopTimeout``, SIGKILL (spec §6.2); exit codes of signalled
   processes are reported as 128 + signal (143 for SIGTERM, 137 for SIGKILL) as Docker does.
 - Container health checks (``CMD`` / ``CMD-SHELL``, run locally with the container's environment and
@@ -22,6 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from albfargate.ecs.logbuffer import DEFAULT_MAX_BYTES
+from albfargate.ecs.proctree import CONTAINER_ENV, TASK_ID_ENV
+from albfargate.ecs.proctree import STATE_DIR_ENV as STATE_DIR_ENV  # re-exported (supervisor, tests)
+from albfargate.ecs.runtime import reaper
 from albfargate.ecs.runtime.base import (
     ContainerSpec,
     ContainerStatus,
@@ -38,8 +48,15 @@ from albfargate.ecs.runtime.common import (
     wait_dependencies,
 )
 from albfargate.ecs.runtime.common import start_order as start_order  # re-exported (tests, callers)
+from albfargate.ecs.runtime.logpump import LogPump
 
-STATE_DIR_ENV = "ALBFARGATE_STATE_DIR"
+#: How often a supervisor that is a child subreaper waits for the orphans it adopted.
+REAP_SECONDS = 1.0
+#: Every how many reaps the process table is searched for orphans (``status`` shows the last result).
+ORPHAN_SCAN_TICKS = 10
+#: How long the log of a container whose process exited is still read (from what it left running
+#: before the tree was killed) before it is closed.
+LOG_END_GRACE = 2.0
 #: The umask of a container process (Docker's default): the supervisor itself runs with 077 so that its
 #: state files are private, which its tasks must not inherit.
 TASK_UMASK = 0o022
@@ -90,13 +107,6 @@ def _pgrp_of(pid: int) -> int | None:
     return int(rest[2]) if len(rest) > 2 else None
 
 
-def _environ_has(pid: int, marker: bytes) -> bool:
-    try:
-        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-
-
 def group_members(pgid: int) -> list[int]:
     """Live pids whose process group is ``pgid`` (from /proc)."""
     out = []
@@ -136,12 +146,25 @@ def _task_umask() -> dict[str, Any]:
     return {"umask": TASK_UMASK}
 
 
+def _print_warning(text: str) -> None:
+    """A warning of the driver's, on the supervisor's output (never raises: that may be a full disk)."""
+    with contextlib.suppress(Exception):
+        print(f"albfargate: {text}", flush=True)
+
+
 class ProcessDriver:
     """Runs containers as local process groups. One instance per supervisor."""
 
     name = "process"
 
-    def __init__(self, state_dir: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_warning: Callable[[str], None] = _print_warning,
+        log_buffer_bytes: int | None = None,
+    ) -> None:
         self.state_dir = state_dir.resolve()
         self.pid_dir = self.state_dir / "pids"
         self.clock = clock
@@ -149,11 +172,18 @@ class ProcessDriver:
         self._watchers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._health_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._order: dict[str, list[str]] = {}
+        self._streams: dict[tuple[str, str], int] = {}  # container -> its log pump stream
+        self._checks: set[int] = set()  # pids of the health checks running now
+        self.logs = LogPump(on_warning, max_bytes=log_buffer_bytes or DEFAULT_MAX_BYTES)
+        self._reaper: asyncio.Task[None] | None = None
+        self.last_orphans: list[dict[str, object]] = []
 
     # ---- start ---------------------------------------------------------------------------------
     async def start_task(self, spec: TaskSpec) -> RunningTask:
-        spec.log_dir.mkdir(parents=True, exist_ok=True)
-        self.pid_dir.mkdir(parents=True, exist_ok=True)
+        for d in (spec.log_dir, self.pid_dir):
+            with contextlib.suppress(OSError):  # a full disk: the task runs, its log lines are dropped
+                d.mkdir(parents=True, exist_ok=True)
+        self._start_reaper()
         order = start_order(spec.containers)
         task = new_running_task(spec)
         self._order[spec.task_id] = [c.name for c in order]
@@ -167,41 +197,51 @@ class ProcessDriver:
             raise
         return task
 
+    def _environment(self, spec: TaskSpec, c: ContainerSpec) -> dict[str, str]:
+        env = inherited_environment()
+        env.update(c.env)
+        env[STATE_DIR_ENV] = str(self.state_dir)
+        env[TASK_ID_ENV] = spec.task_id
+        env[CONTAINER_ENV] = c.name
+        env["ALBFARGATE_SERVICE"] = spec.service or ""
+        return env
+
     async def _spawn(self, task: RunningTask, c: ContainerSpec) -> None:
         spec = task.spec
         if not c.argv:
             raise TaskStartError(f"CannotStartContainerError: container {c.name} has no command to run")
-        env = inherited_environment()
-        env.update(c.env)
-        env[STATE_DIR_ENV] = str(self.state_dir)
-        env["ALBFARGATE_TASK_ID"] = spec.task_id
-        env["ALBFARGATE_CONTAINER"] = c.name
-        env["ALBFARGATE_SERVICE"] = spec.service or ""
-        log = spec.log_path(c.name)
+        env = self._environment(spec, c)
         cwd = c.workdir
         if cwd is not None and not Path(cwd).is_dir():
             raise TaskStartError(
                 f"CannotStartContainerError: container {c.name}: working directory {cwd} does not exist"
             )
-        with log.open("ab") as logf:
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *c.argv,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=logf,
-                    stderr=asyncio.subprocess.STDOUT,
-                    cwd=cwd,
-                    env=env,
-                    start_new_session=True,
-                    **_task_umask(),
-                )
-            except OSError as exc:
-                raise TaskStartError(
-                    f"CannotStartContainerError: container {c.name}: {exc.strerror or exc}: {c.argv[0]}"
-                ) from None
         key = (spec.task_id, c.name)
+        stream, out = self.logs.open(
+            spec.log_path(c.name), task_id=spec.task_id, container=c.name, service=spec.service
+        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *c.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                **_task_umask(),
+            )
+        except OSError as exc:
+            self.logs.finish(stream, 0.0)
+            raise TaskStartError(
+                f"CannotStartContainerError: container {c.name}: {exc.strerror or exc}: {c.argv[0]}"
+            ) from None
+        finally:
+            os.close(out)  # the process holds it now: the pipe ends when every holder has exited
         self._procs[key] = proc
-        (self.pid_dir / f"{spec.task_id}-{c.name}.pid").write_text(f"{proc.pid}\n")
+        self._streams[key] = stream
+        with contextlib.suppress(OSError):  # a full disk must not fail the start; the marker still finds it
+            (self.pid_dir / f"{spec.task_id}-{c.name}.pid").write_text(f"{proc.pid}\n")
         st = task.containers[c.name]
         st.pid = proc.pid
         st.status = ContainerStatus.RUNNING
@@ -215,15 +255,25 @@ class ProcessDriver:
 
     async def _watch(self, task: RunningTask, c: ContainerSpec, proc: asyncio.subprocess.Process) -> None:
         rc = await proc.wait()
-        # The leader is gone; take any member it left behind in its group with it.
+        key = (task.spec.task_id, c.name)
+        # The main process is gone: everything else of the container goes with it (its group, and what
+        # left the group or the session), as the end of a container's PID 1 ends the container.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        key = (task.spec.task_id, c.name)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(
+                reaper.kill_tree, self.state_dir, task.spec.task_id, c.name, (), signal.SIGKILL
+            )
         ht = self._health_tasks.pop(key, None)
         if ht is not None:
             ht.cancel()
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             (self.pid_dir / f"{task.spec.task_id}-{c.name}.pid").unlink()
+        stream = self._streams.pop(key, None)
+        if stream is not None:  # its last lines are in the log before the container is reported stopped
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(self.logs.finish(stream, LOG_END_GRACE))
+        self._reap_now()
         record_exit(task.containers[c.name], exit_code_of(rc), self.clock())
         self._procs.pop(key, None)
         task.notify()
@@ -244,6 +294,7 @@ class ProcessDriver:
             )
         except OSError:
             return False
+        self._checks.add(proc.pid)
         try:
             rc = await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
@@ -251,6 +302,8 @@ class ProcessDriver:
                 os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
             return False
+        finally:
+            self._checks.discard(proc.pid)
         return rc == 0
 
     # ---- stop ----------------------------------------------------------------------------------
@@ -277,6 +330,10 @@ class ProcessDriver:
             st.reason = stop_timeout_reason(c)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(
+                    reaper.kill_tree, self.state_dir, task.spec.task_id, c.name, (proc.pid,), signal.SIGKILL
+                )
             await watcher
         self._watchers.pop(key, None)
 
@@ -290,15 +347,70 @@ class ProcessDriver:
             watcher = self._watchers.pop(key, None)
             if watcher is not None:
                 await watcher
+        self._order.pop(task.spec.task_id, None)
 
     async def stop_all_now(self) -> None:
-        """Last resort on a failing shutdown: SIGKILL every group this driver started."""
+        """Last resort on a failing shutdown: SIGKILL every group this driver started and every process
+        carrying a task marker of this state dir."""
         for proc in list(self._procs.values()):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(kill_task_processes, self.state_dir)
         for w in list(self._watchers.values()):
             with contextlib.suppress(Exception):
                 await w
+        self._reap_now()
+
+    async def close(self) -> None:
+        """After every task stopped: stop the reaper and the log pump (what is buffered is written)."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+            self._reaper = None
+        self._reap_now()
+        await asyncio.to_thread(self.logs.close)
+
+    # ---- orphans -------------------------------------------------------------------------------
+    def _start_reaper(self) -> None:
+        """Under a child subreaper (the supervisor), wait for adopted orphans every :data:`REAP_SECONDS`."""
+        if self._reaper is None and reaper.is_subreaper():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_loop())
+
+    async def _reap_loop(self) -> None:
+        ticks = 0
+        while True:
+            await asyncio.sleep(REAP_SECONDS)
+            self._reap_now()
+            ticks += 1
+            if ticks % ORPHAN_SCAN_TICKS == 0:
+                with contextlib.suppress(Exception):
+                    await self.find_orphans()
+
+    def _started(self) -> set[int]:
+        """What this process started in sessions of its own and waits for itself."""
+        return (
+            {p.pid for p in self._procs.values()}
+            | set(self._checks)
+            | set(reaper.pid_file_groups(self.state_dir))
+        )
+
+    def _reap_now(self) -> None:
+        if self._reaper is None:
+            return
+        with contextlib.suppress(Exception):
+            reaper.reap(self._started())
+
+    async def find_orphans(self) -> list[dict[str, object]]:
+        """Processes of this state dir that belong to no running task (nor to a database server), looked
+        for now (off the event loop); also kept as :attr:`last_orphans`."""
+        live = set(self._order)
+        self.last_orphans = await asyncio.to_thread(reaper.find_orphans, self.state_dir, live_tasks=live)
+        return self.last_orphans
+
+    def log_lines_dropped(self, task_id: str) -> int:
+        return self.logs.dropped(task_id)
 
     # ---- crash recovery ------------------------------------------------------------------------
     async def cleanup_orphans(self, state_dir: Path) -> int:
@@ -306,36 +418,22 @@ class ProcessDriver:
 
 
 def kill_orphans(state_dir: Path) -> int:
-    """SIGKILL every process group recorded under ``<state_dir>/pids`` whose members carry this state
-    dir's marker in their environment; remove the pid files. Returns how many groups were killed."""
-    state_dir = state_dir.resolve()
-    pid_dir = state_dir / "pids"
-    if not pid_dir.is_dir():
-        return 0
-    marker = f"{STATE_DIR_ENV}={state_dir}".encode()
-    pgids: dict[int, Path] = {}
-    for f in pid_dir.glob("*.pid"):
-        try:
-            pgids[int(f.read_text().strip())] = f
-        except (OSError, ValueError):
-            f.unlink(missing_ok=True)
-    killed = 0
-    if pgids:
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            pid = int(entry.name)
-            pgrp = _pgrp_of(pid)
-            if pgrp in pgids and _environ_has(pid, marker):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pgrp, signal.SIGKILL)
-                    killed += 1
-                del pgids[pgrp]
-                if not pgids:
-                    break
-    for f in pid_dir.glob("*.pid"):
-        f.unlink(missing_ok=True)
-    return killed
+    """SIGKILL every process carrying ``state_dir``'s marker in its environment (what a SIGKILLed
+    supervisor left: tasks, what they started with ``setsid``, database servers) and the process groups
+    recorded under ``<state_dir>/pids``; remove the pid files. Returns how many processes were killed."""
+    return reaper.sweep(state_dir)
+
+
+def kill_task_processes(state_dir: Path) -> int:
+    """SIGKILL every process carrying a task marker of ``state_dir`` and their descendants (not the
+    database servers, which carry the state-dir marker only). Returns how many."""
+    from albfargate.ecs import proctree
+
+    procs = reaper.snapshot()
+    roots = [p.pid for p in procs.values() if p.state_dir == str(state_dir.resolve()) and p.task_id]
+    pids = {p for p in proctree.descendants(procs, roots) if not procs[p].zombie}
+    pids -= reaper.ancestors(os.getpid())
+    return reaper.signal_pids(pids, signal.SIGKILL)
 
 
 #: Task ports are taken below the kernel's ephemeral range, so that an outgoing connection (the load
