@@ -89,7 +89,9 @@ class LogPump:
         with contextlib.suppress(OSError, AttributeError):
             fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         with contextlib.suppress(OSError):  # `logs` finds the file at once; a full disk is handled later
-            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            # (O_NONBLOCK: the event loop's thread never waits here, not even for a FIFO's reader)
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
+            os.close(os.open(path, flags, 0o600))
         s = _Stream(next(self._ids), path, task_id, container, service, r, LineBuffer(self.max_bytes))
         with self._lock:
             self._streams[s.id] = s

@@ -271,8 +271,11 @@ class ProcessDriver:
             (self.pid_dir / f"{task.spec.task_id}-{c.name}.pid").unlink()
         stream = self._streams.pop(key, None)
         if stream is not None:  # its last lines are in the log before the container is reported stopped
+            # (bounded: a hung disk must not hold the stop; the pump writes the rest when it can)
             with contextlib.suppress(Exception):
-                await asyncio.wrap_future(self.logs.finish(stream, LOG_END_GRACE))
+                await asyncio.wait_for(
+                    asyncio.wrap_future(self.logs.finish(stream, LOG_END_GRACE)), LOG_END_GRACE + 1.0
+                )
         self._reap_now()
         record_exit(task.containers[c.name], exit_code_of(rc), self.clock())
         self._procs.pop(key, None)
