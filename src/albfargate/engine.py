@@ -930,10 +930,10 @@ class Engine:
             self._killer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._killer
-        close = getattr(self.driver, "close", None)  # the process driver's reaper and log pump
-        if close is not None:
+        aclose = getattr(self.driver, "aclose", None)  # the process driver's reaper and log pump
+        if aclose is not None:
             try:
-                await close()
+                await aclose()
             except Exception:
                 log.exception("closing the task driver failed")
         # (4) close the rest: the AWS endpoint served the tasks until they stopped; the backing servers

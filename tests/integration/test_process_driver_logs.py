@@ -53,7 +53,7 @@ def test_output_is_written_and_the_last_lines_are_there_when_the_container_stops
         assert text.splitlines()[:2] == ["line 0", "line 1"] and "line 4999\n" in text
         assert text.endswith("no newline at the end\n")
         assert d.log_lines_dropped(TASK) == 0 and d.logs.warned == []
-        await d.close()
+        await d.aclose()
 
     asyncio.run(go())
 
@@ -93,7 +93,7 @@ def test_a_chatty_task_whose_log_cannot_keep_up_is_not_blocked_and_memory_stays_
         assert d.logs.dropped_of_service("svc") == dropped == d.logs.dropped_total()
         assert len(warnings) == 1 and "faster than its log takes it" in warnings[0], warnings
         os.close(stalled)  # the writer's blocked write fails now (EPIPE): dropped too, no hang
-        await d.close()
+        await d.aclose()
 
     try:
         asyncio.run(go())

@@ -365,7 +365,7 @@ class ProcessDriver:
                 await w
         self._reap_now()
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """After every task stopped: stop the reaper and the log pump (what is buffered is written)."""
         if self._reaper is not None:
             self._reaper.cancel()

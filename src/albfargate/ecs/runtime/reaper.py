@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import sys
 from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import Any
 
 from albfargate.ecs import proctree
 from albfargate.ecs.proctree import CONTAINER_ENV, STATE_DIR_ENV, TASK_ID_ENV, Proc
@@ -33,7 +35,9 @@ _TASK = TASK_ID_ENV.encode() + b"="
 _CONTAINER = CONTAINER_ENV.encode() + b"="
 
 
-def _prctl() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+@functools.cache
+def _prctl() -> Any:
+    """libc's ``prctl`` (None off Linux)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
