@@ -183,3 +183,40 @@ def test_failed_rollouts() -> None:
         "the rollout of service web FAILED: ECS deployment circuit breaker: tasks failed to start. "
         "(0/2 running; rollout FAILED; last stopped task: exited with code 3)"
     )
+
+
+def test_dropped_log_lines_and_the_write_error_are_shown() -> None:
+    s = svc(log_lines_dropped=320)
+    s["tasks"][0]["log_lines_dropped"] = 160
+    doc = {
+        "services": [s],
+        "load_balancers": [],
+        "log_lines_dropped": 320,
+        "log_write_error": "No space left on device",
+    }
+    text = render_view(doc)
+    assert "  web  steady  desired 2  running 2  pending 0  healthy 2  log lines dropped 320" in text
+    task_line = next(ln for ln in text.splitlines() if ln.startswith(f"    task {T1[:8]}"))
+    assert task_line.endswith("log lines dropped 160")
+    assert "LOGS  task output cannot be written (No space left on device): 320 lines dropped" in text
+    clean = render_view({"services": [svc()], "load_balancers": [], "log_lines_dropped": 0})
+    assert "dropped" not in clean and "LOGS" not in clean
+
+
+def test_orphans_are_listed_with_what_to_do() -> None:
+    doc = {
+        "services": [svc()],
+        "load_balancers": [],
+        "orphans": [
+            {"pid": 4321, "task_id": "f" * 32, "container": "app", "command": "sleep 1000"},
+            {"pid": 4400, "task_id": None, "container": None, "command": "postgres"},
+        ],
+    }
+    lines = render_view(doc).splitlines()
+    at = lines.index("ORPHANS  processes of this state dir that belong to no running task")
+    assert lines[at + 1 : at + 4] == [
+        "  pid 4321 task ffffffff container app: sleep 1000",
+        "  pid 4400: postgres",
+        "  `albfargate down` kills them (or kill PID)",
+    ]
+    assert "ORPHANS" not in render_view({"services": [svc()], "load_balancers": [], "orphans": []})
