@@ -776,6 +776,22 @@ def _delete_volumes(data: Path) -> None:
     print(f"deleted {data}")
 
 
+def _orphans_removed(state_dir: Path, *, containers: bool) -> str:
+    """Kill what carries the state dir's marker (and, with ``containers``, remove its Docker containers);
+    the words for ``down``'s line: ``; killed 2 orphan processes and removed 1 orphan container it left``."""
+    from albfargate.ecs.runtime.process import kill_orphans
+    from albfargate.engine import remove_docker_orphans
+
+    done = []
+    killed = kill_orphans(state_dir)
+    if killed:
+        done.append(f"killed {killed} orphan process{'es' if killed != 1 else ''}")
+    removed = remove_docker_orphans(state_dir) if containers else 0
+    if removed:
+        done.append(f"removed {removed} orphan container{'s' if removed != 1 else ''}")
+    return f"; {' and '.join(done)} it left" if done else ""
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     from albfargate import supervisor
     from albfargate.ecs.runtime.process import kill_orphans
@@ -791,11 +807,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     # without one, a detached supervisor may still be starting (found by its marker)
     pids = [pid] if pid is not None else supervisor.detached_supervisors(state_dir)
     if not pids:
-        killed = kill_orphans(state_dir) + remove_docker_orphans(state_dir)
-        print(
-            f"no supervisor running for {state_dir}"
-            + (f"; killed {killed} orphan process{'es' if killed != 1 else ''} it left" if killed else "")
-        )
+        print(f"no supervisor running for {state_dir}" + _orphans_removed(state_dir, containers=True))
         if delete:
             _delete_volumes(data)
         return 0
@@ -827,11 +839,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             return 1
         time.sleep(0.1)
     # the last resort: anything still carrying the state dir's marker (it escaped its task's stop)
-    killed = kill_orphans(state_dir)
-    print(
-        f"stopped supervisor {pids[0]}"
-        + (f"; killed {killed} orphan process{'es' if killed != 1 else ''} it left" if killed else "")
-    )
+    print(f"stopped supervisor {pids[0]}" + _orphans_removed(state_dir, containers=False))
     if delete:
         _delete_volumes(data)
     return 0

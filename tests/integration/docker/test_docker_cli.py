@@ -136,7 +136,7 @@ def test_killed_supervisor_leaves_nothing_after_down_or_next_up(
     time.sleep(0.5)
     down = cli("down", "--state-dir", str(state_dir))
     assert down.returncode == 0
-    assert "killed 2 orphan task groups" in down.stdout
+    assert "removed 2 orphan containers it left" in down.stdout
     assert ours(docker_client, state_dir) == ([], [])
 
 
