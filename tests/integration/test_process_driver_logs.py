@@ -41,7 +41,11 @@ def spec(tmp: Path, c: ContainerSpec) -> TaskSpec:
 
 
 def test_output_is_written_and_the_last_lines_are_there_when_the_container_stops(tmp_path: Path) -> None:
-    code = "import sys; [print(f'line {i}') for i in range(5000)]; sys.stdout.write('no newline at the end')"
+    # (it sleeps past the settle time: an exit, not a failed start)
+    code = (
+        "import sys, time; [print(f'line {i}') for i in range(5000)]; "
+        "sys.stdout.write('no newline at the end'); sys.stdout.flush(); time.sleep(0.5)"
+    )
     c = ContainerSpec(name="app", image="i", argv=(PY, "-c", code))
 
     async def go() -> None:
@@ -68,7 +72,9 @@ def test_a_chatty_task_whose_log_cannot_keep_up_is_not_blocked_and_memory_stays_
     stalled = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader that never reads: writes block
     lines = 200_000  # 20 MB of output, written as fast as the task can
     code = (
-        f"import sys\nw = sys.stdout.write\nfor i in range({lines}): w('x' * 95 + '%04d\\n' % (i % 10000))\n"
+        "import sys, time\nw = sys.stdout.write\n"
+        f"for i in range({lines}): w('x' * 95 + '%04d\\n' % (i % 10000))\n"
+        "sys.stdout.flush()\ntime.sleep(0.5)\n"  # past the settle time
     )
     c = ContainerSpec(name="app", image="i", argv=(PY, "-c", code))
     warnings: list[str] = []

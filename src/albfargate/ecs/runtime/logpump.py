@@ -4,9 +4,10 @@ task never blocks on its log and never sees a write error, and a slow or full di
 event loop. ECS's ``non-blocking`` log mode behaves this way.
 
 - A pipe is made per container (:meth:`LogPump.open`; its write end is the container's stdout and
-  stderr, 1 MiB of pipe where the kernel allows it); the reader feeds each container's
+  stderr, 256 KiB of pipe where the kernel allows it); the reader feeds each container's
   :class:`~albfargate.ecs.logbuffer.LineBuffer` (bounded: a line that does not fit is dropped and counted).
-- The writer takes batches of whole lines and appends them to the file; a write that fails (a full disk:
+- The writer takes batches of whole lines and appends them to the file (opened while there is something
+  to write, so a quiet container holds only its pipe); a write that fails (a full disk:
   ``ENOSPC``, a quota, an I/O error) drops the batch and counts its lines, the first failure is warned
   about once (``on_warning``), and the next batch is tried again, so the log goes on once there is room.
 - :meth:`LogPump.finish` is called when a container's process has exited: the stream is read to its end
@@ -29,8 +30,10 @@ from pathlib import Path
 
 from albfargate.ecs.logbuffer import DEFAULT_MAX_BYTES, DropWarnings, LineBuffer
 
-#: The pipe size asked for (Linux ``F_SETPIPE_SZ``; the default ``pipe-max-size`` lets anyone ask 1 MiB).
-PIPE_BYTES = 1024 * 1024
+#: The pipe size asked for (Linux ``F_SETPIPE_SZ``; 4 times the default 64 KiB, so a burst waits in the
+#: kernel while the reader thread is not scheduled). Not more: a user's pipes count against
+#: ``pipe-user-pages-soft`` (64 MiB by default), past which every new pipe of that user gets 8 KiB.
+PIPE_BYTES = 256 * 1024
 READ_BYTES = 64 * 1024
 
 
@@ -274,6 +277,8 @@ class LogPump:
                 s.buf.written(n)
             if error is None:  # all written, or still short without an error: the rest in the next round
                 self.write_error = None
+                if not s.buf.has_output():  # idle: no descriptor held per quiet container
+                    self._close_file(s)
                 return
             self.write_error = error
             self._count(s, s.buf.failed())
@@ -283,15 +288,19 @@ class LogPump:
     def _done(self, s: _Stream) -> None:
         """Under the lock: the stream is read and written out; close its file, tell the waiters."""
         s.done = True
-        if s.file_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(s.file_fd)
-            s.file_fd = None
+        self._close_file(s)
         for fut in s.waiters:
             if not fut.done():
                 fut.set_result(None)
         s.waiters.clear()
         del self._streams[s.id]
+
+    @staticmethod
+    def _close_file(s: _Stream) -> None:
+        if s.file_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(s.file_fd)
+            s.file_fd = None
 
     def _count(self, s: _Stream, dropped: int) -> None:
         if dropped <= 0:
