@@ -202,3 +202,37 @@ def test_status_reports_an_orphan_planted_by_hand_and_down_kills_it(tmp_path: Pa
                 planted.kill()
             planted.wait()
     assert_nothing_left(state)
+
+
+def pids_running(argv: list[bytes]) -> list[int]:
+    out = []
+    for e in os.scandir("/proc"):
+        if e.name.isdigit():
+            try:
+                cmd = Path(f"/proc/{e.name}/cmdline").read_bytes().split(b"\0")
+                if cmd[: len(argv)] == argv and stat_of(int(e.name))[0] != "Z":
+                    out.append(int(e.name))
+            except OSError:
+                continue
+    return out
+
+
+def test_down_kills_an_orphan_that_cleared_its_environment(tmp_path: Path) -> None:
+    """No marker to find it by: the supervisor adopted it (a child subreaper) and kills it at shutdown."""
+    nap = [b"sleep", b"1000.75"]
+    tpl = make_template(tmp_path / "t.json", [Svc(name="web", desired=1, stop_timeout=2)])
+    server = f'(setsid env -i sleep 1000.75 &); exec {PY} -m http.server "$PORT" --bind 127.0.0.1'
+    (tmp_path / "albfargate.toml").write_text(
+        f"[containers.app]\ncommand = {json.dumps(['sh', '-c', server])}\n"
+    )
+    state = tmp_path / "state"
+    args = ["--template", str(tpl), "--driver", "process", "--port", f"80={free_port()}", "--api-port", "0"]
+    try:
+        with detached(state, *args) as st:
+            (pid,) = wait_for(lambda: pids_running(nap), 20, "the env-cleared grandchild")
+            assert int(stat_of(pid)[1]) == st["supervisor_pid"]
+            assert b"ALBFARGATE" not in Path(f"/proc/{pid}/environ").read_bytes()
+        assert not pids_running(nap)
+    finally:
+        for pid in pids_running(nap):
+            os.kill(pid, signal.SIGKILL)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from albfargate.ecs.proctree import Proc, container_tree, descendants, orphans, reapable
+from albfargate.ecs.proctree import Proc, adopted, container_tree, descendants, orphans, reapable
 
 SD = "/app/.albfargate"
 SUP = 100  # the supervisor, session 100
@@ -85,3 +85,12 @@ def test_only_zombies_outside_the_supervisors_session_that_it_did_not_start_are_
     procs = table(SUPERVISOR, dead_orphan, dead_leader, dead_check, worker, not_ours, alive)
     assert reapable(procs, SUP, started={200, 250}) == [300]
     assert reapable(procs, 999, started=set()) == []  # the supervisor itself is not in the table
+
+
+def test_adopted_children_are_found_whatever_their_environment() -> None:
+    scrubbed = Proc(pid=310, ppid=SUP, pgrp=310, session=310, start=3100)  # `setsid env -i ...`, orphaned
+    below = Proc(pid=311, ppid=310, pgrp=310, session=310, start=3110)
+    worker = Proc(pid=260, ppid=SUP, pgrp=SUP, session=SUP, start=2600)  # an ALB worker: same session
+    procs = table(SUPERVISOR, LEADER, scrubbed, below, worker, DB)
+    assert adopted(procs, SUP, started={200, 500}) == {310, 311}
+    assert adopted(procs, 999, started=set()) == set()

@@ -11,7 +11,8 @@ session (``setsid``, a daemon's double fork), so a process group is not the whol
 - :func:`orphans`: processes carrying a state directory's marker that belong to no running task and to no
   server the supervisor runs (what ``status`` reports and ``down`` and the next ``up`` kill);
 - :func:`reapable`: zombie children of the supervisor (a child subreaper: orphaned descendants of its
-  tasks become its children) that nobody else waits for."""
+  tasks become its children) that nobody else waits for;
+- :func:`adopted`: the live ones, also those that cleared their environment (killed at shutdown)."""
 
 from __future__ import annotations
 
@@ -124,3 +125,18 @@ def reapable(procs: Mapping[int, Proc], me: int, *, started: Collection[int]) ->
         for p in procs.values()
         if p.ppid == me and p.zombie and p.pid not in started and p.session != self_proc.session
     )
+
+
+def adopted(procs: Mapping[int, Proc], me: int, *, started: Collection[int]) -> set[int]:
+    """Live children of ``me`` in a session other than its own that it did not start (``started``), and
+    everything below them: orphaned task processes reparented to the supervisor, also those that cleared
+    their environment (the same argument as :func:`reapable`: nothing else of the supervisor's is there)."""
+    self_proc = procs.get(me)
+    if self_proc is None:
+        return set()
+    roots = [
+        p.pid
+        for p in procs.values()
+        if p.ppid == me and not p.zombie and p.pid not in started and p.session != self_proc.session
+    ]
+    return {pid for pid in descendants(procs, roots) if not procs[pid].zombie}

@@ -358,8 +358,9 @@ class ProcessDriver:
         for proc in list(self._procs.values()):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        started = self._started()
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(kill_task_processes, self.state_dir)
+            await asyncio.to_thread(kill_task_processes, self.state_dir, started)
         for w in list(self._watchers.values()):
             with contextlib.suppress(Exception):
                 await w
@@ -427,14 +428,18 @@ def kill_orphans(state_dir: Path) -> int:
     return reaper.sweep(state_dir)
 
 
-def kill_task_processes(state_dir: Path) -> int:
+def kill_task_processes(state_dir: Path, started: set[int] | None = None) -> int:
     """SIGKILL every process carrying a task marker of ``state_dir`` and their descendants (not the
-    database servers, which carry the state-dir marker only). Returns how many."""
+    database servers, which carry the state-dir marker only); with ``started`` (what this process started
+    in sessions of its own), also the orphans this process adopted as a child subreaper, whatever their
+    environment (``proctree.adopted``). Returns how many."""
     from albfargate.ecs import proctree
 
     procs = reaper.snapshot()
     roots = [p.pid for p in procs.values() if p.state_dir == str(state_dir.resolve()) and p.task_id]
     pids = {p for p in proctree.descendants(procs, roots) if not procs[p].zombie}
+    if started is not None and reaper.is_subreaper():
+        pids |= proctree.adopted(procs, os.getpid(), started=started)
     pids -= reaper.ancestors(os.getpid())
     return reaper.signal_pids(pids, signal.SIGKILL)
 
