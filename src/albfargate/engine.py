@@ -132,23 +132,6 @@ def remove_docker_orphans(state_dir: Path) -> int:
     return remove_orphans(state_dir)
 
 
-def served_target_groups(model: SystemModel) -> frozenset[str]:
-    """Target groups that a locally served (application LB, HTTP/HTTPS) listener forwards to."""
-    from albfargate.model.elbv2 import ForwardAction, LoadBalancerType
-
-    app_lbs = {lb.arn for lb in model.load_balancers if lb.type is LoadBalancerType.APPLICATION}
-    listeners = {
-        lst.arn: lst
-        for lst in model.listeners
-        if lst.load_balancer_arn in app_lbs and lst.protocol.upper() in ("HTTP", "HTTPS")
-    }
-    actions = [a for lst in listeners.values() for a in lst.default_actions]
-    actions += [a for r in model.rules if r.listener_arn in listeners for a in r.actions]
-    return frozenset(
-        t.target_group_arn for a in actions if isinstance(a, ForwardAction) for t in a.target_groups
-    )
-
-
 class Engine:
     def __init__(self, config: EngineConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
@@ -249,7 +232,7 @@ class Engine:
                 target_groups={tg.arn: tg for tg in self.model.target_groups},
                 clock=self.clock,
                 on_change=self._changed,
-                served_target_groups=served_target_groups(self.model),
+                served=self.serves_target_group,
             )
             self.scheduler.start()
             self._start_autoscaler()
@@ -288,7 +271,6 @@ class Engine:
         self.lb = lb
         if self.scheduler is not None:
             self.scheduler.targets = lb.targets
-        self.refresh_served()
         for cb in list(self._lb_watchers):
             cb(lb)
 
@@ -300,11 +282,12 @@ class Engine:
         if self.lb is not None:
             callback(self.lb)
 
-    def refresh_served(self) -> None:
-        """The listeners or rules changed at run time: the scheduler gates service health on exactly the
-        target groups a local listener forwards to now (``served_target_groups`` at start)."""
-        if self.scheduler is not None and self.lb is not None:
-            self.scheduler.served = frozenset(g.tg.arn for g in self.lb.targets.groups() if g.in_use)
+    def serves_target_group(self, target_group_arn: str) -> bool:
+        """Whether a local listener (an application load balancer's HTTP/HTTPS listener) forwards to the
+        group now. The scheduler asks on every reconcile, so every target group an ECS service uses gates
+        its deployments whenever the group, the listener or the rule was made (at start, through the API or
+        CloudFormation); a group no local listener serves (a network LB's) does not (spec §7.3)."""
+        return self.lb is not None and bool(self.lb.targets.in_use(target_group_arn))
 
     def start_autoscaler(self) -> None:
         """Start the autoscaler when scalable targets appear later (Application Auto Scaling API)."""

@@ -61,6 +61,7 @@ def test_group_not_in_use_reports_not_in_use() -> None:
     reg.set_in_use(["used"])
     reg.register("idle", A)
     assert reg.health_of("idle", A) == health.not_in_use()
+    assert (reg.in_use("used"), reg.in_use("idle"), reg.in_use("unknown")) == (True, False, False)
     reg.set_in_use(["used", "idle"])
     assert reg.health_of("idle", A).state is TargetState.INITIAL
 

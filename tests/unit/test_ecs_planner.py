@@ -460,6 +460,34 @@ def test_failed_without_rollback_launches_nothing() -> None:
     assert trip.deployment_updates[0].status is None  # stays PRIMARY, FAILED
 
 
+def test_a_failed_rollback_is_not_rolled_back_again() -> None:
+    """The rollback deployment (to OLD's td:1) trips the breaker too: FAILED, it stays PRIMARY (the service
+    says which revision it tried), no second rollback to the same revision, and the event says so."""
+    rollback = primary(2, failed_tasks=3, rollback_to=OLD, task_definition_arn="td:1")
+    failed = DeploymentView("ecs-svc/3", DeploymentStatus.ACTIVE, "td:2", 2, RolloutState.FAILED)
+    v = view(
+        2,
+        [],
+        deployments=(rollback, failed),
+        circuit_breaker=CB_ROLLBACK,
+        last_completed_task_definition="td:1",
+        last_completed_deployment_id=OLD,
+    )
+    p = plan(v)
+    assert p.new_rollback_deployment is None and p.start_count == 0 and not p.steady
+    (upd,) = p.deployment_updates
+    assert (upd.deployment_id, upd.status, upd.rollout_state) == (NEW, None, RolloutState.FAILED)
+    assert p.events == (
+        events.deployment_failed(SVC, NEW),
+        f"(service web) (deployment {NEW}) rollback to deployment {OLD} failed: its tasks failed too. The "
+        "service is not rolled back again; deploy a fix.",
+    )
+    # and later passes (a fake clock an hour on) launch nothing: the service waits for a new deployment
+    later = replace(v, deployments=(replace(rollback, rollout_state=RolloutState.FAILED), failed), now=4600.0)
+    p2 = plan(later)
+    assert p2.start_count == 0 and p2.new_rollback_deployment is None and not p2.deployment_updates
+
+
 def test_completed_deployment_is_not_failed_by_breaker() -> None:
     dep = (primary(1, rollout_state=RolloutState.COMPLETED, failed_tasks=9),)
     p = plan(view(1, [], deployments=dep, circuit_breaker=CB_ROLLBACK))
@@ -633,7 +661,7 @@ class Sim:
         self.starts: list[float] = []
         self.deploy("td:1")
 
-    def deploy(self, td: str, reason: str | None = None) -> str:
+    def deploy(self, td: str, reason: str | None = None, rollback_to: str | None = None) -> str:
         did = f"ecs-svc/{len(self.deps) + 1:019d}"
         self.deps = [replace(d, status=DeploymentStatus.ACTIVE) for d in self.deps]
         self.deps.append(
@@ -644,6 +672,7 @@ class Sim:
                 self.desired,
                 created_at=self.now,
                 rollout_state_reason=reason or events.rollout_in_progress_reason(did),
+                rollback_to=rollback_to,
             )
         )
         self.counters[did] = FailureCounters()
@@ -755,7 +784,7 @@ class Sim:
         self.deps = [d for d in self.deps if d.id not in p.drop_deployments]
         rb = p.new_rollback_deployment
         if rb is not None:
-            self.deploy(rb.task_definition_arn, rb.rollout_state_reason)
+            self.deploy(rb.task_definition_arn, rb.rollout_state_reason, rb.rolling_back_to)
         return p
 
     def _ended(self, t: SimTask, code: StopCode) -> None:
@@ -864,6 +893,32 @@ def test_simulated_crash_loop_trips_breaker_and_rolls_back() -> None:
     assert dep.rollout_state is RolloutState.COMPLETED
     # the original tasks were never taken below the floor while the bad deployment ran
     assert not [t for t in sim.tasks if t.status is not S.STOPPED and t.dep == bad]
+
+
+def test_simulated_rollback_to_broken_code_stops_after_one_failed_rollback() -> None:
+    """As under ``--watch`` when the old revision runs the edited files: td:2 crashes, the rollback to
+    td:1 crashes too (the code under it is the same broken code); one rollback, then nothing more (the
+    report: 6 deployments and 20 launches until the file was fixed). A new deployment of a fix recovers."""
+    sim = Sim(2, cb=CB_ROLLBACK)
+    sim.run_until_steady()
+    good = sim.deps[0].id
+    sim.modes["td:1"] = "crash"  # the live files under td:1 are broken now
+    sim.modes["td:2"] = "crash"
+    bad = sim.deploy("td:2")
+    launches_before = sim.n
+    sim.run(600)  # ten minutes of a fake clock
+    rollbacks = [d for d in sim.deps if d.rollback_to is not None]
+    assert len(rollbacks) == 1 and rollbacks[0].rollback_to == good
+    assert sim.deps[-1].id == rollbacks[0].id  # still the primary: the last thing tried
+    assert all(d.rollout_state is RolloutState.FAILED for d in sim.deps if d.id in (bad, rollbacks[0].id))
+    assert sum(1 for m in sim.log if "rolling back to deployment" in m) == 1
+    assert any("rollback to deployment" in m and "failed" in m for m in sim.log)
+    # the breaker's threshold (3) per deployment, for two deployments, bounds the launches
+    assert sim.n - launches_before <= 2 * (3 + 2)
+    sim.modes["td:3"] = "ok"
+    sim.deploy("td:3")
+    sim.run_until_steady()
+    assert sim.stable() and sim.deps[0].task_definition_arn == "td:3"
 
 
 def test_simulated_launch_throttle_backs_off_and_new_deployment_resets_it() -> None:

@@ -1,5 +1,5 @@
 """Pure helpers of the local Fargate runtime: the stand-in's responses, dependsOn start order, exit codes,
-stand-in matching, missing run settings, served target groups, `--port` parsing, the status view, and the
+stand-in matching, missing run settings, `--port` parsing, the status view, and the
 task metadata documents. Tables of cases; no sockets, no processes."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from albfargate.ecs import metadata
 from albfargate.ecs.runtime.base import ContainerSpec, TaskStartError
 from albfargate.ecs.runtime.process import exit_code_of, start_order
 from albfargate.ecs.standin import MAX_SLEEP_SECONDS, Identity, build_response
-from albfargate.engine import missing_run_settings, served_target_groups, stand_in_matches
+from albfargate.engine import missing_run_settings, stand_in_matches
 from albfargate.errors import UsageError
 from albfargate.model import (
     ContainerDefinition,
@@ -185,10 +185,6 @@ def test_a_missing_run_setting_says_what_to_write_and_suggests_the_stand_in(tmp_
     in_cdk_json = parse_run_settings({}, app_dir=tmp_path, source=tmp_path / "cdk.json")
     (line, _) = missing_run_settings(m, in_cdk_json, ())
     assert f'add containers.app.command to the "albfargate" context of {tmp_path / "cdk.json"}' in line
-
-
-def test_served_target_groups_only_application_http_listeners() -> None:
-    assert served_target_groups(_model()) == frozenset({"tg-a"})
 
 
 @pytest.mark.parametrize(

@@ -171,6 +171,12 @@ class LiveTargets:
     def groups(self) -> list[Group]:
         return list(self._groups.values())
 
+    def in_use(self, arn: str) -> bool:
+        """Whether some listener rule of a running load balancer forwards to the group now (its targets are
+        health-checked); False for an unknown group."""
+        g = self._groups.get(arn)
+        return g is not None and g.in_use
+
     @property
     def group_map(self) -> Mapping[str, Group]:
         """Every group by ARN, live (the registry's own table, read-only: groups are added, never replaced

@@ -343,9 +343,6 @@ class EngineBackend:
                 await make()
             except Exception:
                 _log.exception("load balancer change failed")
-            refresh = getattr(self.engine, "refresh_served", None)
-            if refresh is not None:  # the scheduler gates service health on the served target groups
-                refresh()
 
         self._chain = asyncio.get_running_loop().create_task(run())
 

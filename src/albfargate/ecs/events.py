@@ -77,6 +77,14 @@ def rolling_back(service: str, previous_deployment_id: str) -> str:
     return f"(service {service}) rolling back to deployment {previous_deployment_id}."
 
 
+def rollback_failed(service: str, deployment_id: str, previous_deployment_id: str) -> str:
+    """Local (not an AWS text): the rollback deployment failed as well, so there is no second rollback."""
+    return (
+        f"(service {service}) (deployment {deployment_id}) rollback to deployment {previous_deployment_id} "
+        f"failed: its tasks failed too. The service is not rolled back again; deploy a fix."
+    )
+
+
 def steady_state(service: str) -> str:
     return f"(service {service}) has reached a steady state."
 

@@ -32,6 +32,9 @@ Choices where the spec is inferred or silent (documented here, tested in tests/u
   deterministic instead;
 - with no room to start a replacement, unhealthy tasks are stopped one per reconcile pass;
 - a FAILED primary (circuit breaker, no rollback) launches nothing and stops no old task;
+- a rollback deployment that fails is not rolled back again (it would restore the same revision, which
+  just failed): it stays FAILED, with ``events.rollback_failed``, and the service waits for a new
+  deployment;
 - ``(service S) is unable to consistently start tasks successfully.`` is a condition while the throttle
   holds a start back.
 
@@ -224,6 +227,7 @@ class DeploymentView:
     failed_tasks: int = 0  # consecutive (circuit breaker); kept by the shell with on_task_* below
     created_at: float = 0.0
     rollout_state_reason: str | None = None
+    rollback_to: str | None = None  # a rollback deployment: the id of the deployment it restores
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +429,11 @@ def plan(view: ServiceView, *, now: float | None = None) -> Plan:
         rollout = RolloutState.FAILED
         event_msgs.append(events.deployment_failed(name, primary.id))
         status_change: DeploymentStatus | None = None
-        if (
+        if primary.rollback_to is not None:
+            # the rollback failed too: the last completed revision does not run any more (locally: its
+            # code could not be restored). Rolling back again would run it again, for ever; stop here.
+            event_msgs.append(events.rollback_failed(name, primary.id, primary.rollback_to))
+        elif (
             cb.rollback
             and view.last_completed_task_definition is not None
             and view.last_completed_deployment_id is not None

@@ -103,7 +103,7 @@ class Scheduler:
         target_groups: Mapping[str, TargetGroup],
         clock: Callable[[], float],
         on_change: Callable[[], None] | None = None,
-        served_target_groups: frozenset[str] | None = None,
+        served: Callable[[str], bool] | None = None,
     ) -> None:
         self.store = store
         self.driver = driver
@@ -112,9 +112,11 @@ class Scheduler:
         self.target_groups = dict(target_groups)
         self.clock = clock
         self.on_change = on_change
-        # target groups a local listener forwards to; targets elsewhere (an NLB's, not emulated) are
-        # registered but their health does not gate the service (it is treated as having no LB, §7.3)
-        self.served = served_target_groups
+        # whether a local listener forwards to a target group, asked on every reconcile, so a group, listener
+        # or rule made at run time gates the services that use it at once; targets elsewhere (an NLB's, not
+        # emulated) are registered but their health does not gate the service (it is treated as having no
+        # LB, §7.3). None: every group gates.
+        self.served = served
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self._processing: set[str] = set()
@@ -244,7 +246,7 @@ class Scheduler:
         return out
 
     def _served(self, target_group_arn: str) -> bool:
-        return self.served is None or target_group_arn in self.served
+        return self.served is None or self.served(target_group_arn)
 
     def _view(self, svc: ServiceRecord, now: float) -> planner.ServiceView:
         td_checks: dict[str, bool] = {}
@@ -301,6 +303,7 @@ class Scheduler:
                 failed_tasks=d.failed_tasks,
                 created_at=d.created_at,
                 rollout_state_reason=d.rollout_state_reason,
+                rollback_to=d.rollback_to,
             )
             for d in svc.deployments
         )
@@ -344,7 +347,8 @@ class Scheduler:
             changed = True
         if p.new_rollback_deployment is not None:
             rb = p.new_rollback_deployment
-            self._new_deployment(svc, rb.task_definition_arn, now, reason=rb.rollout_state_reason)
+            reason, to = rb.rollout_state_reason, rb.rolling_back_to
+            self._new_deployment(svc, rb.task_definition_arn, now, reason=reason, rollback_to=to)
             changed = True
         for msg in p.events:
             self.store.add_event(svc, msg)
@@ -389,7 +393,13 @@ class Scheduler:
 
     # ---- deployments (also used by the engine's API-facing methods) ----------------------------
     def _new_deployment(
-        self, svc: ServiceRecord, task_definition_arn: str, now: float, *, reason: str | None = None
+        self,
+        svc: ServiceRecord,
+        task_definition_arn: str,
+        now: float,
+        *,
+        reason: str | None = None,
+        rollback_to: str | None = None,
     ) -> DeploymentRecord:
         for d in svc.deployments:
             if d.status == "PRIMARY":
@@ -407,6 +417,7 @@ class Scheduler:
             rollout_state_reason=reason or events.rollout_in_progress_reason(dep_id),
             launch_type=svc.model.launch_type,
             platform_version=svc.model.platform_version,
+            rollback_to=rollback_to,
         )
         svc.deployments.insert(0, dep)
         svc.task_definition_arn = task_definition_arn

@@ -116,6 +116,7 @@ class DeploymentRecord:
     pending_count: int = 0
     launch_type: str | None = "FARGATE"
     platform_version: str = "LATEST"
+    rollback_to: str | None = None  # a circuit-breaker rollback: the deployment id it restores
 
 
 @dataclass(slots=True)
