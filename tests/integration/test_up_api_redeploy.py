@@ -77,7 +77,9 @@ class ApiService:
     url: str
 
 
-def make_service(st: dict[str, Any], *, service_first: bool = False, by_rule: bool = False) -> ApiService:
+def make_service(
+    st: dict[str, Any], *, service_first: bool = False, by_rule: bool = False, image: str = "example/web:1"
+) -> ApiService:
     """LB, target group, listener and a 2-task service (100 % / 200 %) through boto3. With
     ``service_first`` the service is made before the listener that forwards to its group; with
     ``by_rule`` the listener answers 404 itself and a rule made after the service (once the listener is
@@ -111,7 +113,7 @@ def make_service(st: dict[str, Any], *, service_first: bool = False, by_rule: bo
         containerDefinitions=[
             {
                 "name": "web",
-                "image": "example/web:1",
+                "image": image,
                 "essential": True,
                 "portMappings": [{"containerPort": 8080}],
                 "stopTimeout": 2,
