@@ -46,6 +46,7 @@ from albfargate.model import ids
 from albfargate.model.ecs import ContainerDefinition, ContainerHealthCheck, Service, TaskDefinition
 from albfargate.model.system import SystemModel
 from albfargate.runsettings import RunSettings, load_secret_values, secret_value
+from albfargate.snapshots import CodeSnapshots, Snapshot
 from albfargate.state.store import DeploymentRecord, ServiceRecord, Store, TaskRecord, task_summary
 
 log = logging.getLogger("albfargate.engine")
@@ -140,6 +141,14 @@ class Engine:
         self.clock = clock
         self.store = Store(clock)
         self.driver: TaskDriver = self._make_driver(config.driver)
+        # the process driver runs each task-definition revision in a snapshot of its run settings'
+        # working directories (snapshots.py), so that a revision means the code it was made from
+        self.code = (
+            CodeSnapshots(self.state_dir, on_taken=self._snapshots_taken)
+            if self.driver.name == "process"
+            else None
+        )
+        self._prune_timer: asyncio.TimerHandle | None = None
         self.metadata = MetadataServer(self.store, host=config.host)
         self.lb: Any = None  # LoadBalancerRuntime once started (None without load balancers)
         self.scheduler: Scheduler | None = None
@@ -233,6 +242,8 @@ class Engine:
                 clock=self.clock,
                 on_change=self._changed,
                 served=self.serves_target_group,
+                prepare=self._prepare_launch,
+                on_rollback_failed=self._rollback_failed,
             )
             self.scheduler.start()
             self._start_autoscaler()
@@ -309,6 +320,7 @@ class Engine:
         now = self.clock()
         for td in self.model.task_definitions:
             self.store.register_task_definition(td)
+            self._snapshot(td)
         for svc in self.model.services:
             self._add_service(svc, now)
 
@@ -430,7 +442,7 @@ class Engine:
                 lp = free_port(self.config.host, frozenset(in_use))
                 in_use.add(lp)
                 ports.append((pm.container_port, lp))
-            containers.append(self._container_spec(c, task_id, service, tuple(ports)))
+            containers.append(self._container_spec(c, task_id, service, tuple(ports), td.arn))
         return TaskSpec(
             task_id=task_id,
             task_arn=ids.task_arn(cluster, task_id),
@@ -458,7 +470,12 @@ class Engine:
         return tuple(sorted({p for p in ports if p}))
 
     def _container_spec(
-        self, c: ContainerDefinition, task_id: str, service: str | None, ports: tuple[tuple[int, int], ...]
+        self,
+        c: ContainerDefinition,
+        task_id: str,
+        service: str | None,
+        ports: tuple[tuple[int, int], ...],
+        td_arn: str = "",
     ) -> ContainerSpec:
         env, secret_names = self._task_environment(c)
         in_docker = self.driver.name == "docker"  # the image runs as is: no run setting, stand-in or $PORT
@@ -503,7 +520,8 @@ class Engine:
                 health = None
         elif rs is not None:
             argv = rs.argv
-            workdir = str(rs.workdir)
+            code = self.code.workdir(td_arn, rs.workdir) if self.code is not None and rs.snapshot else None
+            workdir = str(code or rs.workdir)
             env.setdefault("ALBFARGATE_PYTHON", sys.executable)  # a run setting may start the same Python
             env.update(rs.env)
             port_env = rs.port_env
@@ -557,6 +575,90 @@ class Engine:
     # ---- notifications -------------------------------------------------------------------------------
     def _changed(self) -> None:
         self._change.set()
+        if self.code is not None and self._prune_timer is None and not self._stopping:
+            with contextlib.suppress(RuntimeError):  # no loop: nothing to prune yet
+                self._prune_timer = asyncio.get_running_loop().call_later(1.0, self._prune_snapshots)
+
+    # ---- code snapshots (process driver; snapshots.py) -----------------------------------------------
+    def _code_sources(self, td: TaskDefinition) -> list[Path]:
+        """The working directories a revision's containers run in from their run settings (stand-ins and
+        ``snapshot = false`` run settings have none to snapshot)."""
+        settings = self.config.run_settings
+        if settings is None:
+            return []
+        out = []
+        for c in td.containers:
+            rs = settings.container(c.name)
+            if rs is not None and rs.snapshot and not stand_in_matches(self.config.stand_in, c):
+                out.append(rs.workdir)
+        return out
+
+    def _snapshot(self, td: TaskDefinition) -> None:
+        """A revision is registered: snapshot its code now (in a worker thread)."""
+        if self.code is not None:
+            self.code.begin(td.arn, self._code_sources(td))
+
+    async def _prepare_launch(self, td: TaskDefinition) -> None:
+        """Before a task of ``td`` is built: its revision's snapshots are taken."""
+        if self.code is not None:
+            self.code.begin(td.arn, self._code_sources(td))  # a no-op when registered through us
+            await self.code.ready(td.arn)
+
+    def _snapshots_taken(self, td_arn: str, snaps: dict[Path, Snapshot]) -> None:
+        for s in snaps.values():
+            if s.problem:
+                td = self.store.task_definitions.get(td_arn)
+                name = f"{td.family}:{td.revision}" if td is not None else td_arn
+                print(
+                    f"albfargate: warning: task definition {name} runs the live files of {s.source}: it is "
+                    f"not snapshotted ({s.problem}), so a rollback to it cannot restore this code "
+                    f"(docs/run-settings.md, code snapshots)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        self._changed()
+
+    def _prune_snapshots(self) -> None:
+        """Delete the snapshots of revisions no deployment, live task or rollback target uses."""
+        self._prune_timer = None
+        if self.code is None or self._stopping:
+            return
+        from albfargate.snapshot_rules import kept_revisions
+
+        services = list(self.store.services.values())
+        kept = kept_revisions(
+            deployments=(d.task_definition_arn for s in services for d in s.deployments),
+            live_tasks=(
+                t.task_definition_arn for t in self.store.tasks.values() if t.last_status != "STOPPED"
+            ),
+            last_completed=(s.last_completed_task_definition for s in services),
+            registered=((td.family, td.revision, td.arn) for td in self.store.task_definitions.values()),
+        )
+        self.code.prune_soon(kept)
+
+    def _rollback_failed(self, svc: ServiceRecord, dep: DeploymentRecord) -> None:
+        """A rollback deployment failed too: it is not rolled back again (the planner); say so once."""
+        td = self.store.task_definitions.get(dep.task_definition_arn)
+        name = f"{td.family}:{td.revision}" if td is not None else dep.task_definition_arn
+        problems = self.code.problems(dep.task_definition_arn) if self.code is not None else []
+        settings = self.config.run_settings
+        for c in td.containers if td is not None and settings is not None else ():
+            rs = settings.container(c.name) if settings is not None else None
+            if rs is not None and not rs.snapshot and not stand_in_matches(self.config.stand_in, c):
+                problems.append(
+                    f"container {c.name} runs {rs.workdir} live: snapshot = false in its run setting"
+                )
+        why = (
+            f"its code could not be restored ({'; '.join(problems)}), so it ran the current files"
+            if problems
+            else f"its tasks failed too (albfargate logs {svc.name})"
+        )
+        line = (
+            f"service {svc.name}: the rollback to {name} failed: {why}. It is not rolled back again: fix "
+            f"the app and deploy again (with --watch, saving the fix deploys it)"
+        )
+        self.notes.append(line)
+        print(f"albfargate: error: {line}", file=sys.stderr, flush=True)
 
     async def wait_change(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -590,7 +692,9 @@ class Engine:
         """Register ``td`` as the next revision of its family (arn/revision are assigned here)."""
         rev = self.store.next_revision(td.family)
         td = replace(td, revision=rev, arn=ids.task_definition_arn(td.family, rev))
-        return self.store.register_task_definition(td)
+        td = self.store.register_task_definition(td)
+        self._snapshot(td)
+        return td
 
     def update_service(
         self,
@@ -646,10 +750,11 @@ class Engine:
         self._sched().enqueue(svc.name)
         return svc
 
-    def redeploy_from_model(self, model: SystemModel) -> list[str]:
+    async def redeploy_from_model(self, model: SystemModel) -> list[str]:
         """``--watch``: the app changed. For every service of ``model`` that runs here, register its task
-        definition as a new revision when it differs from the running one and roll to it, else force a new
-        deployment (local sources changed under the same definition). Returns one line per service."""
+        definition as a new revision when it differs from the running one, or when the code under it
+        changed (its working directories differ from the revision's snapshots), and roll to it; else force
+        a new deployment (same revision, same code, restarted processes). One line per service."""
         out = []
         for new_svc in model.services:
             svc = self.store.service(new_svc.name)
@@ -662,9 +767,23 @@ class Engine:
                 self.update_service(svc.name, task_definition=td.arn)
                 out.append(f"{svc.name}: new task definition {td.family}:{td.revision}")
             else:
-                dep = self.force_new_deployment(svc.name)
-                out.append(f"{svc.name}: new deployment {dep.id}")
+                out.append(await self.redeploy(svc.name))
         return out
+
+    async def redeploy(self, service: str) -> str:
+        """``albfargate redeploy``: deploy what is on disk. A new revision (the same definition) when the
+        code under the running one changed -- a revision means the code it was made from -- else a forced
+        new deployment of the same revision. Returns one line saying which."""
+        svc = self._svc(service)
+        current = self.store.task_definitions.get(svc.task_definition_arn)
+        if current is not None and self.code is not None:
+            sources = self._code_sources(current)
+            if sources and await self.code.changed(current.arn, sources):
+                td = self.register_task_definition(current)
+                self.update_service(svc.name, task_definition=td.arn)
+                return f"{svc.name}: new task definition {td.family}:{td.revision} (the code changed)"
+        dep = self.force_new_deployment(svc.name)
+        return f"{svc.name}: new deployment {dep.id}"
 
     # ---- reading -------------------------------------------------------------------------------------
     def steady(self) -> tuple[bool, list[str]]:
@@ -919,6 +1038,11 @@ class Engine:
                 await aclose()
             except Exception:
                 log.exception("closing the task driver failed")
+        if self._prune_timer is not None:
+            self._prune_timer.cancel()
+            self._prune_timer = None
+        if self.code is not None:
+            await self.code.close()
         # (4) close the rest: the AWS endpoint served the tasks until they stopped; the backing servers
         # stop last, after every task that used them
         if self.api_server is not None:

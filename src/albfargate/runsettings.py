@@ -13,6 +13,7 @@ Example ``albfargate.toml``::
     workdir = "."                    # relative to the app directory
     env = { GREETING = "hi" }        # added on top of the container's Environment
     port_env = "PORT"                # env var through which the driver passes the local port
+    snapshot = true                  # run each revision in a snapshot of workdir (docs/run-settings.md)
 
     [secrets]
     file = "secrets.local.toml"      # optional: local values for the task definitions' Secrets
@@ -36,7 +37,7 @@ CDK_CONTEXT_KEY = "albfargate"
 DEFAULT_PORT_ENV = "PORT"
 
 _TOP_KEYS = frozenset({"containers", "secrets"})
-_CONTAINER_KEYS = frozenset({"command", "workdir", "env", "port_env"})
+_CONTAINER_KEYS = frozenset({"command", "workdir", "env", "port_env", "snapshot"})
 _SECRETS_KEYS = frozenset({"file"})
 
 
@@ -53,6 +54,7 @@ class ContainerRunSetting:
     workdir: Path  # absolute
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     port_env: str | None = DEFAULT_PORT_ENV  # None: the driver passes no port variable
+    snapshot: bool = True  # each task-definition revision runs in a snapshot of workdir (snapshots.py)
 
     @property
     def argv(self) -> tuple[str, ...]:
@@ -262,8 +264,17 @@ def _parse_container(
         else:
             raise fail(f"{base}.port_env", "expected an environment variable name, or false")
 
+    snapshot = raw.get("snapshot", True)
+    if not isinstance(snapshot, bool):
+        raise fail(f"{base}.snapshot", "expected true or false")
+
     return ContainerRunSetting(
-        name=name, command=command, workdir=workdir, env=MappingProxyType(env), port_env=port_env
+        name=name,
+        command=command,
+        workdir=workdir,
+        env=MappingProxyType(env),
+        port_env=port_env,
+        snapshot=snapshot,
     )
 
 

@@ -289,8 +289,11 @@ class ControlServer:
         return 200, {"ok": True}
 
     async def _redeploy(self, args: dict[str, Any]) -> tuple[int, Any]:
-        dep = self.engine.force_new_deployment(str(args["service"]))
-        return 200, {"deployment": dep.id}
+        name = str(args["service"])
+        line = await self.engine.redeploy(name)
+        svc = self.engine.store.service(name)
+        dep = svc.primary if svc is not None else None
+        return 200, {"deployment": dep.id if dep is not None else None, "line": line}
 
     async def _stop_task(self, args: dict[str, Any]) -> tuple[int, Any]:
         rec = self.engine.stop_task(str(args["task_id"]), args.get("reason"))
@@ -382,7 +385,7 @@ async def watch(
         except AlbfargateError as exc:
             print(f"albfargate: watch: {exc}", flush=True)
             continue
-        for line in engine.redeploy_from_model(model):
+        for line in await engine.redeploy_from_model(model):
             print(f"albfargate: watch: {line}", flush=True)
 
 

@@ -475,6 +475,7 @@ def test_a_failed_rollback_is_not_rolled_back_again() -> None:
     )
     p = plan(v)
     assert p.new_rollback_deployment is None and p.start_count == 0 and not p.steady
+    assert p.failed_rollback == NEW  # the shell says so once (a line, besides the event)
     (upd,) = p.deployment_updates
     assert (upd.deployment_id, upd.status, upd.rollout_state) == (NEW, None, RolloutState.FAILED)
     assert p.events == (
@@ -486,6 +487,7 @@ def test_a_failed_rollback_is_not_rolled_back_again() -> None:
     later = replace(v, deployments=(replace(rollback, rollout_state=RolloutState.FAILED), failed), now=4600.0)
     p2 = plan(later)
     assert p2.start_count == 0 and p2.new_rollback_deployment is None and not p2.deployment_updates
+    assert p2.failed_rollback is None and not p2.events
 
 
 def test_completed_deployment_is_not_failed_by_breaker() -> None:

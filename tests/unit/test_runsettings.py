@@ -81,11 +81,13 @@ def test_port_env_override_and_disable(tmp_path: Path) -> None:
     write(
         tmp_path,
         '[containers.a]\ncommand = ["x"]\nport_env = "HTTP_PORT"\n'
-        '[containers.b]\ncommand = ["x"]\nport_env = false\n',
+        '[containers.b]\ncommand = ["x"]\nport_env = false\nsnapshot = false\n',
     )
     rs = load_run_settings(tmp_path)
     assert rs.containers["a"].port_env == "HTTP_PORT"
     assert rs.containers["b"].port_env is None
+    assert rs.containers["a"].snapshot is True  # the default: each revision runs in a snapshot
+    assert rs.containers["b"].snapshot is False
 
 
 def test_cdk_json_context(tmp_path: Path) -> None:
@@ -132,6 +134,10 @@ BAD = [
     ("[containers.web]\ncommand = ['x']\nenv = {A = true}\n", "containers.web.env.A: expected a string"),
     ("[containers.web]\ncommand = ['x']\nenv = {A = [1]}\n", "containers.web.env.A: expected a string"),
     ("[containers.web]\ncommand = ['x']\nport_env = 3\n", "containers.web.port_env: expected"),
+    (
+        "[containers.web]\ncommand = ['x']\nsnapshot = 'no'\n",
+        "containers.web.snapshot: expected true or false",
+    ),
     ("[containers.web]\ncommand = ['x']\ncmd = ['y']\n", "containers.web.cmd: unknown key"),
     ("[secrets]\npath = 'x'\n", "secrets.path: unknown key"),
     ("[secrets]\nfile = ''\n", "secrets.file: expected a non-empty path"),

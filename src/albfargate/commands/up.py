@@ -730,7 +730,7 @@ def cmd_redeploy(args: argparse.Namespace) -> int:
     state_dir = find_state_dir(args)
     name = _resolve_service(state_dir, args.service)
     r = supervisor.call(state_dir, "POST", "/redeploy", {"service": name})
-    print(f"{name}: new deployment {r['deployment']}")
+    print(r.get("line") or f"{name}: new deployment {r['deployment']}")
     return 0
 
 

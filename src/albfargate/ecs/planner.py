@@ -299,6 +299,7 @@ class Plan:
     conditions: tuple[str, ...] = ()  # messages that hold now: emit through EventDeduper
     requeue_after: float = STEADY_REQUEUE_SECONDS
     steady: bool = False  # one deployment, COMPLETED, running == desired, all healthy
+    failed_rollback: str | None = None  # a rollback deployment failed now: not rolled back again
 
     @property
     def start_count(self) -> int:
@@ -404,6 +405,7 @@ def plan(view: ServiceView, *, now: float | None = None) -> Plan:
     updates: list[DeploymentUpdate] = []
     drops: list[str] = []
     rollback: RollbackDeployment | None = None
+    failed_rollback: str | None = None
     wakeups: list[float] = []
 
     healthy_total = sum(1 for t in active if t.healthy)
@@ -433,6 +435,7 @@ def plan(view: ServiceView, *, now: float | None = None) -> Plan:
             # the rollback failed too: the last completed revision does not run any more (locally: its
             # code could not be restored). Rolling back again would run it again, for ever; stop here.
             event_msgs.append(events.rollback_failed(name, primary.id, primary.rollback_to))
+            failed_rollback = primary.id
         elif (
             cb.rollback
             and view.last_completed_task_definition is not None
@@ -581,6 +584,7 @@ def plan(view: ServiceView, *, now: float | None = None) -> Plan:
         deployment_updates=tuple(updates),
         drop_deployments=tuple(drops),
         new_rollback_deployment=rollback,
+        failed_rollback=failed_rollback,
         events=tuple(event_msgs),
         conditions=tuple(conditions),
         requeue_after=requeue,

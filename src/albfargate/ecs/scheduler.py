@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from albfargate.alb.targets import TargetId, TargetRegistry
@@ -104,6 +104,8 @@ class Scheduler:
         clock: Callable[[], float],
         on_change: Callable[[], None] | None = None,
         served: Callable[[str], bool] | None = None,
+        prepare: Callable[[TaskDefinition], Awaitable[None]] | None = None,
+        on_rollback_failed: Callable[[ServiceRecord, DeploymentRecord], None] | None = None,
     ) -> None:
         self.store = store
         self.driver = driver
@@ -117,6 +119,8 @@ class Scheduler:
         # emulated) are registered but their health does not gate the service (it is treated as having no
         # LB, §7.3). None: every group gates.
         self.served = served
+        self.prepare = prepare  # awaited before a task of the revision is built (its code snapshot)
+        self.on_rollback_failed = on_rollback_failed  # told once when a rollback deployment fails
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self._processing: set[str] = set()
@@ -352,6 +356,10 @@ class Scheduler:
             changed = True
         for msg in p.events:
             self.store.add_event(svc, msg)
+        if p.failed_rollback is not None and self.on_rollback_failed is not None:
+            dep = next((d for d in svc.deployments if d.id == p.failed_rollback), None)
+            if dep is not None:
+                self.on_rollback_failed(svc, dep)
         for msg in self._dedupe.of(svc.name).filter(p.conditions, now):
             self.store.add_event(svc, msg)
         if p.stop:
@@ -566,6 +574,8 @@ class Scheduler:
         svc = self.store.service(rec.service_name) if rec.service_name else None
         try:
             self._move(rec, TaskEvent.PROVISIONED)
+            if self.prepare is not None:
+                await self.prepare(td)
             spec = self.build_spec(td, rec.task_id, rec.service_name)
             for c in rec.containers:
                 cs = next((x for x in spec.containers if x.name == c.name), None)
