@@ -7,7 +7,8 @@ containers in a copy of their working directory taken when the revision was regi
 runs the old code. The rule (docs/run-settings.md, "Code snapshots"):
 
 - **copied**: every regular file (a symlink to a regular file is copied as the file it points to),
-  keeping its mode; symlinks to directories are kept as symlinks;
+  keeping its times and whether it is executable (modes are the owner's only: 0600 or 0700, as
+  everything in the private state directory); symlinks to directories are kept as symlinks;
 - **linked** (a symlink to the live folder, not copied): dependency folders the code needs but that are
   not the code, ``node_modules`` and virtual environments (``.venv``, ``venv``, or any folder holding a
   ``pyvenv.cfg``) -- big, and installed rather than edited;

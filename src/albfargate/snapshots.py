@@ -130,7 +130,7 @@ class _Digest:
 
 
 def _file(it: _Item, d: _Digest, dest: Path | None) -> None:
-    """Hash one file (and copy it to ``dest`` when given, with its mode and times)."""
+    """Hash one file (and copy it to ``dest`` when given, with its times and executable bit)."""
     fd = _open_regular(it.path)
     if fd is None:
         return
@@ -150,8 +150,8 @@ def _file(it: _Item, d: _Digest, dest: Path | None) -> None:
         finally:
             if out is not None:
                 out.close()
-        if dest is not None:
-            os.chmod(dest, stat.S_IMODE(st.st_mode))
+        if dest is not None:  # private, as everything in the state dir; executable stays executable
+            os.chmod(dest, 0o700 if st.st_mode & 0o111 else 0o600)
             os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
         d.item(it, b"%o\0" % (st.st_mode & 0o111) + fh.digest())
     finally:

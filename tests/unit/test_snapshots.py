@@ -128,7 +128,8 @@ def test_take_copies_links_and_leaves_out_by_the_rules(tmp_path: Path) -> None:
     p = snap.path
     assert p.parent == state / "snapshots" and p.name == rules.snapshot_name(snap.digest)
     assert (p / "server.py").read_text() == "print('v1')\n" and (p / "pkg" / "mod.py").is_file()
-    assert os.stat(p / "run.sh").st_mode & 0o111  # the mode is kept
+    # executable stays executable; private, as all of the state dir
+    assert (os.stat(p / "run.sh").st_mode & 0o777, os.stat(p / "server.py").st_mode & 0o777) == (0o700, 0o600)
     assert (p / "alias.py").read_text() == "X = 1\n" and not (p / "alias.py").is_symlink()
     assert (p / "node_modules").is_symlink() and (p / "node_modules").resolve() == work / "node_modules"
     assert (p / "env").is_symlink()
