@@ -202,3 +202,30 @@ def test_when_the_old_code_cannot_be_restored_one_rollback_fails_and_it_stops(
     wait_for(lambda: body(url) == "200 version 3", 90, "the fix serving")
     wait_for(lambda: status(state)["steady"], 60, "steady on the fix")
     shutil.rmtree(app / "cdk.out", ignore_errors=True)
+
+
+def test_redeploy_after_an_edit_registers_a_revision_for_the_new_code(tmp_path: Path) -> None:
+    """Without --watch: ``albfargate redeploy`` deploys what is on disk. The running revision keeps the code
+    it was made from, so an edit needs a new revision, which ``redeploy`` registers; with nothing changed
+    it forces a new deployment of the same revision (and the same snapshot)."""
+    from tests.integration.up_support import cli
+
+    app = make_app(tmp_path)
+    state = tmp_path / "state"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with detached(state, str(app), "--driver", "process", "--port", f"80={port}", timeout=90):
+        assert body(url) == "200 version 1"
+        (app / "service" / "server.py").write_text(SERVER.format(version="2"))
+        out = cli("redeploy", "web", "--state-dir", str(state)).stdout
+        assert out.strip() == "web: new task definition fam-web:2 (the code changed)"
+        wait_for(lambda: status(state)["steady"] and body(url) == "200 version 2", 60, "version 2 steady")
+        out = cli("redeploy", "web", "--state-dir", str(state)).stdout
+        assert out.startswith("web: new deployment ecs-svc/"), out
+        wait_for(
+            lambda: (s := status(state))["steady"] and service(s, "web")["deployments"][0]["id"] in out,
+            60,
+            "the forced deployment steady",
+        )
+        (dep,) = service(status(state), "web")["deployments"]
+        assert dep["task_definition"].endswith(":2") and body(url) == "200 version 2"
