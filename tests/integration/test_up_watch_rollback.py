@@ -229,3 +229,65 @@ def test_redeploy_after_an_edit_registers_a_revision_for_the_new_code(tmp_path: 
         )
         (dep,) = service(status(state), "web")["deployments"]
         assert dep["task_definition"].endswith(":2") and body(url) == "200 version 2"
+
+
+def test_snapshots_no_deployment_uses_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process engine, real tasks: three revisions over three versions of the code; once the third has
+    replaced the others, only the snapshots of revisions still kept remain (the grace period is cut to 0
+    here; it is a minute)."""
+    import asyncio
+
+    from albfargate import snapshot_rules
+    from albfargate.assembly import load_template
+    from albfargate.engine import Engine, EngineConfig
+    from albfargate.runsettings import load_run_settings
+    from tests.integration.up_support import assert_nothing_left
+
+    monkeypatch.setattr(snapshot_rules, "PRUNE_GRACE_SECONDS", 0.0)
+    app = make_app(tmp_path)
+    state = tmp_path / "state"
+    config = EngineConfig(
+        model=load_template(app / "template.json"),
+        state_dir=state,
+        run_settings=load_run_settings(app),
+        port_overrides={80: free_port()},
+        driver="process",
+    )
+
+    def names() -> set[str]:
+        return {p.name for p in (state / "snapshots").iterdir() if not p.name.startswith(".")}
+
+    async def until(pred: Any, what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not pred():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.2)
+
+    def on_revision(engine: Engine, version: str) -> bool:
+        svc = engine.store.service("web")
+        return engine.steady()[0] and svc is not None and svc.task_definition_arn.endswith(f":{version}")
+
+    async def go() -> None:
+        engine = Engine(config)
+        await engine.start()
+        try:
+            await until(lambda: engine.steady()[0], "steady on revision 1")
+            first = names()
+            assert len(first) == 1
+            for version in ("2", "3"):
+                (app / "service" / "server.py").write_text(SERVER.format(version=version))
+                line = await engine.redeploy("web")
+                assert line == f"web: new task definition fam-web:{version} (the code changed)"
+                await until(lambda v=version: on_revision(engine, v), f"steady on revision {version}")
+            assert engine.code is not None
+            kept = engine.code.revisions()
+            svc = engine.store.service("web")
+            assert svc is not None
+            latest = kept[svc.task_definition_arn]
+            await until(lambda: names() == set(latest), "the snapshots of revisions 1 and 2 pruned")
+            assert not names() & first
+        finally:
+            await engine.stop()
+
+    asyncio.run(go())
+    assert_nothing_left(state)
