@@ -1,0 +1,4 @@
+// logs.js: (being written)
+export function init() {}
+export function show() {}
+export function hide() {}

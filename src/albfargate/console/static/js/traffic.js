@@ -1,0 +1,4 @@
+// traffic.js: (being written)
+export function init() {}
+export function show() {}
+export function hide() {}
