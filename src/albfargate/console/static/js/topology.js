@@ -111,17 +111,21 @@ function targetTip(t) {
 function layout(topo) {
   const svgItems = { edges: [], nodes: [] };
   const anchors = new Map(); // key -> {x, y, w, h}
-  const put = (key, n, x, y, w) => {
+  // nodes go in reading (Tab) order; `at` puts a box drawn after its children before them
+  const put = (key, n, x, y, w, at = null) => {
     anchors.set(key, { x, y, w, h: n.height });
-    svgItems.nodes.push(n.g);
+    if (at === null) svgItems.nodes.push(n.g);
+    else svgItems.nodes.splice(at, 0, n.g);
   };
 
   // left side: load balancers, their listeners, the listeners' rules
   let y = TOP;
   for (const lb of topo.load_balancers) {
     const lbTop = y;
+    const lbAt = svgItems.nodes.length;
     for (const l of lb.listeners) {
       const lTop = y;
+      const lAt = svgItems.nodes.length;
       for (const r of l.rules) {
         const rkey = `rule|${l.arn}|${r.arn ?? "default"}`;
         const n = node({
@@ -155,7 +159,7 @@ function layout(topo) {
         label: `listener ${l.protocol}:${l.port} of ${lb.name}, served on ${l.url}`,
         onOpen: () => openListener(lb, l),
       });
-      put(lkey, n, COL.listener.x, lTop, COL.listener.w);
+      put(lkey, n, COL.listener.x, lTop, COL.listener.w, lAt);
       y = Math.max(y, lTop + n.height + GAP);
       for (const r of l.rules) {
         const ra = anchors.get(`rule|${l.arn}|${r.arn ?? "default"}`);
@@ -177,7 +181,7 @@ function layout(topo) {
       label: `load balancer ${lb.name}, ${lb.scheme}`,
       onOpen: () => openLb(lb),
     });
-    put(key, n, COL.lb.x, lbTop, COL.lb.w);
+    put(key, n, COL.lb.x, lbTop, COL.lb.w, lbAt);
     for (const l of lb.listeners) {
       const la = anchors.get(`listener|${l.arn}`);
       svgItems.edges.push(edge(COL.lb.x + COL.lb.w, lbTop + 18, COL.listener.x, la.y + 18));
