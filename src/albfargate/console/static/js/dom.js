@@ -144,6 +144,15 @@ export function wrap(text, width, font = "12px system-ui", maxLines = 6) {
   return lines.length ? lines : [""];
 }
 
+// one line cut to `width` px with an ellipsis
+export function ellipsis(text, width, font = "12px system-ui") {
+  const str = String(text);
+  if (textWidth(str, font) <= width) return str;
+  let n = str.length;
+  while (n > 1 && textWidth(`${str.slice(0, n)}…`, font) > width) n--;
+  return `${str.slice(0, n)}…`;
+}
+
 // ---- the tooltip: on hover and on focus, for every element with data-tip ------------------------------
 export function installTooltip() {
   const tip = document.getElementById("tooltip");

@@ -6,7 +6,7 @@
 // details in the drawer, with the actions that apply to it. Redrawn as the event stream changes the state.
 
 import { state, subscribe, openDrawer, runAction, currentPage } from "./app.js";
-import { $, h, s, clear, activate, wrap, short, ago, clock, stateBadge } from "./dom.js";
+import { $, h, s, clear, activate, wrap, ellipsis, textWidth, short, ago, clock, stateBadge } from "./dom.js";
 
 const FONT = '12px system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif';
 const BOLD = `700 ${FONT.replace("12px", "13px")}`;
@@ -53,7 +53,8 @@ function node({ kind, key, x, y, w, lines, cls, label, tip, onOpen, minHeight = 
   for (const line of lines) {
     const font = line.cls && line.cls.includes("title") ? BOLD : FONT;
     const indent = line.indent ?? 0;
-    const parts = line.nowrap ? [line.text] : wrap(line.text, w - 2 * PAD - indent, font, line.max ?? 6);
+    const room = w - 2 * PAD - indent - (line.right ? textWidth(line.right, BOLD) + 8 : 0);
+    const parts = line.nowrap ? [ellipsis(line.text, room, font)] : wrap(line.text, w - 2 * PAD - indent, font, line.max ?? 6);
     for (const [i, part] of parts.entries()) {
       texts.push(s("text", { x: x + PAD + (i ? indent : 0), y: cy, class: line.cls }, part));
       if (line.right && i === 0) {
