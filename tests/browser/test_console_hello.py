@@ -85,7 +85,7 @@ def target_states(p: Any) -> list[tuple[str, str, str]]:
 def test_topology_shows_two_healthy_targets(tab: Page, hello: Hello) -> None:
     hello.wait_steady()
     p = open_console(tab, hello)
-    p.wait_for_function(f"document.querySelectorAll('{TARGETS}').length === 2")
+    p.wait_for_function(f"() => document.querySelectorAll('{TARGETS}').length === 2")
     topo = hello.topology()
     (tg,) = topo["target_groups"]
     (svc,) = topo["services"]
@@ -151,7 +151,7 @@ def confirm(p: Any, button: str) -> None:
 def test_stop_task_drains_then_is_replaced_and_all_is_green(tab: Page, hello: Hello) -> None:
     hello.wait_steady()
     p = open_console(tab, hello)
-    p.wait_for_function(f"document.querySelectorAll('{TARGETS}[data-state=healthy]').length === 2")
+    p.wait_for_function(f"() => document.querySelectorAll('{TARGETS}[data-state=healthy]').length === 2")
     victim = target_states(p)[0][2]
     p.click(f"svg.topology g.task[data-key='task|{victim}']")
     p.wait_for_selector(f"#act-stop-{victim}")
@@ -190,7 +190,7 @@ def test_stop_task_drains_then_is_replaced_and_all_is_green(tab: Page, hello: He
 def test_actions_need_the_token_and_the_console_origin(tab: Page, hello: Hello) -> None:
     hello.wait_steady()
     p = open_console(tab, hello)
-    p.wait_for_function(f"document.querySelectorAll('{TARGETS}').length === 2")
+    p.wait_for_function(f"() => document.querySelectorAll('{TARGETS}').length === 2")
     tasks = sorted(t["id"] for t in hello.topology()["services"][0]["tasks"])
     victim = tasks[0]
 
@@ -281,7 +281,7 @@ def test_actions_need_the_token_and_the_console_origin(tab: Page, hello: Hello) 
 def test_keyboard_navigation_and_the_width(tab: Page, hello: Hello) -> None:
     hello.wait_steady()
     p = open_console(tab, hello)
-    p.wait_for_function(f"document.querySelectorAll('{TARGETS}').length === 2")
+    p.wait_for_function(f"() => document.querySelectorAll('{TARGETS}').length === 2")
     # the page fits 1280 px: no horizontal scrolling of the document
     assert p.evaluate("document.documentElement.scrollWidth") <= 1280
     # Tab order: the skip link, the page links, then the picture's items in reading order

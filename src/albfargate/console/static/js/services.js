@@ -213,31 +213,33 @@ function deploymentsTimeline(d) {
   items.sort((a, b) => a.record.created_at - b.record.created_at);
   const t1 = now();
   const t0 = Math.min(t1 - 60, ...items.map((i) => i.record.created_at));
-  const W = 520;
-  const left = 110;
+  const W = 760;
+  const left = 330;
   const row = 22;
-  const H = 24 + items.length * row;
+  const H = 22 + items.length * row;
   const x = (t) => left + ((t - t0) / Math.max(1, t1 - t0)) * (W - left - 10);
   const bars = items.map((item, i) => {
     const r = item.record;
-    const y = 18 + i * row;
+    const y = 20 + i * row;
     const end = item.gone_at ?? t1;
     const colour = item.gone_at ? "#8c959f" : r.status === "PRIMARY" ? "#0969da" : "#bc4c00";
-    const label = item.gone_at ? `${r.status} until ${clock(item.gone_at)}` : `${r.status} · ${r.rollout_state} · ${r.running}/${r.desired}`;
+    const label = item.gone_at
+      ? `${r.status} until ${clock(item.gone_at)} (gone)`
+      : `${r.status} · ${r.rollout_state} · ${r.running}/${r.desired} running`;
     return s(
       "g",
-      {},
-      s("text", { x: 0, y: y + 12 }, short(r.id.replace("ecs-svc/", ""), 14)),
-      s("rect", { x: x(r.created_at), y: y + 2, width: Math.max(3, x(end) - x(r.created_at)), height: 14, rx: 3, fill: colour, opacity: 0.85 }),
-      s("text", { x: Math.min(x(r.created_at) + 4, W - 200), y: y + 13, fill: "#fff", style: "font-weight: 600", "paint-order": "stroke", stroke: colour, "stroke-width": 3 }, label),
+      { dataset: { deployment: r.id, gone: item.gone_at ? "true" : "false" } },
+      s("text", { x: 0, y: y + 11, class: "mono" }, short(r.id.replace("ecs-svc/", "…"), 12)),
+      s("text", { x: 100, y: y + 11 }, label),
+      s("rect", { x: x(r.created_at), y: y + 1, width: Math.max(3, x(end) - x(r.created_at)), height: 12, rx: 3, fill: colour }),
     );
   });
   return s(
     "svg",
-    { class: "deployments", viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-label": `Deployments of ${d.name} over time` },
-    s("line", { class: "axis", x1: left, x2: W - 10, y1: 12, y2: 12 }),
-    s("text", { x: left, y: 9 }, clock(t0)),
-    s("text", { x: W - 10, y: 9, "text-anchor": "end" }, `now ${clock(t1)}`),
+    { class: "deployments", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `Deployments of ${d.name} over time` },
+    s("line", { class: "axis", x1: left, x2: W - 10, y1: 14, y2: 14 }),
+    s("text", { x: left, y: 10 }, clock(t0)),
+    s("text", { x: W - 10, y: 10, "text-anchor": "end" }, `now ${clock(t1)}`),
     bars,
   );
 }
