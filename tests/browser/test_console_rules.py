@@ -294,13 +294,17 @@ def test_a_redeploy_shows_two_deployments_then_one(tab: Page, app: App) -> None:
         timeout=90_000,
     )
     # the timeline keeps the finished one; the tasks of the old deployment are listed as stopped
-    assert "until" in p.text_content("svg.deployments")
+    assert p.eval_on_selector_all(
+        "svg.deployments g[data-gone=true]", "els => els.map(e => e.dataset.deployment)"
+    ) == [before]
     p.wait_for_function(
         "() => document.querySelectorAll('#tasks-table tr[data-status=STOPPED]').length >= 2", timeout=30_000
     )
-    assert "ServiceSchedulerInitiated" in p.inner_text("#tasks-table") or "Deployment" in p.inner_text(
-        "#tasks-table"
+    stopped = p.eval_on_selector_all(
+        "#tasks-table tr[data-status=STOPPED]", "els => els.map(e => e.children[6].textContent)"
     )
+    assert all(s.startswith("ServiceSchedulerInitiated: ") for s in stopped), stopped
+    assert any("deployment" in s.lower() for s in stopped), stopped
     assert "has reached a steady state" in p.inner_text("#service-events")
     tab.shot("redeploy-one-deployment")
 
@@ -424,6 +428,7 @@ def test_traffic_charts_grow_live(tab: Page, app: App) -> None:
                     .every(e => e.dataset.scope === "target")"""
     )
     p.select_option("#traffic-scope", "all")
+    p.select_option("#traffic-window", "60")
     p.wait_for_timeout(1200)  # a second more of points
     tab.shot("traffic")
 

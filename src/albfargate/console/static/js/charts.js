@@ -32,8 +32,9 @@ export function lineChart({ title, unit, lines, t0, t1, format = (v) => num(v) }
   for (const l of lines) {
     let seg = [];
     const flush = () => {
-      if (seg.length === 1) seg.push([seg[0][0] + 0.5, seg[0][1]]);
-      if (seg.length) {
+      if (seg.length === 1) {
+        polylines.push(s("circle", { cx: seg[0][0].toFixed(1), cy: seg[0][1].toFixed(1), r: 1.8, fill: l.colour }));
+      } else if (seg.length) {
         polylines.push(
           s("polyline", {
             points: seg.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(" "),

@@ -610,8 +610,12 @@ function openTaskById(id) {
   if (svc) openTask(svc.name, id);
 }
 
-export function stopTaskButton(taskId, serviceName) {
-  const btn = h("button", { type: "button", class: "danger", id: `act-stop-${taskId}` }, "Stop task…");
+export function stopTaskButton(taskId, serviceName, compact = false) {
+  const btn = h(
+    "button",
+    { type: "button", class: "danger", id: `act-stop-${taskId}`, "aria-label": `Stop task ${taskId}` },
+    compact ? "Stop…" : "Stop task…",
+  );
   btn.addEventListener("click", () =>
     runAction(
       "stop-task",
