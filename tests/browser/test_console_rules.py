@@ -7,6 +7,8 @@ module:
   backing resources beside the service that uses them;
 - the rule tester in the page gives the listener's own answer for a table of requests;
 - a redeploy from the services page shows two deployments, then one;
+- scale from the services page, and deregister a target from the picture (confirmed; a cancel sends
+  nothing);
 - the requests timeline: filtered, a request's headers in and out, and replayed;
 - the traffic charts and the log tails with live updates."""
 
@@ -455,3 +457,52 @@ def test_log_tails_follow_live_with_a_filter(tab: Page, app: App) -> None:
     p.wait_for_function(
         f"""() => (document.getElementById("logs-lines").dataset.source || "").startsWith("task|{task}|")"""
     )
+
+
+def test_scale_and_deregister_target_from_the_page(tab: Page, app: App) -> None:
+    wait_for(app.steady, 60, "steady", interval=0.5)
+    p = open_console(tab, app, "services/api")
+    p.wait_for_selector("#act-scale")
+    p.fill("#scale-count", "2")
+    p.click("#act-scale")
+    p.wait_for_selector("dialog#confirm[open]")
+    assert "from 1 to 2" in p.inner_text("#confirm-body")
+    p.click("#confirm-ok")
+    p.wait_for_selector(".toast:has-text('api: desired 2')")
+    # the picture follows: two healthy targets under tg-api
+    p.goto(f"{app.url}#topology")
+    api_tg = next(g["arn"] for g in app.topology()["target_groups"] if g["name"] == "tg-api")
+    targets = f"svg.topology g.target[data-key^='target|{api_tg}|']"
+    p.wait_for_function(
+        f"""() => {{ const ts = [...document.querySelectorAll("{targets}")];
+                    return ts.length === 2 && ts.every(t => t.dataset.state === "healthy"); }}""",
+        timeout=60_000,
+    )
+    # cancelling the confirmation sends nothing
+    key = p.get_attribute(f"{targets} >> nth=0", "data-key") or ""
+    p.click(f"svg.topology g.target[data-key='{key}']")
+    p.click("#act-deregister")
+    p.wait_for_selector("dialog#confirm[open]")
+    p.click("#confirm-cancel")
+    p.wait_for_timeout(300)
+    assert p.query_selector(".toast") is None or "deregistering" not in p.inner_text("#toasts")
+    # deregister it: it drains (then leaves; the service's scheduler may register its task again). Every
+    # state the picture shows for it is recorded, as the redraws come
+    p.evaluate(
+        """(key) => {
+            window.seenStates = [];
+            const look = () => {
+                const t = document.querySelector(`svg.topology g.target[data-key='${key}']`);
+                window.seenStates.push(t ? t.dataset.state : "gone");
+            };
+            new MutationObserver(look).observe(document.getElementById("topology-canvas"),
+                                               {childList: true, subtree: true});
+        }""",
+        key,
+    )
+    p.click("#act-deregister")
+    p.wait_for_selector("dialog#confirm[open]")
+    p.click("#confirm-ok")
+    p.wait_for_selector(".toast:has-text('is deregistering (draining)')")
+    p.wait_for_function("() => window.seenStates.includes('draining')", timeout=10_000)
+    tab.shot("deregistered-draining")
