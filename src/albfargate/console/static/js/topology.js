@@ -109,181 +109,143 @@ function targetTip(t) {
 }
 
 // ---- the layout ------------------------------------------------------------------------------------------
-function layout(topo) {
-  const svgItems = { edges: [], nodes: [] };
-  const anchors = new Map(); // key -> {x, y, w, h}
-  // nodes go in reading (Tab) order; `at` puts a box drawn after its children before them
-  const put = (key, n, x, y, w, at = null) => {
-    anchors.set(key, { x, y, w, h: n.height });
-    if (at === null) svgItems.nodes.push(n.g);
-    else svgItems.nodes.splice(at, 0, n.g);
-  };
-
-  // left side: load balancers, their listeners, the listeners' rules
-  let y = TOP;
-  for (const lb of topo.load_balancers) {
-    const lbTop = y;
-    const lbAt = svgItems.nodes.length;
-    for (const l of lb.listeners) {
-      const lTop = y;
-      const lAt = svgItems.nodes.length;
-      for (const r of l.rules) {
-        const rkey = `rule|${l.arn}|${r.arn ?? "default"}`;
-        const n = node({
-          kind: "rule",
-          key: rkey,
-          x: COL.rule.x,
-          y,
-          w: COL.rule.w,
-          cls: r.is_default ? "default" : "",
-          lines: [{ text: ruleTitle(r), cls: "title" }, ...conditionLines(r), ...actionLines(r)],
-          label: `${ruleTitle(r)} of ${lb.name} ${l.protocol}:${l.port}: ${
-            r.is_default ? "" : r.conditions.map((c) => c.text).join(" and ") + "; "
-          }${r.actions.map((a) => a.text).join(", then ")}`,
-          onOpen: () => openRule(lb, l, r),
-        });
-        put(rkey, n, COL.rule.x, y, COL.rule.w);
-        y += n.height + GAP;
-      }
-      const lkey = `listener|${l.arn}`;
-      const n = node({
-        kind: "listener",
-        key: lkey,
-        x: COL.listener.x,
-        y: lTop,
-        w: COL.listener.w,
-        lines: [
-          { text: `${l.protocol}:${l.port}`, cls: "title" },
-          { text: `local ${l.url.replace(/^https?:\/\//, "").replace(/\/$/, "")}`, cls: "muted" },
-          { text: `${l.rules.length - 1} rule${l.rules.length === 2 ? "" : "s"} + default`, cls: "muted" },
-        ],
-        label: `listener ${l.protocol}:${l.port} of ${lb.name}, served on ${l.url}`,
-        onOpen: () => openListener(lb, l),
-      });
-      put(lkey, n, COL.listener.x, lTop, COL.listener.w, lAt);
-      y = Math.max(y, lTop + n.height + GAP);
-      for (const r of l.rules) {
-        const ra = anchors.get(`rule|${l.arn}|${r.arn ?? "default"}`);
-        svgItems.edges.push(edge(COL.listener.x + COL.listener.w, lTop + 18, COL.rule.x, ra.y + 18));
-      }
-    }
-    const key = `lb|${lb.arn}`;
-    const n = node({
-      kind: "lb",
-      key,
-      x: COL.lb.x,
-      y: lbTop,
-      w: COL.lb.w,
-      lines: [
-        { text: lb.name, cls: "title" },
-        { text: lb.scheme, cls: "muted" },
-        { text: `${lb.listeners.length} listener${lb.listeners.length === 1 ? "" : "s"}`, cls: "muted" },
-      ],
-      label: `load balancer ${lb.name}, ${lb.scheme}`,
-      onOpen: () => openLb(lb),
-    });
-    put(key, n, COL.lb.x, lbTop, COL.lb.w, lbAt);
-    for (const l of lb.listeners) {
-      const la = anchors.get(`listener|${l.arn}`);
-      svgItems.edges.push(edge(COL.lb.x + COL.lb.w, lbTop + 18, COL.listener.x, la.y + 18));
-    }
-    y = Math.max(y, lbTop + n.height + GAP) + GAP;
+// The picture's layout: boxes placed column by column, their anchors kept for the edges. Nodes go in
+// reading (Tab) order: a box drawn after its children (a listener after its rules) is put before them.
+class Layout {
+  constructor(topo) {
+    this.topo = topo;
+    this.edges = [];
+    this.nodes = [];
+    this.anchors = new Map(); // key -> {x, y, w, h}
+    this.placed = new Set(); // services drawn
+    this.backingPlaced = new Map(); // "backing|kind|name" -> anchor
+    this.ry = TOP; // the next free y of the target-group column
+    this.by = TOP; // ... of the backing column
   }
-  const leftBottom = y;
 
-  // right side: target groups in the order the rules first forward to them, then the others
-  const order = [];
-  for (const lb of topo.load_balancers)
-    for (const l of lb.listeners)
-      for (const r of l.rules)
-        for (const a of r.actions)
-          for (const t of a.target_groups ?? []) if (!order.includes(t.arn)) order.push(t.arn);
-  for (const tg of topo.target_groups) if (!order.includes(tg.arn)) order.push(tg.arn);
-  const groups = order.map((arn) => topo.target_groups.find((g) => g.arn === arn)).filter(Boolean);
+  put(key, n, x, y, w, at = null) {
+    this.anchors.set(key, { x, y, w, h: n.height });
+    if (at === null) this.nodes.push(n.g);
+    else this.nodes.splice(at, 0, n.g);
+  }
 
-  const placed = new Set();
-  const backingPlaced = new Map(); // "kind|name" -> anchor
-  let ry = TOP;
-  let by = TOP;
-  const placeService = (svc) => {
-    placed.add(svc.name);
-    const skey = `service|${svc.name}`;
-    const deps = svc.deployments?.length ?? 0;
-    const n = node({
-      kind: "service",
-      key: skey,
-      x: COL.tg.x,
-      y: ry,
-      w: COL.tg.w,
-      lines: [
-        { text: `service ${svc.name}`, cls: "title" },
-        { text: `running ${svc.running} / desired ${svc.desired}${svc.pending ? `, pending ${svc.pending}` : ""}` },
-        {
-          text: svc.steady ? "steady" : deps > 1 ? `deploying: ${deps} deployments` : "not steady yet",
-          cls: "muted",
-        },
-      ],
-      label: `service ${svc.name}: running ${svc.running} of ${svc.desired}, ${svc.steady ? "steady" : "not steady"}`,
-      onOpen: () => openService(svc.name),
-    });
-    put(skey, n, COL.tg.x, ry, COL.tg.w);
-    const sTop = ry;
-    ry += n.height + 4;
-    for (const t of svc.tasks) {
-      const tkey = `task|${t.id}`;
-      const stopping = STOPPING.has(t.last_status) || t.desired_status === "STOPPED";
-      const tn = node({
-        kind: "task",
-        key: tkey,
-        x: COL.tg.x + 14,
-        y: ry,
-        w: COL.tg.w - 14,
-        cls: `st-${t.last_status}`,
+  run() {
+    const leftBottom = this.left();
+    for (const tg of this.groupOrder()) this.targetGroup(tg);
+    for (const svc of this.topo.services) if (!this.placed.has(svc.name)) this.service(svc);
+    this.ruleEdges();
+    this.unusedBacking();
+    return { edges: this.edges, nodes: this.nodes, height: Math.max(leftBottom, this.ry, this.by) + 10 };
+  }
+
+  // ---- left side: load balancers, their listeners, the listeners' rules ----------------------------------
+  left() {
+    let y = TOP;
+    for (const lb of this.topo.load_balancers) {
+      const lbTop = y;
+      const lbAt = this.nodes.length;
+      for (const l of lb.listeners) y = this.listener(lb, l, y);
+      const n = node({
+        kind: "lb",
+        key: `lb|${lb.arn}`,
+        x: COL.lb.x,
+        y: lbTop,
+        w: COL.lb.w,
         lines: [
-          { text: `task ${short(t.id)}`, right: t.last_status, rightCls: "state", nowrap: true },
-          {
-            text: `health ${t.health ?? "UNKNOWN"}${t.target ? ` · target ${t.target_state ?? "–"}` : ""}${
-              stopping && t.desired_status === "STOPPED" ? " · stopping" : ""
-            }`,
-            cls: "muted",
-            nowrap: true,
-          },
+          { text: lb.name, cls: "title" },
+          { text: lb.scheme, cls: "muted" },
+          { text: `${lb.listeners.length} listener${lb.listeners.length === 1 ? "" : "s"}`, cls: "muted" },
         ],
-        tip: `task ${t.id}\n${t.last_status} (desired ${t.desired_status}), health ${t.health}${
-          t.target ? `\ntarget ${t.target}: ${t.target_state}${t.target_reason ? ` (${t.target_reason})` : ""}` : ""
-        }${t.stopped_reason ? `\nstopping: ${t.stopped_reason}` : ""}`,
-        label: `task ${t.id}, ${t.last_status}, health ${t.health}`,
-        onOpen: () => openTask(svc.name, t.id),
+        label: `load balancer ${lb.name}, ${lb.scheme}`,
+        onOpen: () => openLb(lb),
       });
-      put(tkey, tn, COL.tg.x + 14, ry, COL.tg.w - 14);
-      ry += tn.height + 4;
-    }
-    // the backing resources it uses, beside it
-    let bTop = Math.max(by, sTop);
-    for (const u of svc.uses ?? []) {
-      const bkey = `backing|${u.kind}|${u.name}`;
-      let anchor = backingPlaced.get(bkey);
-      if (!anchor) {
-        const bn = backingNode(u.kind, u.name, bTop, topo.backing);
-        put(bkey, bn, COL.backing.x, bTop, COL.backing.w);
-        anchor = anchors.get(bkey);
-        backingPlaced.set(bkey, anchor);
-        bTop += bn.height + 6;
-        by = bTop;
+      this.put(`lb|${lb.arn}`, n, COL.lb.x, lbTop, COL.lb.w, lbAt);
+      for (const l of lb.listeners) {
+        const la = this.anchors.get(`listener|${l.arn}`);
+        this.edges.push(edge(COL.lb.x + COL.lb.w, lbTop + 18, COL.listener.x, la.y + 18));
       }
-      svgItems.edges.push(edge(COL.tg.x + COL.tg.w, sTop + 18, COL.backing.x, anchor.y + 14, "uses"));
+      y = Math.max(y, lbTop + n.height + GAP) + GAP;
     }
-    ry += GAP;
-  };
+    return y;
+  }
 
-  for (const tg of groups) {
-    const tkey = `tg|${tg.arn}`;
+  listener(lb, l, top) {
+    let y = top;
+    const at = this.nodes.length;
+    for (const r of l.rules) y = this.rule(lb, l, r, y);
+    const n = node({
+      kind: "listener",
+      key: `listener|${l.arn}`,
+      x: COL.listener.x,
+      y: top,
+      w: COL.listener.w,
+      lines: [
+        { text: `${l.protocol}:${l.port}`, cls: "title" },
+        { text: `local ${l.url.replace(/^https?:\/\//, "").replace(/\/$/, "")}`, cls: "muted" },
+        { text: `${l.rules.length - 1} rule${l.rules.length === 2 ? "" : "s"} + default`, cls: "muted" },
+      ],
+      label: `listener ${l.protocol}:${l.port} of ${lb.name}, served on ${l.url}`,
+      onOpen: () => openListener(lb, l),
+    });
+    this.put(`listener|${l.arn}`, n, COL.listener.x, top, COL.listener.w, at);
+    for (const r of l.rules) {
+      const ra = this.anchors.get(ruleKey(l, r));
+      this.edges.push(edge(COL.listener.x + COL.listener.w, top + 18, COL.rule.x, ra.y + 18));
+    }
+    return Math.max(y, top + n.height + GAP);
+  }
+
+  rule(lb, l, r, y) {
+    const n = node({
+      kind: "rule",
+      key: ruleKey(l, r),
+      x: COL.rule.x,
+      y,
+      w: COL.rule.w,
+      cls: r.is_default ? "default" : "",
+      lines: [{ text: ruleTitle(r), cls: "title" }, ...conditionLines(r), ...actionLines(r)],
+      label: `${ruleTitle(r)} of ${lb.name} ${l.protocol}:${l.port}: ${
+        r.is_default ? "" : r.conditions.map((c) => c.text).join(" and ") + "; "
+      }${r.actions.map((a) => a.text).join(", then ")}`,
+      onOpen: () => openRule(lb, l, r),
+    });
+    this.put(ruleKey(l, r), n, COL.rule.x, y, COL.rule.w);
+    return y + n.height + GAP;
+  }
+
+  ruleEdges() {
+    for (const lb of this.topo.load_balancers)
+      for (const l of lb.listeners)
+        for (const r of l.rules) {
+          const ra = this.anchors.get(ruleKey(l, r));
+          for (const a of r.actions)
+            for (const t of a.target_groups ?? []) {
+              const ta = this.anchors.get(`tg|${t.arn}`);
+              if (ta) this.edges.push(edge(COL.rule.x + COL.rule.w, ra.y + 18, COL.tg.x, ta.y + 18));
+            }
+        }
+  }
+
+  // ---- right side: target groups in the order the rules first forward to them, then the others ---------
+  groupOrder() {
+    const order = [];
+    for (const lb of this.topo.load_balancers)
+      for (const l of lb.listeners)
+        for (const r of l.rules)
+          for (const a of r.actions)
+            for (const t of a.target_groups ?? []) if (!order.includes(t.arn)) order.push(t.arn);
+    for (const tg of this.topo.target_groups) if (!order.includes(tg.arn)) order.push(tg.arn);
+    return order.map((arn) => this.topo.target_groups.find((g) => g.arn === arn)).filter(Boolean);
+  }
+
+  targetGroup(tg) {
     const healthy = tg.targets.filter((t) => t.state === "healthy").length;
+    const top = this.ry;
     const n = node({
       kind: "tg",
-      key: tkey,
+      key: `tg|${tg.arn}`,
       x: COL.tg.x,
-      y: ry,
+      y: top,
       w: COL.tg.w,
       lines: [
         { text: tg.name, cls: "title" },
@@ -296,78 +258,144 @@ function layout(topo) {
       label: `target group ${tg.name}: ${healthy} of ${tg.targets.length} targets healthy`,
       onOpen: () => openTg(tg.arn),
     });
-    put(tkey, n, COL.tg.x, ry, COL.tg.w);
-    const tgTop = ry;
-    ry += n.height + 4;
-    for (const t of tg.targets) {
-      const key = `target|${tg.arn}|${t.key}`;
-      const tn = node({
-        kind: "target",
-        key,
-        x: COL.tg.x + 14,
-        y: ry,
-        w: COL.tg.w - 14,
-        cls: `state-${t.state}`,
-        lines: [
-          { text: t.key, right: t.state, rightCls: "state", nowrap: true },
-          { text: t.reason ?? (t.task_id ? `task ${short(t.task_id)}` : "registered by hand"), cls: "muted", nowrap: true },
-        ],
-        tip: targetTip(t),
-        label: `target ${t.key}: ${t.state}${t.reason ? `, ${t.reason}` : ""}`,
-        onOpen: () => openTarget(tg.arn, t.key),
-      });
-      tn.g.dataset.state = t.state;
-      tn.g.dataset.task = t.task_id ?? "";
-      put(key, tn, COL.tg.x + 14, ry, COL.tg.w - 14);
-      ry += tn.height + 4;
-    }
-    ry += 6;
+    this.put(`tg|${tg.arn}`, n, COL.tg.x, top, COL.tg.w);
+    this.ry += n.height + 4;
+    for (const t of tg.targets) this.target(tg, t);
+    this.ry += 6;
     for (const name of tg.services) {
-      const svc = topo.services.find((x) => x.name === name);
-      if (svc && !placed.has(name)) placeService(svc);
-      const sa = anchors.get(`service|${name}`);
+      const svc = this.topo.services.find((x) => x.name === name);
+      if (svc && !this.placed.has(name)) this.service(svc);
+      const sa = this.anchors.get(`service|${name}`);
       if (sa) {
         // the group's services hang under it: a line in the gutter at the left of the column
         const gx = COL.tg.x - 8;
-        svgItems.edges.push(
-          s("path", { class: "edge", d: `M${COL.tg.x},${tgTop + 18} H${gx} V${sa.y + 18} H${COL.tg.x}` }),
-        );
+        this.edges.push(s("path", { class: "edge", d: `M${COL.tg.x},${top + 18} H${gx} V${sa.y + 18} H${COL.tg.x}` }));
       }
     }
-    ry += GAP;
+    this.ry += GAP;
   }
-  for (const svc of topo.services) if (!placed.has(svc.name)) placeService(svc);
 
-  // rule → target group edges
-  for (const lb of topo.load_balancers)
-    for (const l of lb.listeners)
-      for (const r of l.rules) {
-        const ra = anchors.get(`rule|${l.arn}|${r.arn ?? "default"}`);
-        for (const a of r.actions)
-          for (const t of a.target_groups ?? []) {
-            const ta = anchors.get(`tg|${t.arn}`);
-            if (ta) svgItems.edges.push(edge(COL.rule.x + COL.rule.w, ra.y + 18, COL.tg.x, ta.y + 18));
-          }
+  target(tg, t) {
+    const key = `target|${tg.arn}|${t.key}`;
+    const tn = node({
+      kind: "target",
+      key,
+      x: COL.tg.x + 14,
+      y: this.ry,
+      w: COL.tg.w - 14,
+      cls: `state-${t.state}`,
+      lines: [
+        { text: t.key, right: t.state, rightCls: "state", nowrap: true },
+        { text: t.reason ?? (t.task_id ? `task ${short(t.task_id)}` : "registered by hand"), cls: "muted", nowrap: true },
+      ],
+      tip: targetTip(t),
+      label: `target ${t.key}: ${t.state}${t.reason ? `, ${t.reason}` : ""}`,
+      onOpen: () => openTarget(tg.arn, t.key),
+    });
+    tn.g.dataset.state = t.state;
+    tn.g.dataset.task = t.task_id ?? "";
+    this.put(key, tn, COL.tg.x + 14, this.ry, COL.tg.w - 14);
+    this.ry += tn.height + 4;
+  }
+
+  service(svc) {
+    this.placed.add(svc.name);
+    const deps = svc.deployments?.length ?? 0;
+    const top = this.ry;
+    const n = node({
+      kind: "service",
+      key: `service|${svc.name}`,
+      x: COL.tg.x,
+      y: top,
+      w: COL.tg.w,
+      lines: [
+        { text: `service ${svc.name}`, cls: "title" },
+        { text: `running ${svc.running} / desired ${svc.desired}${svc.pending ? `, pending ${svc.pending}` : ""}` },
+        { text: svc.steady ? "steady" : deps > 1 ? `deploying: ${deps} deployments` : "not steady yet", cls: "muted" },
+      ],
+      label: `service ${svc.name}: running ${svc.running} of ${svc.desired}, ${svc.steady ? "steady" : "not steady"}`,
+      onOpen: () => openService(svc.name),
+    });
+    this.put(`service|${svc.name}`, n, COL.tg.x, top, COL.tg.w);
+    this.ry += n.height + 4;
+    for (const t of svc.tasks) this.task(svc, t);
+    this.backingOf(svc, top);
+    this.ry += GAP;
+  }
+
+  task(svc, t) {
+    const stopping = STOPPING.has(t.last_status) || t.desired_status === "STOPPED";
+    const tn = node({
+      kind: "task",
+      key: `task|${t.id}`,
+      x: COL.tg.x + 14,
+      y: this.ry,
+      w: COL.tg.w - 14,
+      cls: `st-${t.last_status}`,
+      lines: [
+        { text: `task ${short(t.id)}`, right: t.last_status, rightCls: "state", nowrap: true },
+        {
+          text: `health ${t.health ?? "UNKNOWN"}${t.target ? ` · target ${t.target_state ?? "–"}` : ""}${
+            stopping && t.desired_status === "STOPPED" ? " · stopping" : ""
+          }`,
+          cls: "muted",
+          nowrap: true,
+        },
+      ],
+      tip: `task ${t.id}\n${t.last_status} (desired ${t.desired_status}), health ${t.health}${
+        t.target ? `\ntarget ${t.target}: ${t.target_state}${t.target_reason ? ` (${t.target_reason})` : ""}` : ""
+      }${t.stopped_reason ? `\nstopping: ${t.stopped_reason}` : ""}`,
+      label: `task ${t.id}, ${t.last_status}, health ${t.health}`,
+      onOpen: () => openTask(svc.name, t.id),
+    });
+    this.put(`task|${t.id}`, tn, COL.tg.x + 14, this.ry, COL.tg.w - 14);
+    this.ry += tn.height + 4;
+  }
+
+  // the backing resources a service uses, beside it (one box each, shared by the services using it)
+  backingOf(svc, serviceTop) {
+    let y = Math.max(this.by, serviceTop);
+    for (const u of svc.uses ?? []) {
+      const key = `backing|${u.kind}|${u.name}`;
+      let anchor = this.backingPlaced.get(key);
+      if (!anchor) {
+        const bn = backingNode(u.kind, u.name, y, this.topo.backing);
+        this.put(key, bn, COL.backing.x, y, COL.backing.w);
+        anchor = this.anchors.get(key);
+        this.backingPlaced.set(key, anchor);
+        y += bn.height + 6;
+        this.by = y;
       }
+      this.edges.push(edge(COL.tg.x + COL.tg.w, serviceTop + 18, COL.backing.x, anchor.y + 14, "uses"));
+    }
+  }
 
   // backing resources nobody is known to use, at the end of their column
-  const backing = topo.backing ?? {};
-  const rest = [
-    ...(backing.databases ?? []).map((d) => ["database", d.logical_id]),
-    ...(backing.secrets ?? []).map((d) => ["secret", d.name]),
-    ...(backing.parameters ?? []).map((d) => ["parameter", d.name]),
-    ...(backing.buckets ?? []).map((d) => ["bucket", d.name]),
-  ];
-  for (const [kind, name] of rest) {
-    const bkey = `backing|${kind}|${name}`;
-    if (backingPlaced.has(bkey)) continue;
-    const bn = backingNode(kind, name, by, topo.backing);
-    put(bkey, bn, COL.backing.x, by, COL.backing.w);
-    backingPlaced.set(bkey, anchors.get(bkey));
-    by += bn.height + 6;
+  unusedBacking() {
+    const b = this.topo.backing ?? {};
+    const rest = [
+      ...(b.databases ?? []).map((d) => ["database", d.logical_id]),
+      ...(b.secrets ?? []).map((d) => ["secret", d.name]),
+      ...(b.parameters ?? []).map((d) => ["parameter", d.name]),
+      ...(b.buckets ?? []).map((d) => ["bucket", d.name]),
+    ];
+    for (const [kind, name] of rest) {
+      const key = `backing|${kind}|${name}`;
+      if (this.backingPlaced.has(key)) continue;
+      const bn = backingNode(kind, name, this.by, this.topo.backing);
+      this.put(key, bn, COL.backing.x, this.by, COL.backing.w);
+      this.backingPlaced.set(key, this.anchors.get(key));
+      this.by += bn.height + 6;
+    }
   }
-  const height = Math.max(leftBottom, ry, by) + 10;
-  return { ...svgItems, height };
+}
+
+function ruleKey(l, r) {
+  return `rule|${l.arn}|${r.arn ?? "default"}`;
+}
+
+function layout(topo) {
+  return new Layout(topo).run();
 }
 
 function backingDoc(kind, name, backing) {
