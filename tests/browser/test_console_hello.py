@@ -26,7 +26,8 @@ from tests.browser.conftest import Page
 from tests.integration.console_support import Console
 from tests.integration.up_support import detached, free_port, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.synth]
+# the first test also waits for the module's up (a cold synth of examples/hello can take minutes)
+pytestmark = [pytest.mark.browser, pytest.mark.synth, pytest.mark.timeout(600)]
 
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello"
 
