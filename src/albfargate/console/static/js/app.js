@@ -296,7 +296,10 @@ async function main() {
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape" && !$("#drawer").hidden && !$("#confirm").open) closeDrawer();
   });
-  subscribe(() => refreshDrawer());
+  // the drawer shows state objects: rebuilt when they change, not on every metrics tick
+  subscribe((kind) => {
+    if (kind === "topology") refreshDrawer();
+  });
   window.addEventListener("hashchange", route);
   try {
     const sess = await api.session();

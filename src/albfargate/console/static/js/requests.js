@@ -3,7 +3,7 @@
 // server's filters of /api/requests, and the same test applied to the live `request` events); a row opens
 // the request's headers in and out (/api/requests/{id}), and Replay sends it again.
 
-import { state, subscribe, currentPage, toast } from "./app.js";
+import { subscribe, currentPage, toast } from "./app.js";
 import * as api from "./api.js";
 import { $, h, clear, clock, duration, activate, throttle, stateBadge } from "./dom.js";
 
@@ -65,7 +65,6 @@ async function load() {
     const doc = await api.get(`/api/requests${api.query({ ...f, limit: SHOWN })}`);
     rows = doc.requests;
     capturing = doc.capturing;
-    for (const r of rows.slice().reverse()) if (!state.requests.some((x) => x.id === r.id)) state.requests.push(r);
   } catch (err) {
     toast(`Requests: ${err.message}`, "error");
   }
