@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import string
+from collections.abc import MutableSequence
 
 import pytest
 
 from albfargate.backing.passwords import (
     PUNCTUATION,
     PasswordError,
+    RandomSource,
     character_types,
     generated_secret_string,
     random_password,
@@ -100,6 +103,36 @@ def test_a_type_whose_characters_are_all_excluded_is_not_included() -> None:
 def test_randomness_is_injected() -> None:
     assert random_password(G(), random.Random(7)) == random_password(G(), random.Random(7))
     assert random_password(G(), random.Random(7)) != random_password(G(), random.Random(8))
+
+
+class ScriptedSource:
+    """A random source with no randomness: ``choice`` takes the first character, ``shuffle`` reverses."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def choice(self, seq: str, /) -> str:
+        self.calls.append(seq)
+        return seq[0]
+
+    def shuffle(self, x: MutableSequence[str], /) -> None:
+        x.reverse()
+
+
+def test_the_core_draws_only_from_the_source_it_is_given() -> None:
+    src = ScriptedSource()
+    pw = random_password(G(password_length=6), src)
+    # one draw per required type (lower, upper, digit, punctuation), then the rest from the whole pool,
+    # then the shuffle: a fixed password with no randomness anywhere
+    assert pw == "aa!0Aa"
+    assert src.calls[:4] == [string.ascii_lowercase, string.ascii_uppercase, string.digits, PUNCTUATION]
+    assert len(src.calls) == 6
+
+
+def test_system_random_and_a_seeded_random_are_random_sources() -> None:
+    sources: list[RandomSource] = [secrets.SystemRandom(), random.Random(1)]
+    for s in sources:
+        assert len(random_password(G(), s)) == 32
 
 
 def test_template_and_key_make_compact_json_with_the_template_keys_first() -> None:

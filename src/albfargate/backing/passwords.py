@@ -1,5 +1,9 @@
 """Secrets Manager's GetRandomPassword and ``GenerateSecretString`` (pure; the randomness is injected).
 
+The random source is a :class:`RandomSource` the I/O shell passes in (``secrets.SystemRandom()`` in
+``backing.manager`` and the CloudFormation system); tests pass a seeded or scripted one, so the output is
+deterministic. Nothing here imports ``random`` (the pure-core import contract forbids it).
+
 Rules (Secrets Manager API reference, GetRandomPassword): the character types are lower-case letters,
 upper-case letters, digits and the 32 ASCII punctuation characters, plus the space when ``IncludeSpace``;
 ``Exclude*`` removes a whole type and ``ExcludeCharacters`` single characters; ``PasswordLength`` is 1 to
@@ -11,12 +15,21 @@ and ``GenerateStringKey`` the password is added under that key to the template's
 from __future__ import annotations
 
 import json
-import random
 import string
+from collections.abc import MutableSequence
+from typing import Protocol
 
 from albfargate.model.backing import GenerateSecretString
 
 PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+
+
+class RandomSource(Protocol):
+    """What the password rules draw from: ``random.Random``'s ``choice`` and ``shuffle`` (a
+    ``secrets.SystemRandom()`` in the I/O shells, a seeded ``random.Random`` or a script in tests)."""
+
+    def choice(self, seq: str, /) -> str: ...
+    def shuffle(self, x: MutableSequence[str], /) -> None: ...
 
 
 class PasswordError(ValueError):
@@ -41,7 +54,7 @@ def character_types(options: GenerateSecretString) -> list[str]:
     return types
 
 
-def random_password(options: GenerateSecretString, rng: random.Random) -> str:
+def random_password(options: GenerateSecretString, rng: RandomSource) -> str:
     """A password following GetRandomPassword's rules for ``options``."""
     length = options.password_length
     if not 1 <= length <= 4096:
@@ -64,7 +77,7 @@ def random_password(options: GenerateSecretString, rng: random.Random) -> str:
     return "".join(chars)
 
 
-def generated_secret_string(options: GenerateSecretString, rng: random.Random) -> str:
+def generated_secret_string(options: GenerateSecretString, rng: RandomSource) -> str:
     """The ``SecretString`` a ``GenerateSecretString`` makes: the password, or the template's JSON with
     the password under ``GenerateStringKey`` (compact, as Secrets Manager writes it)."""
     password = random_password(options, rng)
