@@ -108,7 +108,7 @@ def serve_alb(
 ) -> None:
     from albfargate.alb import compiled
     from albfargate.alb.runtime import LoadBalancerRuntime, tune_gc
-    from albfargate.alb.targets import TargetId
+    from albfargate.model.targets import TargetId
 
     model, tg = bench_model()
 

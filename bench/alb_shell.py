@@ -23,11 +23,10 @@ from alb import bench_model  # bench/alb.py: this folder is on sys.path when the
 
 import albfargate.alb
 from albfargate.alb.connection import ClientConnection
-from albfargate.alb.health import TargetHealth, TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
 from albfargate.alb.stream import Stream, held_writes
-from albfargate.alb.targets import TargetId
 from albfargate.alb.upstream import Upstream
+from albfargate.model.targets import TargetHealth, TargetId, TargetState
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 RESPONSE = (

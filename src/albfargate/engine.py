@@ -33,9 +33,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from albfargate.alb.targets import TargetId
 from albfargate.ecs.metadata import MetadataServer
 from albfargate.ecs.runtime.base import ContainerSpec, TaskDriver, TaskSpec, TaskStartError
 from albfargate.ecs.runtime.process import ProcessDriver, free_port
@@ -45,9 +44,15 @@ from albfargate.errors import RuntimeStartError
 from albfargate.model import ids
 from albfargate.model.ecs import ContainerDefinition, ContainerHealthCheck, Service, TaskDefinition
 from albfargate.model.system import SystemModel
+from albfargate.model.targets import TargetId
 from albfargate.runsettings import RunSettings, load_secret_values, secret_value
 from albfargate.snapshots import CodeSnapshots, Snapshot
 from albfargate.state.store import DeploymentRecord, ServiceRecord, Store, TaskRecord, task_summary
+
+if TYPE_CHECKING:  # imported when the model has load balancers / scalable targets (start-up cost)
+    from albfargate.alb.runtime import LoadBalancerRuntime
+    from albfargate.alb.targets import LiveTargets
+    from albfargate.ecs.autoscaler import Autoscaler
 
 log = logging.getLogger("albfargate.engine")
 
@@ -150,9 +155,9 @@ class Engine:
         )
         self._prune_timer: asyncio.TimerHandle | None = None
         self.metadata = MetadataServer(self.store, host=config.host)
-        self.lb: Any = None  # LoadBalancerRuntime once started (None without load balancers)
+        self.lb: LoadBalancerRuntime | None = None  # once started (None without load balancers)
         self.scheduler: Scheduler | None = None
-        self.autoscaler: Any = None
+        self.autoscaler: Autoscaler | None = None
         self.api_url: str | None = None
         self.api_server: Any = None  # the AWS endpoint when start() was given serve_api
         self.console_url: str | None = None  # the web console's URL once the supervisor serves it
@@ -299,6 +304,11 @@ class Engine:
         its deployments whenever the group, the listener or the rule was made (at start, through the API or
         CloudFormation); a group no local listener serves (a network LB's) does not (spec §7.3)."""
         return self.lb is not None and bool(self.lb.targets.in_use(target_group_arn))
+
+    @property
+    def targets(self) -> LiveTargets | None:
+        """The load balancers' target registry, None until they run (the autoscaler's ``ScalingHost``)."""
+        return None if self.lb is None else self.lb.targets
 
     def start_autoscaler(self) -> None:
         """Start the autoscaler when scalable targets appear later (Application Auto Scaling API)."""

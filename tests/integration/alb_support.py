@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from albfargate.alb.health import TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
-from albfargate.alb.targets import TargetId
 from albfargate.model import (
     Action,
     ForwardAction,
@@ -29,6 +27,7 @@ from albfargate.model import (
     TargetGroupAttributes,
     TargetGroupTuple,
 )
+from albfargate.model.targets import TargetId, TargetState
 
 LB_ARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/test/0123456789abcdef"
 LISTENER_ARN = LB_ARN.replace("loadbalancer/", "listener/") + "/1111111111111111"

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from albfargate.alb import tls
-from albfargate.alb.health import TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
 from albfargate.errors import RuntimeStartError
 from albfargate.model import (
@@ -28,6 +27,7 @@ from albfargate.model import (
     TargetGroupAttributes,
     TargetGroupTuple,
 )
+from albfargate.model.targets import TargetState
 
 from .alb_support import (
     LISTENER_ARN,
@@ -263,7 +263,7 @@ def test_health_check_timeout_reason() -> None:
         hang = socket.socket()  # accepts (backlog) but never answers
         hang.bind(("127.0.0.1", 0))
         hang.listen(8)
-        from albfargate.alb.targets import TargetId
+        from albfargate.model.targets import TargetId
 
         tga = target_group(
             "tga",
@@ -362,7 +362,7 @@ def test_metrics_endpoint() -> None:
 
 def test_target_connect_timeout_is_504() -> None:
     async def scenario() -> None:
-        from albfargate.alb.targets import TargetId
+        from albfargate.model.targets import TargetId
 
         # a listener whose accept queue is full: SYNs are dropped, connects hang
         full = socket.socket()

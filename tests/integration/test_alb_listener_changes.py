@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from albfargate.alb import tls
-from albfargate.alb.health import TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
 from albfargate.model import ForwardAction, Listener, LoadBalancer, TargetGroupTuple
+from albfargate.model.targets import TargetState
 
 from .alb_support import Upstream, get, model, port_of, read_response, running, target_group, wait_for
 

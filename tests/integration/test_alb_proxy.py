@@ -10,7 +10,6 @@ import ssl
 import pytest
 
 from albfargate.alb import tls
-from albfargate.alb.health import TargetState
 from albfargate.model import (
     Condition,
     ConditionField,
@@ -22,6 +21,7 @@ from albfargate.model import (
     TargetGroupAttributes,
     TargetGroupTuple,
 )
+from albfargate.model.targets import TargetState
 
 from .alb_support import (
     LISTENER_ARN,

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck as HypothesisHealthCheck
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from albfargate.alb.health import TargetState
 from albfargate.alb.runtime import LoadBalancerRuntime
 from albfargate.model import LoadBalancerAttributes, TargetGroupAttributes
+from albfargate.model.targets import TargetState
 
 from .alb_support import (
     Upstream,

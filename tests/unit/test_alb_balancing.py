@@ -27,8 +27,8 @@ from albfargate.alb.balancing import (
     set_cookie_headers,
     slow_start_weight,
 )
-from albfargate.alb.health import TargetState
 from albfargate.model.elbv2 import TargetGroupAttributes, TargetGroupTuple
+from albfargate.model.targets import TargetState
 
 S = TargetState
 

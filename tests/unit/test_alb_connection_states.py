@@ -14,11 +14,10 @@ import pytest
 
 from albfargate.alb import connection as cn
 from albfargate.alb.dispatch import ListenerState, Routing
-from albfargate.alb.health import TargetHealth, TargetState
 from albfargate.alb.metrics import Metrics
 from albfargate.alb.rules import CompiledRules
 from albfargate.alb.stream import Stream
-from albfargate.alb.targets import LiveTargets, TargetId
+from albfargate.alb.targets import LiveTargets
 from albfargate.model import (
     ForwardAction,
     Listener,
@@ -27,6 +26,7 @@ from albfargate.model import (
     TargetGroup,
     TargetGroupTuple,
 )
+from albfargate.model.targets import TargetHealth, TargetId, TargetState
 
 PHASES = range(7)
 PHASE_EVENTS = range(7)

@@ -10,10 +10,9 @@ import re
 import pytest
 
 from albfargate.alb import dispatch as dp
-from albfargate.alb.health import TargetHealth, TargetState
 from albfargate.alb.metrics import LbCounters
 from albfargate.alb.rules import CompiledRules
-from albfargate.alb.targets import LiveTargets, TargetId
+from albfargate.alb.targets import LiveTargets
 from albfargate.model import (
     Condition,
     ConditionField,
@@ -28,6 +27,7 @@ from albfargate.model import (
     TargetGroupTuple,
 )
 from albfargate.model.elbv2 import Action
+from albfargate.model.targets import TargetHealth, TargetId, TargetState
 
 LB_ARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/test/0123456789abcdef"
 NOW = 1_800_000_000.25  # wall clock of the requests (fixed)

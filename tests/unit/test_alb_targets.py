@@ -9,9 +9,9 @@ import random
 from typing import Any
 
 from albfargate.alb import health
-from albfargate.alb.health import TargetState
-from albfargate.alb.targets import LiveTargets, TargetId
+from albfargate.alb.targets import LiveTargets
 from albfargate.model import HealthCheck, TargetGroup, TargetGroupAttributes
+from albfargate.model.targets import TargetId, TargetState
 
 A, B, C = TargetId("127.0.0.1", 1001), TargetId("127.0.0.1", 1002), TargetId("127.0.0.1", 1003)
 

@@ -9,8 +9,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from albfargate.alb.health import TargetHealth, TargetState
-from albfargate.alb.targets import TargetId
 from albfargate.ecs.runtime.base import (
     ContainerSpec,
     ContainerState,
@@ -23,6 +21,7 @@ from albfargate.ecs.scheduler import Scheduler, new_deployment_id
 from albfargate.model import ContainerDefinition, PortMapping, Service, ServiceLoadBalancer, TaskDefinition
 from albfargate.model.ecs import DeploymentConfiguration
 from albfargate.model.elbv2 import TargetGroup, TargetGroupAttributes
+from albfargate.model.targets import TargetHealth, TargetId, TargetState
 from albfargate.state.store import DeploymentRecord, ServiceRecord, Store
 
 TG = "arn:tg/1"

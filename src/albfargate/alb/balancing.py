@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import TYPE_CHECKING
 
-from albfargate.alb.health import TargetState
 from albfargate.model.elbv2 import TargetGroupAttributes, TargetGroupTuple
+from albfargate.model.targets import TargetState
 
 if TYPE_CHECKING:  # only the type: the instance is injected by the shell
     import random

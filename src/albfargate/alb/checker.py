@@ -14,9 +14,9 @@ import ssl
 from collections.abc import Callable
 
 from albfargate.alb import health
-from albfargate.alb.health import TargetState
 from albfargate.alb.targets import LiveTargets, Target
 from albfargate.model import HealthCheck
+from albfargate.model.targets import TargetState
 
 # The status line of a health-check response must arrive within this many bytes; anything longer
 # is a malformed response (and a target cannot make the prober buffer more).

@@ -24,6 +24,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from albfargate.model.elbv2 import HealthCheck
+from albfargate.model.targets import TargetHealth, TargetState
 
 __all__ = [
     "TRANSITIONS",
@@ -45,24 +46,6 @@ __all__ = [
     "registered",
     "transition",
 ]
-
-
-class TargetState(StrEnum):
-    INITIAL = "initial"
-    HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
-    UNUSED = "unused"
-    DRAINING = "draining"
-    UNAVAILABLE = "unavailable"
-
-
-@dataclass(frozen=True, slots=True)
-class TargetHealth:
-    state: TargetState
-    reason: str | None  # e.g. "Elb.InitialHealthChecking", "Target.Timeout"
-    description: str | None  # e.g. "Request timed out"
-    successes: int = 0  # consecutive
-    failures: int = 0  # consecutive
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from albfargate.alb.dispatch import ListenerState, Routing
 from albfargate.alb.exchange import Exchange, exchange_line
 from albfargate.alb.metrics import Metrics, TgCounters
 from albfargate.alb.rules import CompiledRules
-from albfargate.alb.targets import LiveTargets, TargetId
+from albfargate.alb.targets import LiveTargets
 from albfargate.alb.upstream import CONNECT_TIMEOUT
 from albfargate.alb.worker import ReplicaConfig
 from albfargate.alb.workers import WorkerPool
@@ -50,6 +50,7 @@ from albfargate.model import (
     TargetGroup,
 )
 from albfargate.model.elbv2 import Action
+from albfargate.model.targets import TargetId
 
 PORT_SEARCH = 100  # how many ports after a taken one are tried
 

@@ -14,28 +14,14 @@ import asyncio
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from albfargate.alb import balancing, health
-from albfargate.alb.health import TargetHealth, TargetState
 from albfargate.model import TargetGroup
+from albfargate.model.targets import TargetHealth, TargetState
+from albfargate.model.targets import TargetId as TargetId  # re-exported while callers move to model.targets
 
 NOT_REGISTERED = health.not_registered()
 NOT_IN_USE = health.not_in_use()
-
-
-@dataclass(frozen=True, slots=True)
-class TargetId:
-    id: str  # "127.0.0.1" (awsvpc emulation: the task's address)
-    port: int
-
-
-class TargetRegistry(Protocol):
-    def register(self, target_group_arn: str, target: TargetId) -> None: ...
-    def deregister(self, target_group_arn: str, target: TargetId) -> None: ...
-    def describe(self, target_group_arn: str) -> list[tuple[TargetId, TargetHealth]]: ...
-    def health_of(self, target_group_arn: str, target: TargetId) -> TargetHealth: ...
-    def request_count(self, target_group_arn: str) -> int: ...
 
 
 @dataclass(slots=True, eq=False)

@@ -247,7 +247,7 @@ class EngineBackend:
         return [(Target(t.id, t.port), _health(h)) for t, h in described]
 
     def health_of(self, target_group_arn: str, target: Target) -> Health:
-        from albfargate.alb.targets import TargetId
+        from albfargate.model.targets import TargetId
 
         reg = self._targets()
         if reg is None:
@@ -258,7 +258,7 @@ class EngineBackend:
             return Health("unused", "Target.NotRegistered", "Target is not registered to the target group")
 
     def register_target(self, target_group_arn: str, target: Target) -> None:
-        from albfargate.alb.targets import TargetId
+        from albfargate.model.targets import TargetId
 
         reg = self._targets()
         if reg is None:
@@ -266,7 +266,7 @@ class EngineBackend:
         reg.register(target_group_arn, TargetId(target.id, target.port))
 
     def deregister_target(self, target_group_arn: str, target: Target) -> None:
-        from albfargate.alb.targets import TargetId
+        from albfargate.model.targets import TargetId
 
         reg = self._targets()
         if reg is not None:

@@ -111,8 +111,7 @@ class Actions:
         return {"ok": True, "task": rec.task_arn}
 
     async def deregister_target(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        from albfargate.alb.health import TargetState
-        from albfargate.alb.targets import TargetId
+        from albfargate.model.targets import TargetId, TargetState
 
         tg_arn = _text(body, "target_group_arn")
         target_id = _text(body, "id")

@@ -164,7 +164,7 @@ class Reader:
 
     # ---- services ---------------------------------------------------------------------------------
     def _target_health(self, t: TaskRecord) -> tuple[str, str | None] | None:
-        from albfargate.alb.targets import TargetId
+        from albfargate.model.targets import TargetId
 
         rt = self.engine.lb
         if not t.targets or rt is None:

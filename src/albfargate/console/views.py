@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from albfargate.alb.health import TargetHealth
 from albfargate.alb.rules import sort_actions
 from albfargate.model.elbv2 import (
     Action,
@@ -21,6 +20,7 @@ from albfargate.model.elbv2 import (
     Rule,
     TargetGroup,
 )
+from albfargate.model.targets import TargetHealth
 
 MASK = "****"
 #: Request/response headers whose values are credentials: shown masked, never rendered.

@@ -9,8 +9,11 @@ same factor) it measures, for every scalable target of an ECS service:
 - requests per target: the growth of the target group's request counter
   (``TargetRegistry.request_count``) divided by the healthy targets, per minute;
 
-feeds :func:`albfargate.ecs.scaling.evaluate` and writes a decision with the engine's
-``update_desired_count`` (ECS ``UpdateService(desiredCount)``), recording a scaling activity."""
+feeds :func:`albfargate.ecs.scaling.evaluate` and writes a decision with the host's
+``update_desired_count`` (ECS ``UpdateService(desiredCount)``), recording a scaling activity.
+
+It depends on a :class:`~albfargate.ecs.ports.ScalingHost` (the engine is one), not on the engine: the
+store's reads, the current model, the target registry and the one write."""
 
 from __future__ import annotations
 
@@ -20,15 +23,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from albfargate.alb.health import TargetState
 from albfargate.ecs import scaling
+from albfargate.ecs.ports import ScalingHost
 from albfargate.ecs.runtime.process import group_usage
 from albfargate.model.autoscaling import PredefinedMetric, ScalableTarget
-
-if TYPE_CHECKING:
-    from albfargate.engine import Engine
+from albfargate.model.targets import TargetState
+from albfargate.state.store import ServiceRecord, TaskRecord
 
 log = logging.getLogger("albfargate.autoscaler")
 
@@ -51,12 +52,12 @@ class Activity:
 class Autoscaler:
     def __init__(
         self,
-        engine: Engine,
+        host: ScalingHost,
         *,
         period_seconds: float = scaling.DEFAULT_PERIOD_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.engine = engine
+        self.host = host
         self.period = period_seconds
         self.clock = clock
         self.states: dict[str, scaling.ScalingState] = {}
@@ -78,12 +79,12 @@ class Autoscaler:
                 await self._task
             self._task = None
 
-    def _service_of(self, target: ScalableTarget) -> Any:
+    def _service_of(self, target: ScalableTarget) -> ServiceRecord | None:
         parts = target.resource_id.split("/")
         if len(parts) != 3 or parts[0] != "service":
             return None
         _, cluster, name = parts
-        svc = self.engine.store.service(name)
+        svc = self.host.store.service(name)
         if svc is None or svc.status != "ACTIVE":
             return None
         if cluster not in (svc.cluster, svc.cluster_arn):
@@ -92,18 +93,18 @@ class Autoscaler:
 
     def _clamp_to_bounds(self) -> None:
         """RegisterScalableTarget moves a desired count outside [min, max] inside at once."""
-        for target in self.engine.model.scalable_targets:
+        for target in self.host.model.scalable_targets:
             svc = self._service_of(target)
             if svc is None:
                 continue
             bounded = min(max(svc.desired_count, target.min_capacity), target.max_capacity)
             if bounded != svc.desired_count:
-                self.engine.update_desired_count(svc.name, bounded)
+                self.host.update_desired_count(svc.name, bounded)
 
-    def _running_tasks(self, svc: Any) -> list[Any]:
-        return [t for t in self.engine.store.tasks_of(svc.name) if t.last_status == "RUNNING"]
+    def _running_tasks(self, svc: ServiceRecord) -> list[TaskRecord]:
+        return [t for t in self.host.store.tasks_of(svc.name) if t.last_status == "RUNNING"]
 
-    def _task_usage(self, task: Any) -> tuple[float, int]:
+    def _task_usage(self, task: TaskRecord) -> tuple[float, int]:
         cpu = 0.0
         rss = 0
         for c in task.containers:
@@ -116,26 +117,26 @@ class Autoscaler:
     def _tg_for_label(self, label: str | None) -> str | None:
         if not label:
             return None
-        for tg in self.engine.model.target_groups:
+        for tg in self.host.model.target_groups:
             if label.endswith(tg.full_name):
                 return tg.arn
         return None
 
     def _sample_baseline(self) -> None:
-        for target in self.engine.model.scalable_targets:
+        for target in self.host.model.scalable_targets:
             svc = self._service_of(target)
             if svc is None:
                 continue
             for t in self._running_tasks(svc):
                 self._cpu[t.task_id] = self._task_usage(t)[0]
-        lb = self.engine.lb
-        if lb is not None:
-            for tg in self.engine.model.target_groups:
+        registry = self.host.targets
+        if registry is not None:
+            for tg in self.host.model.target_groups:
                 with contextlib.suppress(KeyError):
-                    self._requests[tg.arn] = lb.targets.request_count(tg.arn)
+                    self._requests[tg.arn] = registry.request_count(tg.arn)
 
-    def measure(self, target: ScalableTarget, svc: Any) -> scaling.Metrics:
-        td = self.engine.store.task_definitions.get(svc.task_definition_arn)
+    def measure(self, target: ScalableTarget, svc: ServiceRecord) -> scaling.Metrics:
+        td = self.host.store.task_definitions.get(svc.task_definition_arn)
         cpu_reserved = float((td.cpu if td and td.cpu else None) or DEFAULT_TASK_CPU_UNITS)
         mem_reserved = float((td.memory if td and td.memory else None) or DEFAULT_TASK_MEMORY_MIB)
         cpu_used: list[float] = []
@@ -148,16 +149,16 @@ class Autoscaler:
                 cpu_used.append(max(0.0, cpu_s - before) / self.period * 1024.0)
             mem_used.append(rss / (1024 * 1024))
         rcpt: float | None = None
-        lb = self.engine.lb
-        for p in self.engine.model.policies_of(target.resource_id):
-            if p.metric is not PredefinedMetric.REQUEST_COUNT_PER_TARGET or lb is None:
+        registry = self.host.targets
+        for p in self.host.model.policies_of(target.resource_id):
+            if p.metric is not PredefinedMetric.REQUEST_COUNT_PER_TARGET or registry is None:
                 continue
             tg_arn = self._tg_for_label(p.resource_label)
             if tg_arn is None:
                 continue
             try:
-                count = lb.targets.request_count(tg_arn)
-                healthy = sum(1 for _, h in lb.targets.describe(tg_arn) if h.state is TargetState.HEALTHY)
+                count = registry.request_count(tg_arn)
+                healthy = sum(1 for _, h in registry.describe(tg_arn) if h.state is TargetState.HEALTHY)
             except KeyError:
                 continue
             before_req = self._requests.get(tg_arn, count)
@@ -171,7 +172,7 @@ class Autoscaler:
 
     def tick(self) -> None:
         now = self.clock()
-        for target in self.engine.model.scalable_targets:
+        for target in self.host.model.scalable_targets:
             svc = self._service_of(target)
             if svc is None:
                 continue
@@ -183,7 +184,7 @@ class Autoscaler:
             ev = scaling.evaluate(
                 self.states.get(target.resource_id, scaling.ScalingState()),
                 target=target,
-                policies=self.engine.model.policies_of(target.resource_id),
+                policies=self.host.model.policies_of(target.resource_id),
                 metrics=metrics,
                 running=svc.running_count,
                 desired=svc.desired_count,
@@ -196,7 +197,7 @@ class Autoscaler:
             if d is not None and d.desired != svc.desired_count:
                 log.info("%s: %s (%s)", target.resource_id, d.description, d.cause)
                 self.activities.append(Activity(target.resource_id, d.description, d.cause, now))
-                self.engine.update_desired_count(svc.name, d.desired)
+                self.host.update_desired_count(svc.name, d.desired)
 
     async def _loop(self) -> None:
         while True:

@@ -24,14 +24,15 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from albfargate.alb.targets import TargetId, TargetRegistry
 from albfargate.ecs import events, planner
 from albfargate.ecs import tasks as lifecycle
+from albfargate.ecs.ports import TargetRegistry
 from albfargate.ecs.runtime.base import RunningTask, TaskDriver, TaskSpec, TaskStartError
 from albfargate.ecs.tasks import DesiredStatus, LastStatus, StopCode, TaskEvent, TaskLifecycle
 from albfargate.model import ids
 from albfargate.model.ecs import TaskDefinition
 from albfargate.model.elbv2 import TargetGroup
+from albfargate.model.targets import TargetId
 from albfargate.state.store import (
     ContainerRecord,
     DeploymentRecord,
