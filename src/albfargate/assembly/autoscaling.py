@@ -11,7 +11,7 @@ from typing import Any
 from albfargate.model import NotEmulated, PredefinedMetric, ScalableTarget, TargetTrackingPolicy, ids
 
 from .context import ResourceContext
-from .registry import ResourceKind
+from .kinds import ResourceKind
 
 SCALABLE_TARGET = "AWS::ApplicationAutoScaling::ScalableTarget"
 SCALING_POLICY = "AWS::ApplicationAutoScaling::ScalingPolicy"

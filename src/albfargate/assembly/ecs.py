@@ -25,7 +25,7 @@ from albfargate.model import (
 )
 
 from .context import Props, ResourceContext
-from .registry import ResourceKind
+from .kinds import ResourceKind
 
 CLUSTER = "AWS::ECS::Cluster"
 TASK_DEFINITION = "AWS::ECS::TaskDefinition"

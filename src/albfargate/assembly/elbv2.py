@@ -35,7 +35,7 @@ from albfargate.model import (
 from albfargate.model.elbv2 import CONDITION_CONFIG_KEY
 
 from .context import Props, ResourceContext, generated_name, to_bool
-from .registry import ResourceKind
+from .kinds import ResourceKind
 
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"

@@ -26,7 +26,7 @@ from albfargate.model.backing import (
 )
 
 from .context import ResourceContext, generated_name
-from .registry import ResourceKind
+from .kinds import ResourceKind
 
 DB_INSTANCE = "AWS::RDS::DBInstance"
 DB_CLUSTER = "AWS::RDS::DBCluster"

@@ -2,42 +2,28 @@
 it becomes model values. Every other type is listed as not emulated and gets deterministic stand-in
 physical ids and attributes (``vpc-…``, ``sg-…``, ARN-shaped strings) so templates still resolve.
 
-Owns: the table, the generic stand-ins for types that are not emulated."""
+Owns: the table (merged from the converter modules' ``KINDS``, imported at the top: the converters import
+only :mod:`.kinds`, never this module), the generic stand-ins for types that are not emulated."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from albfargate.model import NotEmulated, ids
 
+from . import autoscaling, ecs, elbv2, rds, s3, secrets
 from .context import ResourceContext, generated_name
+from .kinds import ResourceKind
 
-
-@dataclass(frozen=True, slots=True)
-class ResourceKind:
-    ref: Callable[[ResourceContext], Any]
-    get_att: Callable[[ResourceContext, str], Any]  # KeyError: fall back to the generic stand-in
-    convert: Callable[[ResourceContext], list[object]]
-
-
-def _kinds() -> dict[str, ResourceKind]:
-    from . import autoscaling, ecs, elbv2, rds, s3, secrets
-
-    table: dict[str, ResourceKind] = {}
-    for module in (elbv2, ecs, autoscaling, rds, secrets, s3):
-        table.update(module.KINDS)
-    return table
-
-
-_TABLE: dict[str, ResourceKind] | None = None
+_TABLE: dict[str, ResourceKind] = {
+    kind: converter
+    for module in (elbv2, ecs, autoscaling, rds, secrets, s3)
+    for kind, converter in module.KINDS.items()
+}
 
 
 def table() -> dict[str, ResourceKind]:
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = _kinds()
+    """Every emulated resource type and its converter."""
     return _TABLE
 
 

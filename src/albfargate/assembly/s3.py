@@ -12,7 +12,7 @@ from typing import Any
 from albfargate.model import s3
 
 from .context import ResourceContext, physical_suffix
-from .registry import ResourceKind
+from .kinds import ResourceKind
 
 BUCKET = "AWS::S3::Bucket"
 _NOT_NAME = re.compile(r"[^a-z0-9-]+")

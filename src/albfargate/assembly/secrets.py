@@ -15,7 +15,7 @@ from albfargate.model import ids
 from albfargate.model.backing import GenerateSecretString, Parameter, SecretSpec, SecretTargetAttachment
 
 from .context import ResourceContext, physical_suffix
-from .registry import ResourceKind
+from .kinds import ResourceKind
 
 SECRET = "AWS::SecretsManager::Secret"
 ATTACHMENT = "AWS::SecretsManager::SecretTargetAttachment"
