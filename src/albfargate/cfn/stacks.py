@@ -28,7 +28,7 @@ from albfargate.cfn.model import (
     StackRecord,
     StackStatus,
 )
-from albfargate.cfn.operations import USER_INITIATED, StackRunner, _Op
+from albfargate.cfn.operations import USER_INITIATED, _Op
 from albfargate.cfn.statuses import (
     DELETABLE,
     UPDATABLE,
@@ -46,6 +46,7 @@ from albfargate.cfn.templates import (
     parse,
     resolve_parameters,
 )
+from albfargate.cfn.updates import StackUpdates
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class _Prepared:
     parameters: list[ParameterValue]
 
 
-class StackEngine(StackRunner):
+class StackEngine(StackUpdates):
     # ---- checking a deployment -------------------------------------------------------------------------
     def _template_text(self, request: DeployRequest, stack: StackRecord | None) -> str:
         if request.use_previous_template:

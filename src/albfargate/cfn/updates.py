@@ -1,0 +1,450 @@
+"""Stack updates, their rollback and the recovery after a restart: the second half of the stack engine's
+operations (:class:`StackUpdates` extends :class:`~albfargate.cfn.operations.StackRunner`, which owns the
+records, the events, making and removing one resource, create and delete; :class:`~albfargate.cfn.stacks
+.StackEngine` adds the requests).
+
+- update (:meth:`StackUpdates._run_update`): resources in the new template's order; each existing one is
+  left alone (same resolved properties, metadata and deletion policy), updated in place
+  (:meth:`~StackUpdates._update_in_place`) or replaced (:meth:`~StackUpdates._replace_one`: a custom-named
+  live resource cannot be replaced); then the cleanup deletes the removed and the superseded resources;
+- rollback of an update (:meth:`StackUpdates._rollback_update`): each changed resource updated back
+  (:meth:`~StackUpdates._revert_one`), the previous template current again, then what the update made is
+  deleted;
+- :meth:`StackUpdates.recover`: what a stopped supervisor left in the middle is finished as
+  CloudFormation would after a failure."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from albfargate.assembly.dependencies import dependencies
+from albfargate.cfn import planner
+from albfargate.cfn.evaluate import (
+    Evaluated,
+    EvaluationError,
+    RecordingExports,
+    StackContext,
+    active_resources,
+    attributes_of,
+    evaluate,
+    properties_text,
+)
+from albfargate.cfn.model import Deployed, Output, ResourceRecord, ResourceStatus, StackStatus
+from albfargate.cfn.operations import (
+    StackRunner,
+    _canon,
+    _metadata,
+    _Op,
+    _ordered,
+    _short,
+    log,
+)
+from albfargate.cfn.providers import Provider, ResourceFailed, provider_for
+from albfargate.cfn.statuses import failed_to, in_progress
+from albfargate.cfn.templates import TemplateError, check
+
+__all__ = ["StackUpdates"]
+
+
+class StackUpdates(StackRunner):
+    # ---- update ------------------------------------------------------------------------------------
+    async def _run_update(self, op: _Op) -> None:
+        stack = op.stack
+        previous = stack.previous
+        assert previous is not None
+        exports = RecordingExports(self.export_values(excluding=stack.stack_id))
+        try:
+            order = check(stack.template)
+            active = active_resources(self._context(stack, exports=exports))
+        except (TemplateError, EvaluationError) as exc:
+            await self._rollback_update(op, str(exc))
+            return
+        for logical_id in order:
+            if logical_id not in active:
+                continue
+            ctx = self._context(stack, exports=exports)
+            if logical_id not in stack.resources:
+                record = await self._make(op, ctx, logical_id)
+                if record is None:
+                    break
+                stack.resources[logical_id] = record
+                op.created.append(logical_id)
+                continue
+            if not await self._update_one(op, ctx, logical_id):
+                break
+        problem: str | None = None
+        outs: list[Output] = []
+        if not op.failed:
+            outs_or_problem = self._outputs(stack, self._context(stack, exports=exports))
+            if isinstance(outs_or_problem, str):
+                problem = outs_or_problem
+            else:
+                outs = outs_or_problem
+        if op.failed or problem:
+            await self._rollback_update(op, problem or failed_to("update", op.failed) + " ")
+            return
+        stack.outputs = outs
+        stack.imports = sorted(exports.used)
+        # cleanup: what was removed from the template and what replacements superseded
+        removed = [stack.resources[k] for k in list(stack.resources) if k not in active]
+        old_graph = dependencies(previous.template.get("Resources") or {})
+        old_order = planner.delete_order(
+            {k: v for k, v in (previous.template.get("Resources") or {}).items() if k in previous.resources}
+        )
+        superseded = {r.logical_id: r for r in op.replaced}
+        gone = {r.logical_id: r for r in removed}
+        cleanup = [superseded.get(k) or gone[k] for k in old_order if k in superseded or k in gone]
+        for r in gone.values():  # removed resources the old template did not order
+            if r not in cleanup:
+                cleanup.append(r)
+        self._transition(op, "cleanup")  # as on AWS, also when there is nothing to delete
+        failed = await self._remove_all(op, cleanup, old_graph, keep_retained=True)
+        for record in cleanup:
+            if record.logical_id in gone and record.logical_id not in failed:
+                stack.resources.pop(record.logical_id, None)
+        stack.previous = None
+        self._transition(op, "complete")
+
+    async def _update_one(self, op: _Op, ctx: StackContext, logical_id: str) -> bool:
+        """Bring one existing resource to the new template: nothing when its resolved properties,
+        metadata and deletion policy are the same, else an update in place or a replacement. False when
+        it failed."""
+        current = op.stack.resources[logical_id]
+        try:
+            ev = evaluate(ctx, logical_id)
+        except EvaluationError as exc:
+            return self._update_failed(op, current, str(exc), started=False)
+        changed = [
+            k
+            for k in dict.fromkeys([*ev.properties, *current.properties])
+            if _canon(ev.properties.get(k)) != _canon(current.properties.get(k))
+        ]
+        metadata = _metadata(ev.template)
+        policy = (
+            ev.template.get("DeletionPolicy") if isinstance(ev.template.get("DeletionPolicy"), str) else None
+        )
+        if not changed and _canon(metadata) == _canon(current.metadata) and policy == current.deletion_policy:
+            return True
+        provider = provider_for(current.type)
+        replace_it = False
+        if changed:
+            if provider.live:
+                replace_it = bool(planner.replaces(current.type, changed))
+            else:
+                replace_it = ev.physical_id != current.physical_id
+        if replace_it:
+            return await self._replace_one(op, ctx, current, provider)
+        return await self._update_in_place(op, ctx, current, ev, changed, metadata, policy, provider)
+
+    async def _replace_one(
+        self, op: _Op, ctx: StackContext, current: ResourceRecord, provider: Provider
+    ) -> bool:
+        """A replacement: a new resource of the next generation is made (the superseded one is deleted by
+        the cleanup). A live resource whose physical id is its custom name cannot be replaced."""
+        logical_id = current.logical_id
+        generation = current.generation + 1
+        new_ctx = replace(ctx, generations={**dict(ctx.generations), logical_id: generation})
+        try:
+            fresh = evaluate(new_ctx, logical_id)
+        except EvaluationError as exc:
+            return self._update_failed(op, current, str(exc), started=True)
+        if (
+            provider.live
+            and current.type != "AWS::ECS::TaskDefinition"
+            and fresh.physical_id == current.physical_id
+        ):
+            return self._update_failed(
+                op,
+                current,
+                "CloudFormation cannot update a stack when a custom-named resource requires "
+                f"replacing. Rename {_short(current.physical_id) or logical_id} and update the "
+                "stack again.",
+                started=False,
+            )
+        record = await self._make(op, new_ctx, logical_id, replacing=True, generation=generation)
+        if record is None:
+            return False
+        op.replaced.append(current)
+        op.stack.resources[logical_id] = record
+        return True
+
+    async def _update_in_place(
+        self,
+        op: _Op,
+        ctx: StackContext,
+        current: ResourceRecord,
+        ev: Evaluated,
+        changed: list[str],
+        metadata: dict[str, Any] | None,
+        policy: str | None,
+        provider: Provider,
+    ) -> bool:
+        """An update in place: the provider is called only when a property changed (a metadata or
+        deletion-policy change is recorded without it)."""
+        stack, logical_id, rtype = op.stack, current.logical_id, current.type
+        props = properties_text(ev.properties)
+        self._event(
+            stack,
+            logical_id,
+            rtype,
+            ResourceStatus.UPDATE_IN_PROGRESS,
+            physical_id=current.physical_id,
+            properties=props,
+            token=op.token,
+        )
+        op.updated.append(logical_id)
+        new_record = current.copy()
+        if changed:
+            request = self._request(
+                stack,
+                logical_id,
+                rtype,
+                properties=ev.properties,
+                template=ev.template,
+                physical_id=current.physical_id or ev.physical_id,
+                items=ev.items,
+                attribute=ev.attribute,
+                previous=current,
+            )
+            try:
+                result = await provider.update(request)
+                new_record.physical_id = result.physical_id
+                new_record.attributes = attributes_of(ctx, ev, result.attributes)
+            except (ResourceFailed, EvaluationError) as exc:
+                return self._update_failed(op, current, str(exc), started=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("provider update of %s %s failed", rtype, logical_id)
+                reason = f"Internal Failure: {type(exc).__name__}: {exc}"
+                return self._update_failed(op, current, reason, started=True)
+        new_record.properties = ev.properties
+        new_record.metadata = metadata
+        new_record.deletion_policy = policy
+        new_record.status = ResourceStatus.UPDATE_COMPLETE
+        new_record.updated_at = self.clock()
+        stack.resources[logical_id] = new_record
+        self._event(
+            stack,
+            logical_id,
+            rtype,
+            ResourceStatus.UPDATE_COMPLETE,
+            physical_id=new_record.physical_id,
+            properties=props,
+            token=op.token,
+        )
+        return True
+
+    def _update_failed(self, op: _Op, current: ResourceRecord, reason: str, *, started: bool) -> bool:
+        """``UPDATE_FAILED`` for ``current`` (after an ``UPDATE_IN_PROGRESS`` unless one was ``started``
+        already); the resource is one of the operation's failures. Returns False."""
+        if not started:
+            self._event(
+                op.stack,
+                current.logical_id,
+                current.type,
+                ResourceStatus.UPDATE_IN_PROGRESS,
+                physical_id=current.physical_id,
+                token=op.token,
+            )
+        self._event(
+            op.stack,
+            current.logical_id,
+            current.type,
+            ResourceStatus.UPDATE_FAILED,
+            physical_id=current.physical_id,
+            reason=reason,
+            token=op.token,
+        )
+        op.failed.append(current.logical_id)
+        return False
+
+    # ---- rollback of an update ----------------------------------------------------------------------
+    async def _rollback_update(self, op: _Op, reason: str) -> None:
+        stack = op.stack
+        previous = stack.previous
+        assert previous is not None
+        if op.disable_rollback:
+            self._transition(op, "fail_no_rollback", reason)
+            stack.previous = None
+            return
+        self._transition(op, "fail", reason)
+        exports = RecordingExports(self.export_values(excluding=stack.stack_id))
+        old_resources = previous.template.get("Resources") or {}
+        replaced = {r.logical_id for r in op.replaced}
+        revert = set(op.updated) | replaced
+        ok = True
+        restored: dict[str, ResourceRecord] = {}
+        for logical_id in _ordered(old_resources, previous.resources):
+            old = previous.resources[logical_id]
+            if logical_id not in revert:
+                continue
+            if logical_id in replaced and logical_id not in op.updated:
+                # the previous resource was never changed: it is current again
+                self._event(
+                    stack,
+                    logical_id,
+                    old.type,
+                    ResourceStatus.UPDATE_COMPLETE,
+                    physical_id=old.physical_id,
+                    token=op.token,
+                )
+                continue
+            ctx = self._context(
+                stack,
+                records={**previous.resources, **restored},
+                template=previous.template,
+                parameters=previous.parameters,
+                exports=exports,
+            )
+            if await self._revert_one(op, ctx, old):
+                restored[logical_id] = old
+            else:
+                ok = False
+        if not ok:
+            self._transition(op, "fail", "The following resource(s) failed to update: rollback failed.")
+            return
+        await self._rollback_cleanup(op, previous)
+
+    async def _revert_one(self, op: _Op, ctx: StackContext, old: ResourceRecord) -> bool:
+        """Update one resource back to its previous properties (the provider is called when they differ
+        from the current ones or its update failed). False, with ``UPDATE_FAILED``, when it cannot be."""
+        stack, logical_id = op.stack, old.logical_id
+        self._event(
+            stack,
+            logical_id,
+            old.type,
+            ResourceStatus.UPDATE_IN_PROGRESS,
+            physical_id=old.physical_id,
+            token=op.token,
+        )
+        reason: str | None = None
+        try:
+            ev = evaluate(ctx, logical_id)
+            request = self._request(
+                stack,
+                logical_id,
+                old.type,
+                properties=ev.properties,
+                template=ev.template,
+                physical_id=old.physical_id or ev.physical_id,
+                items=ev.items,
+                attribute=ev.attribute,
+                previous=stack.resources.get(logical_id, old),
+            )
+            if _canon(old.properties) != _canon(stack.resources.get(logical_id, old).properties) or (
+                logical_id in op.failed
+            ):
+                await provider_for(old.type).update(request)
+        except (ResourceFailed, EvaluationError) as exc:
+            reason = str(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("rollback of %s failed", logical_id)
+            reason = f"Internal Failure: {type(exc).__name__}: {exc}"
+        self._event(
+            stack,
+            logical_id,
+            old.type,
+            ResourceStatus.UPDATE_COMPLETE if reason is None else ResourceStatus.UPDATE_FAILED,
+            physical_id=old.physical_id,
+            reason=reason,
+            token=op.token,
+        )
+        return reason is None
+
+    async def _rollback_cleanup(self, op: _Op, previous: Deployed) -> None:
+        """The previous template and resources are the stack again; what the update made (added
+        resources, the new ones of replacements) is deleted."""
+        stack = op.stack
+        new_resources = stack.template.get("Resources") or {}
+        made = [r for r in op.made if r.physical_id is not None]
+        order = [r.logical_id for r in made]
+        ordered = (
+            planner.delete_order({k: v for k, v in new_resources.items() if k in order}) if order else []
+        )
+        by_id: dict[str, list[ResourceRecord]] = {}
+        for r in made:
+            by_id.setdefault(r.logical_id, []).append(r)
+        cleanup = [r for k in ordered for r in by_id.get(k, [])]
+        self._transition(op, "cleanup")
+        stack.template = previous.template
+        stack.template_body = previous.template_body
+        stack.parameters = previous.parameters
+        stack.outputs = previous.outputs
+        stack.imports = previous.imports
+        stack.resources = {k: r.copy() for k, r in previous.resources.items()}
+        graph = dependencies(new_resources)
+        await self._remove_all(op, cleanup, graph)
+        stack.previous = None
+        self._transition(op, "complete")
+
+    # ---- after a restart ---------------------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Finish what a stopped supervisor left in the middle (call once, on the event loop, after the
+        system runs what ``restore`` gave it): an interrupted create is rolled back, an interrupted update
+        rolled back to the previous template (its cleanup finished if it had got there), an interrupted
+        delete completed. Returns one line per stack."""
+        notes: list[str] = []
+        for stack in list(self._stacks.values()):
+            status = stack.status
+            if not in_progress(status):
+                continue
+            reason = "The supervisor stopped during the operation; it is finished after the restart"
+            stack.operation_id = self.new_id()
+            if status in (StackStatus.CREATE_IN_PROGRESS, StackStatus.ROLLBACK_IN_PROGRESS):
+                stack.status = StackStatus.CREATE_IN_PROGRESS
+                op = _Op(stack, "create", None)
+                op.made = [r for r in stack.resources.values() if r.physical_id is not None]
+                self._launch(op, self._rollback_create(op, reason))
+                notes.append(f"stack {stack.name}: interrupted create rolled back")
+            elif status == StackStatus.DELETE_IN_PROGRESS:
+                op = _Op(stack, "delete", None)
+                self._launch(op, self._run_delete(op, retain=frozenset()))
+                notes.append(f"stack {stack.name}: interrupted delete completed")
+            elif status == StackStatus.UPDATE_COMPLETE_CLEANUP_IN_PROGRESS and stack.previous is not None:
+                op = _Op(stack, "update", None)
+                self._launch(op, self._finish_cleanup(op))
+                notes.append(f"stack {stack.name}: interrupted update cleanup completed")
+            elif stack.previous is not None:
+                stack.status = StackStatus.UPDATE_IN_PROGRESS
+                op = _Op(stack, "update", None)
+                prev_ids = {(r.logical_id, r.physical_id) for r in stack.previous.resources.values()}
+                op.made = [
+                    r for r in stack.resources.values() if (r.logical_id, r.physical_id) not in prev_ids
+                ]
+                op.updated = [
+                    k
+                    for k, r in stack.resources.items()
+                    if k in stack.previous.resources
+                    and (k, r.physical_id) in prev_ids
+                    and _canon(r.properties) != _canon(stack.previous.resources[k].properties)
+                ]
+                self._launch(op, self._rollback_update(op, reason))
+                notes.append(f"stack {stack.name}: interrupted update rolled back")
+            else:  # an update rollback that cannot be redone without the previous template
+                self._stack_event(stack, StackStatus.UPDATE_ROLLBACK_FAILED, reason, None)
+                notes.append(f"stack {stack.name}: UPDATE_ROLLBACK_FAILED")
+        return notes
+
+    async def _finish_cleanup(self, op: _Op) -> None:
+        stack = op.stack
+        previous = stack.previous
+        assert previous is not None
+        current = {(r.logical_id, r.physical_id) for r in stack.resources.values()}
+        leftovers = [r for r in previous.resources.values() if (r.logical_id, r.physical_id) not in current]
+        graph = dependencies(previous.template.get("Resources") or {})
+        order = planner.delete_order(
+            {
+                k: v
+                for k, v in (previous.template.get("Resources") or {}).items()
+                if k in {r.logical_id for r in leftovers}
+            }
+        )
+        by_id = {r.logical_id: r for r in leftovers}
+        await self._remove_all(op, [by_id[k] for k in order if k in by_id], graph, keep_retained=True)
+        stack.previous = None
+        self._transition(op, "complete")
