@@ -236,22 +236,10 @@ def dispatch(
         if plain is not None:
             p = plain
         else:
-            # desync classification of the raw head (spec §4.6)
-            cls = desync.classify(head)
-            if cls.tier != desync.Tier.COMPLIANT:
-                ex.classification = cls.tier.name.capitalize()
-                ex.classification_reason = cls.reason
-                verdict = desync.verdict(cls, attrs.desync_mitigation_mode)
-                if verdict == desync.Verdict.BLOCK:
-                    return answer(ex, 400, keep_alive=False, now=now)
-                if verdict == desync.Verdict.ALLOW_AND_CLOSE:
-                    close_after = True
-            # a Compliant head takes the fast parser; any other the general one, which frames what the
-            # desync mode let through rather than refusing it
-            if cls.reason is None:
-                p = parse_request_head(head)
-            else:
-                p = parse_request_head_general(head, non_compliant=True)
+            parsed = _parse_classified(head, ex, attrs.desync_mitigation_mode)
+            if parsed is None:
+                return answer(ex, 400, keep_alive=False, now=now)
+            p, close_after = parsed
         if p.host_count > 1 and not attrs.preserve_host_header:
             raise ProtocolError(400, "duplicate Host header")
     except ProtocolError as e:
@@ -277,13 +265,57 @@ def dispatch(
             return alb_error(ex, p, 500, keep_alive, stopping=stopping, now=now)
     ex.matched_rule_priority = match.priority
     action = match.actions[-1] if match.actions else None
+    if isinstance(action, (RedirectAction, FixedResponseAction)):
+        # a request body is never read for an ALB answer: the connection closes instead
+        return _alb_action(ex, p, action, ls, routing, keep_alive and not has_body, now)
+    if not isinstance(action, ForwardAction):
+        return alb_error(ex, p, 500, keep_alive, stopping=stopping, now=now)
+    ex.actions_executed = ("forward",)
+    try:  # headers towards the target (may refuse with 463)
+        block, trace = _target_headers(p, ls, routing, peer, now)
+    except headers.TooManyForwardedFor:
+        return alb_error(ex, p, 463, keep_alive, stopping=stopping, now=now)
+    ex.trace_id = trace
+    return _plan_forward(ex, p, action, block, keep_alive, close_after, routing, stopping, now, cut)
+
+
+def _parse_classified(head: bytes, ex: Exchange, mode: str) -> tuple[RequestHead, bool] | None:
+    """A head that is not plain: classified (spec §4.6; the exchange records a non-Compliant tier),
+    then parsed. None: the desync mitigation mode blocks it (400); else the head and whether both
+    connections close after the response. Raises ProtocolError for a head that cannot be framed."""
+    close_after = False
+    cls = desync.classify(head)
+    if cls.tier != desync.Tier.COMPLIANT:
+        ex.classification = cls.tier.name.capitalize()
+        ex.classification_reason = cls.reason
+        verdict = desync.verdict(cls, mode)
+        if verdict == desync.Verdict.BLOCK:
+            return None
+        if verdict == desync.Verdict.ALLOW_AND_CLOSE:
+            close_after = True
+    # a Compliant head takes the fast parser; any other the general one, which frames what the desync
+    # mode let through rather than refusing it
+    if cls.reason is None:
+        return parse_request_head(head), close_after
+    return parse_request_head_general(head, non_compliant=True), close_after
+
+
+def _alb_action(
+    ex: Exchange,
+    p: RequestHead,
+    action: RedirectAction | FixedResponseAction,
+    ls: ListenerState,
+    routing: Routing,
+    keep_alive: bool,
+    now: float,
+) -> Answer:
+    """The answer of a redirect or fixed-response action (the ALB makes it; nothing is forwarded)."""
     head_only = p.method == "HEAD"
     if isinstance(action, RedirectAction):
-        host = host_of(p.host, ls, with_port=False)
         loc = responses.redirect_location(
             action,
             scheme=ls.scheme,
-            host=host,
+            host=host_of(p.host, ls, with_port=False),
             listener_port=ls.template_port,
             path=p.path,
             query=p.query,
@@ -291,61 +323,57 @@ def dispatch(
         )
         ex.actions_executed = ("redirect",)
         ex.redirect_url = loc
-        # a request body is never read for an ALB answer: the connection closes instead
-        ka = keep_alive and not has_body
         data = responses.redirect_response(
-            action, loc, keep_alive=ka, date=http_date(now), head_only=head_only
+            action, loc, keep_alive=keep_alive, date=http_date(now), head_only=head_only
         )
         code = 302 if action.status_code == "HTTP_302" else 301
-        return Answer(ex, code, data, ka)
-    if isinstance(action, FixedResponseAction):
-        ex.actions_executed = ("fixed-response",)
-        ka = keep_alive and not has_body
-        data = responses.fixed_response(action, keep_alive=ka, date=http_date(now), head_only=head_only)
-        return Answer(ex, int(action.status_code), data, ka)
-    if not isinstance(action, ForwardAction):
-        return alb_error(ex, p, 500, keep_alive, stopping=stopping, now=now)
-    ex.actions_executed = ("forward",)
-    # headers towards the target (may refuse with 463)
+        return Answer(ex, code, data, keep_alive)
+    ex.actions_executed = ("fixed-response",)
+    data = responses.fixed_response(action, keep_alive=keep_alive, date=http_date(now), head_only=head_only)
+    return Answer(ex, int(action.status_code), data, keep_alive)
+
+
+def _target_headers(
+    p: RequestHead, ls: ListenerState, routing: Routing, peer: Peer, now: float
+) -> tuple[str, str]:
+    """The header lines sent to the target and the X-Amzn-Trace-Id among them: in one loop over the
+    headers when the parser recorded their kinds (a plain head), else through ``forward_headers``.
+    Raises ``headers.TooManyForwardedFor`` (463)."""
+    attrs = ls.attributes
+    tls = peer.tls
     trace_random = routing.rng.getrandbits(96).to_bytes(12, "big")
     uri_host = None if p.target[:1] == "/" else headers.split_absolute_form(p.target)[0]
     kinds = p.kinds
-    try:
-        if kinds is not None and not attrs.drop_invalid_header_fields:
-            block, trace = headers.forward_block(
-                p.headers,
-                kinds,
-                client_ip=peer.client[0],
-                client_port=peer.client[1],
-                scheme=ls.scheme,
-                listener_port=ls.template_port,
-                attributes=attrs,
-                now=now,
-                trace_random=trace_random,
-                uri_host=uri_host,
-                tls_version=tls[1] if tls else None,
-                tls_cipher=tls[0] if tls else None,
-            )
-        else:
-            block, trace = header_block(
-                headers.forward_headers(
-                    p.headers,
-                    client_ip=peer.client[0],
-                    client_port=peer.client[1],
-                    scheme=ls.scheme,
-                    listener_port=ls.template_port,
-                    attributes=attrs,
-                    now=now,
-                    trace_random=trace_random,
-                    uri_host=uri_host,
-                    tls_version=tls[1] if tls else None,
-                    tls_cipher=tls[0] if tls else None,
-                )
-            )
-    except headers.TooManyForwardedFor:
-        return alb_error(ex, p, 463, keep_alive, stopping=stopping, now=now)
-    ex.trace_id = trace
-    return _plan_forward(ex, p, action, block, keep_alive, close_after, routing, stopping, now, cut)
+    if kinds is not None and not attrs.drop_invalid_header_fields:
+        return headers.forward_block(
+            p.headers,
+            kinds,
+            client_ip=peer.client[0],
+            client_port=peer.client[1],
+            scheme=ls.scheme,
+            listener_port=ls.template_port,
+            attributes=attrs,
+            now=now,
+            trace_random=trace_random,
+            uri_host=uri_host,
+            tls_version=tls[1] if tls else None,
+            tls_cipher=tls[0] if tls else None,
+        )
+    return header_block(
+        headers.forward_headers(
+            p.headers,
+            client_ip=peer.client[0],
+            client_port=peer.client[1],
+            scheme=ls.scheme,
+            listener_port=ls.template_port,
+            attributes=attrs,
+            now=now,
+            trace_random=trace_random,
+            uri_host=uri_host,
+            tls_version=tls[1] if tls else None,
+            tls_cipher=tls[0] if tls else None,
+        )
+    )
 
 
 def header_block(out_headers: list[tuple[str, str]]) -> tuple[str, str]:
