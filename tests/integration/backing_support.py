@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,12 @@ def db_template(
     engine: str = "postgres",
     extra: dict[str, Any] | None = None,
     desired: int = 1,
+    engine_version: str = "16",
+    services: Sequence[Svc] | None = None,
 ) -> Path:
-    make_template(path, [Svc(desired=desired)])
+    """The first service's container (``S0``) gets ``DB_HOST``, ``DB_PORT`` and ``DB_PASSWORD``; any
+    other service in ``services`` does not use the database."""
+    make_template(path, services or [Svc(desired=desired)])
     t = json.loads(path.read_text())
     r = t["Resources"]
     r[SECRET] = {
@@ -44,7 +49,7 @@ def db_template(
     }
     props: dict[str, Any] = {
         "Engine": engine,
-        "EngineVersion": "16",
+        "EngineVersion": engine_version,
         "DBName": "app",
         "MasterUsername": "app",
         "MasterUserPassword": {

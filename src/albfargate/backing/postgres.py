@@ -17,7 +17,6 @@ directory that is not a PostgreSQL data directory is an error and is never wiped
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -25,7 +24,6 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +38,7 @@ from .server import (
     log_tail,
     next_free_port,
     pid_file,
+    socket_dir,
     spawn_server,
     stop_server,
     unprivileged_prefix,
@@ -152,12 +151,8 @@ def admin_script(*, username: str, password: str, db_name: str | None, bootstrap
 
 
 def _socket_dir(data: Path) -> Path:
-    """A private directory for the admin socket (a Unix socket path has at most 107 bytes)."""
-    local = data / "run"
-    if len(str(local)) + len("/.s.PGSQL.65535") < 100:
-        return local
-    digest = hashlib.sha256(str(data).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"albfargate-pg-{digest}"
+    """A private directory for the admin socket."""
+    return socket_dir(data, "albfargate-pg", len("/.s.PGSQL.65535"))
 
 
 class PostgresRunner:

@@ -16,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
+import hashlib
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +122,16 @@ def next_free_port(host: str, preferred: int, exclude: frozenset[int] = frozense
         return int(s.getsockname()[1])
 
 
+def socket_dir(data: Path, tmp_prefix: str, name_length: int) -> Path:
+    """A private directory for a server's Unix socket: ``<data>/run``, or one under the temporary
+    directory when that path would be too long (a socket path has at most 107 bytes)."""
+    local = data / "run"
+    if len(str(local)) + name_length < 100:
+        return local
+    digest = hashlib.sha256(str(data).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"{tmp_prefix}-{digest}"
+
+
 def unprivileged_prefix() -> tuple[str, ...]:
     """The argv prefix that runs a program as ``nobody`` in a user namespace when we are root; () when
     we are not root. Raises ServerStartError when root cannot do that (no ``unshare`` or no namespaces)."""
@@ -137,17 +150,24 @@ def unprivileged_prefix() -> tuple[str, ...]:
     return (unshare, "--user", f"--map-user={nobody.pw_uid}", f"--map-group={nobody.pw_gid}")
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+def _die_with_parent(sig: signal.Signals) -> None:  # pragma: no cover - runs in the child
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+        libc.prctl(PR_SET_PDEATHSIG, int(sig))
 
 
 def spawn_server(
-    argv: Sequence[str], *, state_dir: Path, log: IO[bytes], pid_path: Path, env: dict[str, str] | None = None
+    argv: Sequence[str],
+    *,
+    state_dir: Path,
+    log: IO[bytes],
+    pid_path: Path,
+    env: dict[str, str] | None = None,
+    death_signal: signal.Signals = signal.SIGINT,
 ) -> subprocess.Popen[bytes]:
     """Start a long-running server (call from the event loop's thread: the parent-death signal is tied
-    to the thread that forks)."""
+    to the thread that forks). ``death_signal`` is the server's fast-shutdown signal, sent to it when
+    the supervisor dies (PostgreSQL: SIGINT; MariaDB, which ignores SIGINT: SIGTERM)."""
     full_env = dict(os.environ if env is None else env)
     full_env[STATE_DIR_ENV] = str(state_dir)
     proc = subprocess.Popen(
@@ -157,7 +177,7 @@ def spawn_server(
         stderr=subprocess.STDOUT,
         env=full_env,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=functools.partial(_die_with_parent, death_signal),
     )
     pid_path.parent.mkdir(parents=True, exist_ok=True)
     pid_path.write_text(f"{proc.pid}\n")
