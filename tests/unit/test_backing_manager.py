@@ -188,3 +188,36 @@ def test_literal_secret_with_a_dynamic_reference_and_a_template_change_is_a_new_
     rec = m2.secrets.get("conn")
     assert rec.current_value() == "user=Renamed" and len(rec.versions) == 2
     assert m2.parameters.find("CFN-Title-X").version == 2  # type: ignore[union-attr]
+
+
+def test_secure_string_parameters_resolve_with_ssm_secure_and_value_from_only(tmp_path: Path) -> None:
+    from albfargate.backing.store import ParameterStore
+
+    # a SecureString is made outside the template (PutParameter on the local endpoint), as on AWS
+    store = ParameterStore(tmp_path / "data" / "ssm" / "parameters.json", clock=lambda: 1.0)
+    store.put("/app/dbpass", "s3cret-Pw", type="SecureString")
+    store.save()
+    t = _template()
+    t["Resources"]["Db"]["Properties"]["MasterUserPassword"] = "{{resolve:ssm-secure:/app/dbpass}}"
+    m, notes, runners = _manager(tmp_path, t)
+    assert runners["S/Db"].password == "s3cret-Pw" and runners["S/Db"].running()
+    assert m.resolve_text("x={{resolve:ssm-secure:/app/dbpass:1}}") == "x=s3cret-Pw"
+    arn = m.parameters.find("/app/dbpass").arn  # type: ignore[union-attr]
+    assert m.task_secret("/app/dbpass") == m.task_secret(arn) == "s3cret-Pw"  # ECS reads any type
+    with pytest.raises(Unresolved, match=r"is a SecureString: .*use \{\{resolve:ssm-secure:/app/dbpass\}\}"):
+        m.resolve_text("{{resolve:ssm:/app/dbpass}}")
+    assert "s3cret-Pw" not in json.dumps(m.status()) + " ".join(notes)
+
+
+def test_a_missing_ssm_secure_parameter_says_how_to_make_it(tmp_path: Path) -> None:
+    t = _template()
+    t["Resources"]["Db"]["Properties"]["MasterUserPassword"] = "{{resolve:ssm-secure:/app/nope}}"
+    m, notes, runners = _manager(tmp_path, t)
+    assert "S/Db" not in runners  # never started
+    [line] = [n for n in notes if "database Db" in n]
+    assert "does not start: parameter /app/nope does not exist locally" in line
+    assert "aws ssm put-parameter --type SecureString --name /app/nope" in line
+    (db,) = m.status()["databases"]
+    assert db["state"] == "failed"
+    with pytest.raises(Unresolved, match=r"database Db is not running \(failed\)"):
+        m.resolve_text(endpoint_reference("S/Db", "Endpoint.Address"))

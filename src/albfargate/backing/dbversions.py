@@ -53,6 +53,24 @@ def parse_series(text: str | None) -> tuple[int, int] | None:
     return int(m.group(1)), int(m.group(2) or 0)
 
 
+def postgres_major(engine_version: str | None) -> int | None:
+    """The PostgreSQL major an ``EngineVersion`` asks for (``16.3`` -> 16, ``9.6.22`` -> 9)."""
+    series = parse_series(engine_version)
+    return series[0] if series else None
+
+
+def postgres_version_note(engine_version: str | None, local_major: int, source: str) -> str | None:
+    """What to say once about a PostgreSQL database's version, or None when the majors agree (or the
+    template names none)."""
+    want = postgres_major(engine_version)
+    if want is None or want == local_major:
+        return None
+    return (
+        f"EngineVersion {engine_version} asks for PostgreSQL {want}; running PostgreSQL {local_major} "
+        f"({source})"
+    )
+
+
 def mysql_version_note(engine: str, engine_version: str | None, local: ServerVersion) -> str | None:
     """What to say once about a MySQL-family database's version, or None when the local server is what
     the template asks for (same flavour and series)."""

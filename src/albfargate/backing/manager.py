@@ -317,7 +317,18 @@ class BackingManager:
     def _parameter_text(self, ref: ParameterRef) -> str:
         rec = self.parameters.find(ref.name)
         if rec is None:
+            if ref.service == "ssm-secure":  # made outside the template, as on AWS
+                raise Unresolved(
+                    f"parameter {ref.name} does not exist locally: put it on the local endpoint (`eval "
+                    f'"$(albfargate env)"; aws ssm put-parameter --type SecureString --name {ref.name} '
+                    f"--value ...`) and run `albfargate up` again"
+                )
             raise Unresolved(f"parameter {ref.name} does not exist")
+        if ref.service == "ssm" and rec.type == "SecureString":
+            raise Unresolved(
+                f"parameter {rec.name} is a SecureString: {{{{resolve:ssm:...}}}} cannot read it (as in "
+                f"CloudFormation); use {{{{resolve:ssm-secure:{ref.name}}}}}"
+            )
         try:
             return rec.at_version(ref.version)[0]
         except NotFound as exc:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from albfargate.model.backing import Database
 
+from .dbversions import postgres_major, postgres_version_note
 from .server import (
     ServerStartError,
     ServerStatus,
@@ -115,10 +116,7 @@ def choose_binaries(
 
 
 def wanted_major(engine_version: str | None) -> int | None:
-    if not engine_version:
-        return None
-    m = re.match(r"(\d+)", engine_version)
-    return int(m.group(1)) if m else None
+    return postgres_major(engine_version)
 
 
 def _quote_literal(text: str) -> str:
@@ -257,11 +255,9 @@ class PostgresRunner:
             )
         self.status.local_version = str(binaries.major)
         self.status.server = f"PostgreSQL {binaries.major} ({binaries.source})"
-        if want is not None and want != binaries.major:
-            self.note(
-                f"database {self.db.logical_id}: EngineVersion {self.db.engine_version} asks for PostgreSQL "
-                f"{want}; running PostgreSQL {binaries.major} ({binaries.source})"
-            )
+        note = postgres_version_note(self.db.engine_version, binaries.major, binaries.source)
+        if note:
+            self.note(f"database {self.db.logical_id}: {note}")
         prefix = unprivileged_prefix()
         meta = self._meta()
         self.data.mkdir(parents=True, exist_ok=True)

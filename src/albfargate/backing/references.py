@@ -44,6 +44,9 @@ class SecretRef:
 class ParameterRef:
     name: str  # a name (with its leading "/" for a hierarchy) or an ARN
     version: int | None = None
+    #: the dynamic reference's service, ``ssm`` (String/StringList only, CloudFormation's rule) or
+    #: ``ssm-secure`` (a SecureString); None for an ECS ValueFrom (any type)
+    service: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,7 @@ def parse_dynamic(body: str) -> Reference:
                 name, version = head, int(last)
         if not name:
             raise BadReference(f"{{{{resolve:{service}:...}}}} needs a parameter name")
-        return ParameterRef(name, version)
+        return ParameterRef(name, version, service)
     raise BadReference(f"unknown dynamic reference {{{{{body}}}}}")
 
 
