@@ -165,6 +165,8 @@ class Engine:
         self.s3: Any = self._make_s3()  # backing.s3.S3Service, or None without the s3 extra
         self.notes: list[str] = []  # what `up` should tell the user (e.g. a port that moved); in status
         self.started_at: float | None = None
+        #: when each start phase ended (``status --json`` ``startup``: where the time of ``up`` goes)
+        self.startup: dict[str, float] = {}
         self._secrets: dict[str, str] | None = None
         self.backing: Any = None  # backing.manager.BackingManager when the model has backing resources
         self._change = asyncio.Event()
@@ -219,13 +221,17 @@ class Engine:
         self._load_store()
         if self.driver.name == "docker":  # what a crashed supervisor of this state dir left running
             await self.driver.cleanup_orphans(self.state_dir)
+        self.startup = {"began_at": self.clock()}
         try:
             await self._start_backing()
+            self._mark("backing")
             await self.metadata.start()
             if self.s3 is not None:
                 await self.s3.start()
+            self._mark("metadata_s3")
             if serve_api is not None:
                 self.api_server = await serve_api(self)
+            self._mark("api")
             if self.model.load_balancers:
                 from albfargate.alb.runtime import LoadBalancerRuntime
 
@@ -238,6 +244,7 @@ class Engine:
                     access_logs=importlib.util.find_spec("albfargate.alb.accesslog") is not None,
                 )
                 await self.lb.start()
+            self._mark("load_balancers")
             self.scheduler = Scheduler(
                 self.store,
                 self.driver,
@@ -252,10 +259,15 @@ class Engine:
             )
             self.scheduler.start()
             self._start_autoscaler()
+            self._mark("scheduler")
         except BaseException:
             await self._teardown()
             raise
         self.started_at = self.clock()
+
+    def _mark(self, phase: str) -> None:
+        """``startup[<phase>_s]``: seconds from the start of :meth:`start` to the end of ``phase``."""
+        self.startup[f"{phase}_s"] = round(self.clock() - self.startup["began_at"], 3)
 
     async def _start_backing(self) -> None:
         """Databases, secrets and parameters, before anything that may use them (backing/manager.py);
@@ -915,6 +927,7 @@ class Engine:
             "services": services,
             "not_emulated": len(self.model.not_emulated),
             "backing": self._backing_status(),
+            "startup": dict(self.startup),
             "notes": [*self.notes, *(logs.warned if logs is not None else ())],
             "log_lines_dropped": logs.dropped_total() if logs is not None else 0,
             "log_write_error": logs.write_error if logs is not None else None,

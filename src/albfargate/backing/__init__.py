@@ -13,7 +13,11 @@ Modules
 - ``store``: the local secrets (versions, stages) and parameters, kept in ``data/secretsmanager/`` and
   ``data/ssm/`` (mode 0600; values are never printed or logged).
 - ``ports``: choosing a database's local port (its template port, else the next free one, printed).
-- ``postgres``, ``mysql``: the database runners (real servers, one per database resource).
+- ``postgres``, ``mysql``: the database runners (real servers, one per database resource: PostgreSQL,
+  MariaDB); ``server``: what they share (paths, spawning, stopping, the status record).
+- ``dbversions`` (pure): what ``EngineVersion`` asks for, a local server's version, the one line when they
+  differ.
+- ``templates``: initialised data directories cached per server build and copied for new databases.
 - ``manager``: what the engine calls: start everything in order (stores, databases, attachments), resolve
   references for tasks and outputs, status, stop everything.
 

@@ -44,9 +44,11 @@ from .server import (
     socket_dir,
     spawn_server,
     stop_server,
+    timed,
     unprivileged_prefix,
     wait_listening,
 )
+from .templates import materialise, template_key
 
 BIN_ENV = "ALBFARGATE_MYSQL_BIN"
 START_TIMEOUT = 60.0
@@ -207,7 +209,7 @@ class MysqlRunner:
             return None
         if self.data.is_dir():
             foreign = [p.name for p in self.data.iterdir() if p.name not in ("albfargate.json", "run")]
-            if foreign and not all(n.startswith("datadir.init") for n in foreign):
+            if foreign and not all(n.lstrip(".").startswith("datadir.init") for n in foreign):
                 raise ServerStartError(
                     f"database {self.db.logical_id}: {self.data} holds files albfargate did not make "
                     f"({', '.join(sorted(foreign)[:3])}); it was left as it is: move them away, or delete "
@@ -255,7 +257,8 @@ class MysqlRunner:
         os.chmod(self.data, 0o700)
         meta = self._meta()
         if not self.datadir.is_dir():
-            await self._install(binaries, prefix)
+            with timed(self.status, "init"):
+                self.status.data_init = await self._install(binaries, prefix)
             meta = {"engine": self.db.engine, "made_by": str(local)}
             self._save_meta(meta)
         sock = socket_dir(self.data, "albfargate-my", len("/mysqld.sock"))
@@ -267,7 +270,8 @@ class MysqlRunner:
         for _attempt in range(5):
             if port != preferred:
                 self.note(f"database {self.db.logical_id}: port {preferred} is in use; it listens on {port}")
-            ok, bind_failed = await self._run_server(binaries, prefix, sock, port)
+            with timed(self.status, "server"):
+                ok, bind_failed = await self._run_server(binaries, prefix, sock, port)
             if ok:
                 break
             if not bind_failed:
@@ -279,7 +283,8 @@ class MysqlRunner:
         self.status.pid = self.proc.pid if self.proc else None
         meta["port"] = port
         self._save_meta(meta)
-        await self._admin(binaries, sock)
+        with timed(self.status, "setup"):
+            await self._admin(binaries, sock)
         self.status.state = "running"
 
     def _failed(self, what: str) -> ServerStartError:
@@ -291,21 +296,35 @@ class MysqlRunner:
         reason = re.sub(r"^\d{4}-\d\d-\d\d\s+\S+\s+\d+\s+", "", reason.strip())
         return ServerStartError(f"database {self.db.logical_id}: {what}: {reason} (log: {self.log})")
 
-    async def _install(self, binaries: Binaries, prefix: tuple[str, ...]) -> None:
+    async def _install(self, binaries: Binaries, prefix: tuple[str, ...]) -> str:
+        """A new data directory at ``datadir``: a copy of this build's template (``backing/templates.py``),
+        made by ``mariadb-install-db`` the first time. Returns how (``copied``, ``made``, ``direct``)."""
         tmp = self.data / "datadir.init"
         if tmp.exists():
             await asyncio.to_thread(shutil.rmtree, tmp, True)
-        extra = self.data / "install.sql"
+        self._log_start = self.log.stat().st_size if self.log.exists() else 0
+        st = Path(binaries.server).stat()
+        key = template_key(
+            "mariadb",
+            binaries.version.series + f".{binaries.version.patch}",
+            binaries.server,
+            f"{binaries.version} {st.st_size} {st.st_mtime_ns} {' '.join(SERVER_OPTIONS)}",
+        )
+        how = await materialise(key, tmp, lambda target: self._run_install(binaries, prefix, target))
+        tmp.rename(self.datadir)
+        return how
+
+    async def _run_install(self, binaries: Binaries, prefix: tuple[str, ...], target: Path) -> None:
+        extra = target.parent / f".{target.name}.install.sql"
         extra.write_text(_INSTALL_SQL)
         extra.chmod(0o644)
-        self._log_start = self.log.stat().st_size if self.log.exists() else 0
         try:
             with self.log.open("ab") as logf:
                 proc = await asyncio.create_subprocess_exec(
                     *prefix,
                     binaries.install_db,
                     "--no-defaults",
-                    f"--datadir={tmp}",
+                    f"--datadir={target}",
                     "--auth-root-authentication-method=normal",
                     "--skip-test-db",
                     f"--extra-file={extra}",
@@ -317,9 +336,8 @@ class MysqlRunner:
                 rc = await proc.wait()
         finally:
             extra.unlink(missing_ok=True)
-        if rc != 0 or not (tmp / "mysql").is_dir():
+        if rc != 0 or not (target / "mysql").is_dir():
             raise self._failed(f"mariadb-install-db failed (exit {rc})")
-        tmp.rename(self.datadir)
 
     async def _run_server(
         self, binaries: Binaries, prefix: tuple[str, ...], sock: Path, port: int

@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 from collections.abc import Callable
@@ -42,11 +43,15 @@ from .server import (
     socket_dir,
     spawn_server,
     stop_server,
+    timed,
     unprivileged_prefix,
     wait_listening,
 )
+from .templates import materialise, template_key
 
 BIN_ENV = "ALBFARGATE_POSTGRES_BIN"
+#: the superuser initdb makes (RDS's own is rdsadmin too); the master user is another superuser
+BOOTSTRAP_USER = "rdsadmin"
 START_TIMEOUT = 60.0
 _NOT_READY = re.compile(r"the database system is (starting up|in recovery mode)|No such file or directory")
 _BIND_FAILED = re.compile(r"could not (bind|create listen socket)|Address already in use", re.I)
@@ -215,7 +220,7 @@ class PostgresRunner:
             return int(text.split(".")[0])
         if self.data.is_dir():
             foreign = [p.name for p in self.data.iterdir() if p.name not in ("albfargate.json", "run")]
-            if foreign and not all(n.startswith("pgdata.init") for n in foreign):
+            if foreign and not all(n.lstrip(".").startswith("pgdata.init") for n in foreign):
                 raise ServerStartError(
                     f"database {self.db.logical_id}: {self.data} holds files albfargate did not make "
                     f"({', '.join(sorted(foreign)[:3])}); it was left as it is: move them away, or delete "
@@ -262,8 +267,10 @@ class PostgresRunner:
         meta = self._meta()
         self.data.mkdir(parents=True, exist_ok=True)
         if data_major is None:
-            await self._initdb(binaries, prefix)
-            meta = {"bootstrap_user": self.username, "engine": self.db.engine}
+            with timed(self.status, "init"):
+                how = await self._initdb(binaries, prefix)
+            self.status.data_init = how
+            meta = {"bootstrap_user": BOOTSTRAP_USER, "engine": self.db.engine}
             self._save_meta(meta)
         bootstrap = str(meta.get("bootstrap_user") or self.username)
         sock = _socket_dir(self.data)
@@ -275,7 +282,8 @@ class PostgresRunner:
         for _attempt in range(5):
             if port != preferred:
                 self.note(f"database {self.db.logical_id}: port {preferred} is in use; it listens on {port}")
-            ok, bind_failed = await self._run_server(binaries, prefix, sock, port)
+            with timed(self.status, "server"):
+                ok, bind_failed = await self._run_server(binaries, prefix, sock, port)
             if ok:
                 break
             if not bind_failed:
@@ -287,7 +295,8 @@ class PostgresRunner:
         self.status.pid = self.proc.pid if self.proc else None
         meta["port"] = port
         self._save_meta(meta)
-        await self._admin(binaries, sock, port, bootstrap)
+        with timed(self.status, "setup"):
+            await self._admin(binaries, sock, port, bootstrap)
         self.status.state = "running"
 
     def _failed(self, what: str) -> ServerStartError:
@@ -301,27 +310,42 @@ class PostgresRunner:
 
     _log_start = 0
 
-    async def _initdb(self, binaries: Binaries, prefix: tuple[str, ...]) -> None:
+    async def _initdb(self, binaries: Binaries, prefix: tuple[str, ...]) -> str:
+        """A new data directory at ``pgdata``: a copy of this build's template (``backing/templates.py``),
+        made by ``initdb`` the first time. Returns how (``copied``, ``made``, ``direct``)."""
         tmp = self.data / "pgdata.init"
         if tmp.exists():
             await asyncio.to_thread(_rmtree, tmp)
-        pwfile = self.data / ".pwfile"
-        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.password + "\n")
         if prefix:
-            os.chmod(pwfile, 0o644)  # read by `nobody`, who is root on disk; the directory is private
             os.chmod(self.data, 0o700)
         self._log_start = self.log.stat().st_size if self.log.exists() else 0
+        exe = Path(binaries.exe("postgres"))
+        st = exe.stat()
+        key = template_key(
+            "postgres", str(binaries.major), str(exe), f"{binaries.major} {st.st_size} {st.st_mtime_ns}"
+        )
+        how = await materialise(key, tmp, lambda target: self._run_initdb(binaries, prefix, target))
+        tmp.rename(self.pgdata)
+        return how
+
+    async def _run_initdb(self, binaries: Binaries, prefix: tuple[str, ...], target: Path) -> None:
+        """``initdb`` into ``target`` with the bootstrap superuser ``rdsadmin`` (as on RDS) and a random
+        password nobody keeps: only the Unix socket (trust, private directory) administers it."""
+        pwfile = target.parent / f".{target.name}.pwfile"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(24) + "\n")
+        if prefix:
+            os.chmod(pwfile, 0o644)  # read by `nobody`, who is root on disk; the directory is private
         try:
             with self.log.open("ab") as logf:
                 proc = await asyncio.create_subprocess_exec(
                     *prefix,
                     binaries.exe("initdb"),
                     "-D",
-                    str(tmp),
+                    str(target),
                     "-U",
-                    self.username,
+                    BOOTSTRAP_USER,
                     f"--pwfile={pwfile}",
                     "--auth-host=scram-sha-256",
                     "--auth-local=trust",
@@ -339,7 +363,6 @@ class PostgresRunner:
             pwfile.unlink(missing_ok=True)
         if rc != 0:
             raise self._failed(f"initdb failed (exit {rc})")
-        tmp.rename(self.pgdata)
 
     async def _run_server(
         self, binaries: Binaries, prefix: tuple[str, ...], sock: Path, port: int

@@ -25,7 +25,8 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -61,6 +62,12 @@ class ServerStatus:
     pid: int | None = None
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: seconds spent starting it, by step: ``init`` (a new data directory), ``server`` (spawn to
+    #: listening), ``setup`` (master user and database)
+    timings: dict[str, float] = field(default_factory=dict)
+    #: how a new data directory was made in this run: ``copied`` (from the template cache), ``made``
+    #: (the template made now), ``direct`` (no cache); None when the data was there
+    data_init: str | None = None
 
     def url(self) -> str | None:
         """The connection URL with the password hidden."""
@@ -86,7 +93,19 @@ class ServerStatus:
             "log": self.log_path,
             "pid": self.pid,
             "reason": self.reason,
+            "timings": dict(self.timings),
+            "data_init": self.data_init,
         }
+
+
+@contextlib.contextmanager
+def timed(status: ServerStatus, step: str) -> Iterator[None]:
+    """Add the block's duration to ``status.timings[step]``."""
+    t0 = time.monotonic()
+    try:
+        yield
+    finally:
+        status.timings[step] = round(status.timings.get(step, 0.0) + time.monotonic() - t0, 3)
 
 
 def data_dir(state_dir: Path, kind: str, name: str) -> Path:
