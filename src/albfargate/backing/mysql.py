@@ -36,11 +36,13 @@ from .dbversions import ServerVersion, data_too_new, mysql_version_note, parse_s
 from .server import (
     ServerStartError,
     ServerStatus,
+    clear_previous,
     data_dir,
     log_path,
     log_tail,
     next_free_port,
     pid_file,
+    run_with_input,
     socket_dir,
     spawn_server,
     stop_server,
@@ -60,6 +62,9 @@ SERVER_OPTIONS = (
     "--skip-name-resolve",
     "--innodb-buffer-pool-size=16M",
     "--innodb-log-file-size=16M",
+    "--innodb-log-buffer-size=4M",
+    "--aria-pagecache-buffer-size=8M",  # Aria holds the system tables; 128M by default
+    "--key-buffer-size=8M",
     "--character-set-server=utf8mb4",
     "--collation-server=utf8mb4_general_ci",
     "--max-allowed-packet=64M",
@@ -264,6 +269,7 @@ class MysqlRunner:
         sock = socket_dir(self.data, "albfargate-my", len("/mysqld.sock"))
         sock.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(sock, 0o700)
+        await clear_previous(sock / "mysqld.pid", self.state_dir, f"database {self.db.logical_id}")
         last = meta.get("port")
         preferred = int(last) if isinstance(last, int) else (self.db.port or 3306)
         port = next_free_port(self.host, preferred, self.exclude_ports)
@@ -289,8 +295,13 @@ class MysqlRunner:
 
     def _failed(self, what: str) -> ServerStartError:
         lines = [ln for ln in log_tail(self.log, self._log_start) if ln.strip()]
+        # the last error that says why (MariaDB ends with a bare "[ERROR] Aborting")
         reason = next(
-            (ln for ln in reversed(lines) if re.search(r"\[ERROR\]|ERROR:|Can't|error", ln)),
+            (
+                ln
+                for ln in reversed(lines)
+                if re.search(r"\[ERROR\]|ERROR:|Can't|error", ln) and not ln.rstrip().endswith("Aborting")
+            ),
             lines[-1] if lines else what,
         )
         reason = re.sub(r"^\d{4}-\d\d-\d\d\s+\S+\s+\d+\s+", "", reason.strip())
@@ -372,22 +383,20 @@ class MysqlRunner:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
         while True:
-            proc = await asyncio.create_subprocess_exec(
-                binaries.client,
-                "--no-defaults",
-                "--protocol=socket",
-                f"--socket={sock / 'mysqld.sock'}",
-                "--user=root",
-                "--batch",
-                "--connect-timeout=10",
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+            rc, text = await run_with_input(
+                [
+                    binaries.client,
+                    "--no-defaults",
+                    "--protocol=socket",
+                    f"--socket={sock / 'mysqld.sock'}",
+                    "--user=root",
+                    "--batch",
+                    "--connect-timeout=10",
+                ],
+                script.encode(),
             )
-            _, err = await proc.communicate(script.encode())
-            if proc.returncode == 0:
+            if rc == 0:
                 return
-            text = err.decode("utf-8", "replace")
             if _NOT_READY.search(text) and loop.time() < deadline and self.running():
                 await asyncio.sleep(0.1)
                 continue
@@ -395,7 +404,7 @@ class MysqlRunner:
             await self.stop()
             raise ServerStartError(
                 f"database {self.db.logical_id}: setting up the master user and database failed: "
-                f"{message[-1] if message else 'mariadb exit ' + str(proc.returncode)} (log: {self.log})"
+                f"{message[-1] if message else 'mariadb exit ' + str(rc)} (log: {self.log})"
             )
 
     # ---- running ---------------------------------------------------------------------------------

@@ -35,11 +35,13 @@ from .dbversions import postgres_major, postgres_version_note
 from .server import (
     ServerStartError,
     ServerStatus,
+    clear_previous,
     data_dir,
     log_path,
     log_tail,
     next_free_port,
     pid_file,
+    run_with_input,
     socket_dir,
     spawn_server,
     stop_server,
@@ -53,7 +55,12 @@ BIN_ENV = "ALBFARGATE_POSTGRES_BIN"
 #: the superuser initdb makes (RDS's own is rdsadmin too); the master user is another superuser
 BOOTSTRAP_USER = "rdsadmin"
 START_TIMEOUT = 60.0
-_NOT_READY = re.compile(r"the database system is (starting up|in recovery mode)|No such file or directory")
+# the port answers before startup or crash recovery is over (after a crash: "not yet accepting
+# connections / Consistent recovery state has not been yet reached")
+_NOT_READY = re.compile(
+    r"the database system is (starting up|in recovery mode|not yet accepting connections)"
+    r"|Consistent recovery state|No such file or directory|Connection refused"
+)
 _BIND_FAILED = re.compile(r"could not (bind|create listen socket)|Address already in use", re.I)
 
 
@@ -276,6 +283,9 @@ class PostgresRunner:
         sock = _socket_dir(self.data)
         sock.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(sock, 0o700)
+        # what a crashed server left: its data directory lock and its socket locks
+        for lock in [self.pgdata / "postmaster.pid", *sock.glob(".s.PGSQL.*.lock")]:
+            await clear_previous(lock, self.state_dir, f"database {self.db.logical_id}")
         last = meta.get("port")
         preferred = int(last) if isinstance(last, int) else (self.db.port or 5432)
         port = next_free_port(self.host, preferred, self.exclude_ports)
@@ -405,31 +415,29 @@ class PostgresRunner:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
         while True:
-            proc = await asyncio.create_subprocess_exec(
-                binaries.exe("psql"),
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                str(sock),
-                "-p",
-                str(port),
-                "-U",
-                bootstrap,
-                "-d",
-                "postgres",
-                "-f",
-                "-",
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+            rc, text = await run_with_input(
+                [
+                    binaries.exe("psql"),
+                    "-X",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    str(sock),
+                    "-p",
+                    str(port),
+                    "-U",
+                    bootstrap,
+                    "-d",
+                    "postgres",
+                    "-f",
+                    "-",
+                ],
+                script.encode(),
                 env={**os.environ, "PGCONNECT_TIMEOUT": "10"},
             )
-            _, err = await proc.communicate(script.encode())
-            if proc.returncode == 0:
+            if rc == 0:
                 return
-            text = err.decode("utf-8", "replace")
             # the port answers before recovery/startup is over: PostgreSQL refuses until it is ready
             if _NOT_READY.search(text) and loop.time() < deadline and self.running():
                 await asyncio.sleep(0.1)
@@ -438,7 +446,7 @@ class PostgresRunner:
             await self.stop()
             raise ServerStartError(
                 f"database {self.db.logical_id}: setting up the master user and database failed: "
-                f"{message[-1] if message else 'psql exit ' + str(proc.returncode)} (log: {self.log})"
+                f"{message[-1] if message else 'psql exit ' + str(rc)} (log: {self.log})"
             )
 
     # ---- running ---------------------------------------------------------------------------------

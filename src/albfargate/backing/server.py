@@ -245,6 +245,80 @@ async def wait_listening(proc: subprocess.Popen[bytes], host: str, port: int, *,
     return False
 
 
+def _proc_state(pid: int) -> str | None:
+    """The state letter of process ``pid`` (``Z`` for a zombie), None when there is none."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _is_ours(pid: int, state_dir: Path) -> bool:
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return (
+        f"{STATE_DIR_ENV}={state_dir}".encode() in env
+        or f"{STATE_DIR_ENV}={state_dir.resolve()}".encode() in env
+    )
+
+
+async def clear_previous(lock: Path, state_dir: Path, what: str, *, timeout: float = 15.0) -> None:
+    """Before a server starts on its data directory: the server that ``lock`` (its pid/lock file) names,
+    when it is one of this state dir's, must be gone. One that a crash left is being killed by ``up``
+    (``kill_orphans`` sends SIGKILL and does not wait) or is a zombie not reaped yet, which PostgreSQL
+    would take for a live server; wait until it is gone, then remove the stale file. One still running
+    after ``timeout`` is an error. A live process that is not ours is left to the server to judge (a
+    zombie's environment cannot be read, but a zombie runs nothing: its file goes)."""
+    try:
+        pid = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if _proc_state(pid) in (None, "Z"):  # gone, or dead and not reaped yet (a zombie holds no file)
+        lock.unlink(missing_ok=True)
+        return
+    if not _is_ours(pid, state_dir):
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while _proc_state(pid) not in (None, "Z"):
+        if loop.time() > deadline:
+            raise ServerStartError(
+                f"{what}: an earlier server (pid {pid}) still runs on its data directory; stop it "
+                f"(`albfargate down`) and run `albfargate up` again"
+            )
+        await asyncio.sleep(0.05)
+    lock.unlink(missing_ok=True)
+
+
+async def run_with_input(
+    argv: Sequence[str], data: bytes, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run an admin client with ``data`` on its standard input; (exit code, standard error). A client
+    that exits before it has read its input (the server refused it at once) is not an error here: its
+    exit code and message say what happened."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(data)
+        await proc.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError, RuntimeError):
+        pass  # it is gone already
+    finally:
+        with contextlib.suppress(Exception):
+            proc.stdin.close()
+    err = await proc.stderr.read()
+    rc = await proc.wait()
+    return rc, err.decode("utf-8", "replace")
+
+
 def log_tail(path: Path, start: int = 0, lines: int = 40) -> list[str]:
     try:
         with path.open("rb") as f:
