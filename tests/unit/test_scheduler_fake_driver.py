@@ -1,14 +1,19 @@
 """The scheduler's shell with an in-memory task driver and target registry (no processes, no sockets):
 the rolling-deployment event sequence of spec §7.7, deregistration before stop (§7.6), the task
-lifecycle timestamps, failed starts feeding the throttle, and essential-container exits."""
+lifecycle timestamps, failed starts feeding the throttle, and essential-container exits; and the watches:
+a target-health change, a store change and a drain's end wake the scheduler without any periodic requeue."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
+from albfargate.ecs import planner, scheduler
 from albfargate.ecs.runtime.base import (
     ContainerSpec,
     ContainerState,
@@ -67,14 +72,39 @@ class FakeDriver:
 class FakeRegistry:
     log: list[str] = field(default_factory=list)
     states: dict[tuple[str, TargetId], TargetState] = field(default_factory=dict)
+    on_register: TargetState = TargetState.HEALTHY  # INITIAL: the test turns it healthy itself
+    drains: bool = False  # deregistered targets stay DRAINING until the test calls ``leave``
+    watchers: list[Callable[[str], None]] = field(default_factory=list)
 
     def register(self, arn: str, t: TargetId) -> None:
-        self.states[(arn, t)] = TargetState.HEALTHY
+        self.states[(arn, t)] = self.on_register
         self.log.append(f"register {t.port}")
+        self._notify(arn)
 
     def deregister(self, arn: str, t: TargetId) -> None:
-        self.states.pop((arn, t), None)  # deregistration delay 0: gone at once
+        if self.drains:
+            self.states[(arn, t)] = TargetState.DRAINING
+        else:
+            self.states.pop((arn, t), None)  # deregistration delay 0: gone at once
         self.log.append(f"deregister {t.port}")
+        self._notify(arn)
+
+    def set_state(self, arn: str, t: TargetId, state: TargetState) -> None:
+        self.states[(arn, t)] = state
+        self._notify(arn)
+
+    def leave(self, arn: str, t: TargetId) -> None:
+        self.states.pop((arn, t), None)
+        self.log.append(f"left {t.port}")
+        self._notify(arn)
+
+    def on_change(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        self.watchers.append(callback)
+        return lambda: self.watchers.remove(callback)
+
+    def _notify(self, arn: str) -> None:
+        for cb in list(self.watchers):
+            cb(arn)
 
     def describe(self, arn: str) -> list[tuple[TargetId, TargetHealth]]:
         return [(t, self.health_of(arn, t)) for (a, t) in self.states if a == arn]
@@ -98,7 +128,7 @@ TD = TaskDefinition(
 
 
 def _setup(
-    tmp: Path, driver: FakeDriver, registry: FakeRegistry, desired: int = 1
+    tmp: Path, driver: FakeDriver, registry: FakeRegistry, desired: int = 1, drain_delay: int = 0
 ) -> tuple[Store, Scheduler]:
     store = Store(time.time)
     store.register_task_definition(TD)
@@ -139,7 +169,10 @@ def _setup(
         )
 
     tg = TargetGroup(
-        arn=TG, name="tg", tg_id="1", attributes=TargetGroupAttributes(deregistration_delay_seconds=0)
+        arn=TG,
+        name="tg",
+        tg_id="1",
+        attributes=TargetGroupAttributes(deregistration_delay_seconds=drain_delay),
     )
     sched = Scheduler(
         store, driver, build_spec=build, targets=registry, target_groups={TG: tg}, clock=time.time
@@ -251,5 +284,94 @@ def test_essential_exit_stops_the_task_and_it_is_replaced(tmp_path: Path) -> Non
         await _until(lambda: sum(1 for x in store.tasks.values() if x.last_status == "RUNNING") == 1)
         await sched.stop_everything(drain=False)
         assert all(x.last_status == "STOPPED" for x in store.tasks.values())
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def no_periodic_requeue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every periodic requeue and recheck a minute long: only a watch can wake the scheduler in time."""
+    monkeypatch.setattr(scheduler, "SAFETY_REQUEUE_SECONDS", 60.0)
+    monkeypatch.setattr(scheduler, "DRAIN_RECHECK_SECONDS", 60.0)
+    monkeypatch.setattr(planner, "BUSY_REQUEUE_SECONDS", 60.0)
+    monkeypatch.setattr(planner, "STEADY_REQUEUE_SECONDS", 60.0)
+
+
+def _port(store: Store, task_id: str) -> int | None:
+    t = store.task(task_id)
+    return t.targets[0].port if t is not None and t.targets and t.targets[0].registered else None
+
+
+async def _deployed_pair(
+    store: Store, sched: Scheduler, registry: FakeRegistry
+) -> tuple[str, TargetId, str, TargetId]:
+    """A steady service, then a new deployment whose task is registered (still ``initial``)."""
+    sched.start()
+    await _until(lambda: any(_port(store, t) for t in store.tasks), timeout=2.0)
+    (old,) = list(store.tasks)
+    old_t = TargetId("127.0.0.1", _port(store, old) or 0)
+    registry.set_state(TG, old_t, TargetState.HEALTHY)
+    await _until(lambda: sched.steady.get("web", False), timeout=2.0)
+    sched.new_deployment("web")
+    await _until(lambda: any(_port(store, t) for t in store.tasks if t != old), timeout=2.0)
+    new = next(t for t in store.tasks if t != old)
+    return old, old_t, new, TargetId("127.0.0.1", _port(store, new) or 0)
+
+
+@pytest.mark.usefixtures("no_periodic_requeue")
+def test_a_target_turning_healthy_wakes_the_scheduler(tmp_path: Path) -> None:
+    driver, registry = FakeDriver(), FakeRegistry(on_register=TargetState.INITIAL)
+
+    async def go() -> None:
+        store, sched = _setup(tmp_path, driver, registry)
+        old, old_t, _new, new_t = await _deployed_pair(store, sched, registry)
+        await asyncio.sleep(0.1)
+        old_rec = store.task(old)
+        assert old_rec is not None and old_rec.desired_status == "RUNNING"  # nothing moves while initial
+        registry.set_state(TG, new_t, TargetState.HEALTHY)
+        # with every periodic requeue a minute long, only the health watch gets here within a second
+        await _until(lambda: old_rec.last_status == "STOPPED", timeout=1.0)
+        assert f"deregister {old_t.port}" in registry.log and f"stop {old}" in driver.log
+        await sched.stop_everything(drain=False)
+
+    asyncio.run(go())
+
+
+@pytest.mark.usefixtures("no_periodic_requeue")
+def test_drain_completion_is_an_event(tmp_path: Path) -> None:
+    driver, registry = FakeDriver(), FakeRegistry(on_register=TargetState.INITIAL, drains=True)
+
+    async def go() -> None:
+        # a 30 s deregistration delay: only the registry's "it left" event ends the drain early
+        store, sched = _setup(tmp_path, driver, registry, drain_delay=30)
+        old, old_t, _new, new_t = await _deployed_pair(store, sched, registry)
+        registry.set_state(TG, new_t, TargetState.HEALTHY)
+        await _until(lambda: registry.states.get((TG, old_t)) is TargetState.DRAINING, timeout=1.0)
+        await asyncio.sleep(0.1)
+        assert f"stop {old}" not in driver.log  # still draining
+        registry.leave(TG, old_t)
+        await _until(lambda: f"stop {old}" in driver.log, timeout=1.0)
+        await sched.stop_everything(drain=False)
+
+    asyncio.run(go())
+
+
+@pytest.mark.usefixtures("no_periodic_requeue")
+def test_a_store_change_enqueues_its_service(tmp_path: Path) -> None:
+    driver, registry = FakeDriver(), FakeRegistry()
+
+    async def go() -> None:
+        store, sched = _setup(tmp_path, driver, registry)
+        sched.start()
+        await _until(lambda: sched.steady.get("web", False), timeout=2.0)
+        svc = store.service("web")
+        assert svc is not None and len(store.tasks) == 1
+        # written straight into the store, as an adapter would, without calling the scheduler
+        svc.desired_count = 2
+        assert svc.primary is not None
+        svc.primary.desired_count = 2
+        store.touch_service(svc)
+        await _until(lambda: sum(1 for t in store.tasks.values() if t.last_status == "RUNNING") == 2, 1.0)
+        await sched.stop_everything(drain=False)
 
     asyncio.run(go())

@@ -6,7 +6,7 @@ system, as Protocols the engine wires up (``engine.py``). ``albfargate.ecs`` imp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from albfargate.model.ecs import TaskDefinition
@@ -19,13 +19,17 @@ __all__ = ["ScalingHost", "ServiceReader", "TargetRegistry"]
 
 class TargetRegistry(Protocol):
     """The target registry the scheduler drives and the autoscaler reads (``alb.targets.LiveTargets``).
-    Every call raises ``KeyError`` for an unknown target group."""
+    Every call raises ``KeyError`` for an unknown target group. ``on_change(callback)`` calls
+    ``callback(target_group_arn)`` after any change of a group's targets or their health (a target
+    turning healthy, starting to drain, leaving the group) and returns the unsubscribe function: the
+    scheduler's watch."""
 
     def register(self, target_group_arn: str, target: TargetId) -> None: ...
     def deregister(self, target_group_arn: str, target: TargetId) -> None: ...
     def describe(self, target_group_arn: str) -> Sequence[tuple[TargetId, TargetHealth]]: ...
     def health_of(self, target_group_arn: str, target: TargetId) -> TargetHealth: ...
     def request_count(self, target_group_arn: str) -> int: ...
+    def on_change(self, callback: Callable[[str], None]) -> Callable[[], None]: ...
 
 
 class ServiceReader(Protocol):

@@ -3,6 +3,11 @@
 Owns
 - the keyed work queue (a service name is queued at most once; a key being reconciled is never reconciled
   twice at the same time; ``requeue_after`` timers; exponential backoff when a reconcile raises);
+- the watches that fill it, as in controller-runtime: a change of a target group's targets or health in the
+  registry (``TargetRegistry.on_change``) enqueues the services bound to that group, a store change
+  (``Store.subscribe``) enqueues its service (not the reconcile's own writes), and a draining task waits for
+  its group's change events rather than polling; a slow periodic requeue (``SAFETY_REQUEUE_SECONDS``) is
+  only a safety net;
 - ``reconcile(service)``: read the store and the target registry, build the pure planner's
   :class:`~albfargate.ecs.planner.ServiceView`, call :func:`~albfargate.ecs.planner.plan`, apply the plan;
 - the task flows, moved through the lifecycle table of :mod:`albfargate.ecs.tasks`:
@@ -44,15 +49,16 @@ from albfargate.state.store import (
 
 log = logging.getLogger("albfargate.scheduler")
 
-#: Poll period while waiting for a deregistered target to leave its group.
-DRAIN_POLL_SECONDS = 0.2
+#: A draining task wakes on its group's change events; this is only the safety-net recheck period.
+DRAIN_RECHECK_SECONDS = 2.0
 #: Extra time allowed past the deregistration delay before we stop waiting for ``unused``.
 DRAIN_SLACK_SECONDS = 2.0
 #: Backoff for a reconcile that raised: base × 2^n, capped.
 RECONCILE_BACKOFF_BASE = 0.2
 RECONCILE_BACKOFF_MAX = 30.0
-#: Reconcile period while a service is not steady (waiting for a target to turn healthy, a drain...).
-UNSTEADY_POLL_SECONDS = 0.25
+#: Longest wait between reconciles of a service that is not steady: a safety net only, since target
+#: health and store changes are watched (the planner asks for sooner when it knows of a deadline).
+SAFETY_REQUEUE_SECONDS = 3.0
 #: How often stopped tasks older than the retention time are forgotten.
 PRUNE_EVERY_SECONDS = 60.0
 #: Worker coroutines taking keys off the queue (reconciles are short; flows run as their own tasks).
@@ -111,6 +117,10 @@ class Scheduler:
         self.store = store
         self.driver = driver
         self.build_spec = build_spec
+        self._targets: TargetRegistry | None = None
+        self._unwatch_targets: Callable[[], None] | None = None
+        self._unwatch_store: Callable[[], None] | None = None
+        self._drain_waiters: dict[str, set[asyncio.Event]] = {}  # target group arn → waiting drains
         self.targets = targets
         self.target_groups = dict(target_groups)
         self.clock = clock
@@ -138,10 +148,64 @@ class Scheduler:
         self._last_prune = clock()
         self.last_error: dict[str, str] = {}
 
+    # ---- the watches ---------------------------------------------------------------------------
+    @property
+    def targets(self) -> TargetRegistry | None:
+        return self._targets
+
+    @targets.setter
+    def targets(self, registry: TargetRegistry | None) -> None:
+        """The registry (set later when the load balancers start at run time): watched from now on."""
+        if self._unwatch_targets is not None:
+            self._unwatch_targets()
+            self._unwatch_targets = None
+        self._targets = registry
+        if registry is not None:
+            self._unwatch_targets = registry.on_change(self._on_target_change)
+
+    def _on_target_change(self, target_group_arn: str) -> None:
+        for ev in self._drain_waiters.get(target_group_arn, ()):
+            ev.set()
+        if not self._workers:
+            return
+        for svc in self.store.services.values():
+            if any(lb.target_group_arn == target_group_arn for lb in svc.model.load_balancers):
+                self.enqueue(svc.name)
+
+    def _on_store_change(self, kind: str, key: str) -> None:
+        if kind == "service":
+            name: str | None = key
+        elif kind == "task":
+            t = self.store.tasks.get(key)
+            name = t.service_name if t is not None else None
+        else:
+            return
+        # a reconcile is synchronous: a change of its service while it runs is its own write
+        if name is not None and name not in self._processing and name in self.store.services:
+            self.enqueue(name)
+
+    async def _target_event(self, arns: set[str], timeout: float) -> None:
+        """Wait until one of these groups changes (or ``timeout`` seconds, or shutdown)."""
+        ev = asyncio.Event()
+        for arn in arns:
+            self._drain_waiters.setdefault(arn, set()).add(ev)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ev.wait(), timeout)
+        finally:
+            for arn in arns:
+                waiters = self._drain_waiters.get(arn)
+                if waiters is not None:
+                    waiters.discard(ev)
+                    if not waiters:
+                        del self._drain_waiters[arn]
+
     # ---- the keyed queue ---------------------------------------------------------------------
     def start(self) -> None:
         for _ in range(WORKERS):
             self._workers.append(asyncio.get_running_loop().create_task(self._worker()))
+        if self._unwatch_store is None:
+            self._unwatch_store = self.store.subscribe(self._on_store_change)
         for name in self.store.services:
             self.enqueue(name)
 
@@ -189,6 +253,9 @@ class Scheduler:
                 self.requeue_after(name, delay)
 
     async def close(self) -> None:
+        if self._unwatch_store is not None:
+            self._unwatch_store()
+            self._unwatch_store = None
         for t in self._timers.values():
             t.cancel()
         self._timers.clear()
@@ -222,8 +289,8 @@ class Scheduler:
         p = planner.plan(view, now=now)
         self._apply(svc, p, now)
         self.steady[name] = p.steady
-        # target health changes are not pushed to us: look again soon while something is moving
-        return p.requeue_after if p.steady else min(p.requeue_after, UNSTEADY_POLL_SECONDS)
+        # health and store changes are watched (they enqueue us): the requeue is a safety net
+        return p.requeue_after if p.steady else min(p.requeue_after, SAFETY_REQUEUE_SECONDS)
 
     def _reconcile_draining(self, svc: ServiceRecord) -> float | None:
         live = [t for t in self.store.tasks_of(svc.name) if t.last_status != "STOPPED"]
@@ -801,13 +868,15 @@ class Scheduler:
             default=0,
         )
         deadline = self.clock() + delay + DRAIN_SLACK_SECONDS
+        arns = {b.target_group_arn for b in bound}
         while self.clock() < deadline and not self._shutdown.is_set():
             if all(
                 str(self.targets.health_of(b.target_group_arn, TargetId(b.host, b.port)).state) == "unused"
                 for b in bound
             ):
                 break
-            await asyncio.sleep(DRAIN_POLL_SECONDS)
+            # the registry tells us when a target leaves its group (its delay ran out, or nothing in flight)
+            await self._target_event(arns, min(DRAIN_RECHECK_SECONDS, max(0.0, deadline - self.clock())))
         for b in bound:
             b.registered = False
 
@@ -819,6 +888,9 @@ class Scheduler:
         """Shutdown: no new launches; every live task stopped (draining first when ``drain``)."""
         self.paused = True
         self._shutdown.set()
+        for waiters in self._drain_waiters.values():
+            for ev in waiters:
+                ev.set()
         await self.close()
         if not drain:
             for b in (b for t in self.live_tasks() for b in t.targets):
