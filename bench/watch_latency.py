@@ -12,8 +12,10 @@ random pause the new target turns healthy. Two figures per round:
 - **drain end → stopped**: from the old target's deregistration delay running out (it leaves the group)
   to the driver being told to stop the old task.
 
-Prints median and max of each over the rounds. Bounded: a few rounds of about a second each, loopback
-nothing. Figures from a loaded machine are indicative only. Run:
+Prints median and max of each over the rounds. Bounded: a few rounds of about two seconds each, no
+sockets. The deregistration delay is whole seconds (as in AWS), so a poll with a period dividing it is in
+phase with the drain's end: a polling scheduler shows there about 0 or one period. Figures from a
+loaded machine are indicative only. Run:
 ``.venv/bin/python bench/watch_latency.py [--rounds N] [--delay SECONDS]``."""
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ async def _until(pred, timeout: float = 20.0) -> None:  # type: ignore[no-untype
         await asyncio.sleep(0.002)
 
 
-async def _round(log_dir: Path, delay: float) -> tuple[float, float]:
+async def _round(log_dir: Path, delay: int) -> tuple[float, float]:
     td = TaskDefinition(
         arn="td:1",
         family="f",
@@ -199,19 +201,13 @@ def _line(name: str, xs: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument(
-        "--delay",
-        type=float,
-        default=0.3,
-        help="deregistration delay of the group (seconds; plus 0–0.2 s at random)",
-    )
+    ap.add_argument("--delay", type=int, default=1, help="deregistration delay of the group (whole seconds)")
     args = ap.parse_args(argv)
     to_stop: list[float] = []
     drained: list[float] = []
     with tempfile.TemporaryDirectory(prefix="albfargate-bench-") as tmp:
         for _ in range(max(1, args.rounds)):
-            # a varied delay, so the drain's end is out of phase with any poll period
-            a, b = asyncio.run(_round(Path(tmp), args.delay + random.uniform(0.0, 0.2)))
+            a, b = asyncio.run(_round(Path(tmp), args.delay))
             to_stop.append(a)
             drained.append(b)
     print(_line("healthy -> stop", to_stop))
