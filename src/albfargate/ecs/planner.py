@@ -374,128 +374,150 @@ def _stop_rank(t: TaskView) -> tuple[int, float, str]:
     return (cls, -(t.started_at if t.started_at is not None else t.created_at), t.task_id)
 
 
-def plan(view: ServiceView, *, now: float | None = None) -> Plan:
-    """Decide one reconcile step for ``view``. ``now`` defaults to ``view.now``."""
-    now = view.now if now is None else now
-    name = view.name
-    primary = view.primary
-    if primary is None:
-        return Plan(requeue_after=STEADY_REQUEUE_SECONDS)
-    desired = max(0, view.desired_count)
-    cap = max_tasks(desired, view.max_percent)
-    floor = min_healthy(desired, view.min_healthy_percent)
+@dataclass(slots=True)
+class _Draft:
+    """What one :func:`plan` pass has decided so far. The phases below run in a fixed order and add to it;
+    :func:`plan` turns it into the frozen :class:`Plan` at the end."""
 
-    active = [t for t in view.tasks if t.active]
-    new = sorted((t for t in active if t.deployment_id == primary.id), key=lambda t: t.task_id)
-    old = sorted((t for t in active if t.deployment_id != primary.id), key=lambda t: t.task_id)
-    lingering_old = [t for t in view.tasks if t.deployment_id != primary.id and not t.gone]
-    stopping = [t for t in view.tasks if not t.active and not t.gone]
-    starting_new = [t for t in new if t.last_status in STARTING_STATUSES]
-
-    def in_grace(t: TaskView) -> bool:
-        return t.started_at is not None and now < t.started_at + view.grace_period
-
-    def acts_unhealthy(t: TaskView) -> bool:
-        return t.unhealthy is not None and not in_grace(t)
-
-    stops: list[StopOrder] = []
-    stop_set: set[str] = set()
-    event_msgs: list[str] = []
-    conditions: list[str] = []
-    updates: list[DeploymentUpdate] = []
-    drops: list[str] = []
+    now: float
+    grace_period: float
+    budget: int  # how many healthy tasks may still be stopped (healthy − minHealthy)
+    rollout: RolloutState  # the primary's rollout state as this pass leaves it
+    stops: list[StopOrder] = field(default_factory=list)
+    stop_set: set[str] = field(default_factory=set)
+    events: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+    updates: list[DeploymentUpdate] = field(default_factory=list)
+    drops: list[str] = field(default_factory=list)
+    wakeups: list[float] = field(default_factory=list)  # seconds from now when something changes by itself
     rollback: RollbackDeployment | None = None
     failed_rollback: str | None = None
-    wakeups: list[float] = []
 
-    healthy_total = sum(1 for t in active if t.healthy)
-    budget = healthy_total - floor  # how many healthy tasks may still be stopped
+    def in_grace(self, t: TaskView) -> bool:
+        return t.started_at is not None and self.now < t.started_at + self.grace_period
 
-    def stop(t: TaskView, reason: str) -> None:
-        nonlocal budget
-        stops.append(StopOrder(t.task_id, reason, StopCode.ServiceSchedulerInitiated))
-        stop_set.add(t.task_id)
+    def acts_unhealthy(self, t: TaskView) -> bool:
+        return t.unhealthy is not None and not self.in_grace(t)
+
+    def stop(self, t: TaskView, reason: str) -> None:
+        self.stops.append(StopOrder(t.task_id, reason, StopCode.ServiceSchedulerInitiated))
+        self.stop_set.add(t.task_id)
         if t.healthy:
-            budget -= 1
+            self.budget -= 1
 
-    scaling_reason = scaling_activity_reason(primary.id)
 
-    # 1. circuit breaker (§7.5): an in-progress primary fails once its consecutive failures reach the limit
-    rollout = primary.rollout_state
+@dataclass(frozen=True, slots=True)
+class _Launch:
+    """What the primary phase decided about starting tasks."""
+
+    starts: tuple[StartOrder, ...]
+    can_launch: bool  # neither FAILED, nor rolling back, nor throttled
+    throttled: bool
+
+
+def _trip_circuit_breaker(view: ServiceView, primary: DeploymentView, desired: int, d: _Draft) -> None:
+    """Phase 1 (§7.5): an in-progress primary fails once its consecutive failures reach the threshold; it
+    is rolled back to the last completed deployment when asked to, unless it is itself a rollback."""
     cb = view.circuit_breaker
-    if (
+    if not (
         cb.enable
-        and rollout is RolloutState.IN_PROGRESS
+        and d.rollout is RolloutState.IN_PROGRESS
         and primary.failed_tasks >= circuit_breaker_threshold(desired)
     ):
-        rollout = RolloutState.FAILED
-        event_msgs.append(events.deployment_failed(name, primary.id))
-        status_change: DeploymentStatus | None = None
-        if primary.rollback_to is not None:
-            # the rollback failed too: the last completed revision does not run any more (locally: its
-            # code could not be restored). Rolling back again would run it again, for ever; stop here.
-            event_msgs.append(events.rollback_failed(name, primary.id, primary.rollback_to))
-            failed_rollback = primary.id
-        elif (
-            cb.rollback
-            and view.last_completed_task_definition is not None
-            and view.last_completed_deployment_id is not None
-            and view.last_completed_deployment_id != primary.id
-        ):
-            prev = view.last_completed_deployment_id
-            rollback = RollbackDeployment(
-                task_definition_arn=view.last_completed_task_definition,
-                rollout_state_reason=events.rollback_reason(prev),
-                rolled_back_from=primary.id,
-                rolling_back_to=prev,
-            )
-            event_msgs.append(events.rolling_back(name, prev))
-            status_change = DeploymentStatus.ACTIVE
-        updates.append(
-            DeploymentUpdate(
-                primary.id,
-                status=status_change,
-                rollout_state=RolloutState.FAILED,
-                rollout_state_reason=events.CIRCUIT_BREAKER_FAILED_REASON,
-            )
+        return
+    name = view.name
+    d.rollout = RolloutState.FAILED
+    d.events.append(events.deployment_failed(name, primary.id))
+    status_change: DeploymentStatus | None = None
+    if primary.rollback_to is not None:
+        # the rollback failed too: the last completed revision does not run any more (locally: its
+        # code could not be restored). Rolling back again would run it again, for ever; stop here.
+        d.events.append(events.rollback_failed(name, primary.id, primary.rollback_to))
+        d.failed_rollback = primary.id
+    elif (
+        cb.rollback
+        and view.last_completed_task_definition is not None
+        and view.last_completed_deployment_id is not None
+        and view.last_completed_deployment_id != primary.id
+    ):
+        prev = view.last_completed_deployment_id
+        d.rollback = RollbackDeployment(
+            task_definition_arn=view.last_completed_task_definition,
+            rollout_state_reason=events.rollback_reason(prev),
+            rolled_back_from=primary.id,
+            rolling_back_to=prev,
         )
+        d.events.append(events.rolling_back(name, prev))
+        status_change = DeploymentStatus.ACTIVE
+    d.updates.append(
+        DeploymentUpdate(
+            primary.id,
+            status=status_change,
+            rollout_state=RolloutState.FAILED,
+            rollout_state_reason=events.CIRCUIT_BREAKER_FAILED_REASON,
+        )
+    )
 
-    # 2. unhealthy tasks outside grace (§7.2, §7.4, §7.6): report them
+
+def _report_unhealthy(view: ServiceView, active: list[TaskView], d: _Draft) -> None:
+    """Phase 2 (§7.2, §7.4, §7.6): a condition for each unhealthy task outside its grace period; a wakeup
+    for the end of the grace of those inside it."""
     for t in active:
-        if acts_unhealthy(t) and t.unhealthy is not None:
-            conditions.append(t.unhealthy.event(name, t.task_id))
+        if d.acts_unhealthy(t) and t.unhealthy is not None:
+            d.conditions.append(t.unhealthy.event(view.name, t.task_id))
         elif t.unhealthy is not None and t.started_at is not None:
-            wakeups.append(t.started_at + view.grace_period - now)
+            d.wakeups.append(t.started_at + view.grace_period - d.now)
 
-    # 3. old deployments: stop non-healthy old tasks freely, healthy ones down to the floor
-    if rollout is not RolloutState.FAILED:  # a failed primary has nothing to replace them with
-        for t in sorted(old, key=_stop_rank):
-            if not t.healthy:
-                reason = t.unhealthy.stopped_reason if acts_unhealthy(t) and t.unhealthy else scaling_reason
-                stop(t, reason)
-            elif budget > 0:
-                stop(t, scaling_reason)
 
-    # 4. the primary: replace unhealthy tasks start-first, keep desired, scale in
-    unhealthy_new = [t for t in new if acts_unhealthy(t)]
-    ok_new = [t for t in new if not acts_unhealthy(t)]
-    healthy_new = [t for t in ok_new if t.healthy]
-    remaining_active = len(active) - len(stops)
-    room = cap - remaining_active
-    need = desired - len(ok_new)
+def _stop_old_tasks(old: list[TaskView], scaling_reason: str, d: _Draft) -> None:
+    """Phase 3: stop old deployments' tasks that are not healthy freely, healthy ones down to the floor.
+    A FAILED primary has nothing to replace them with, so it stops none."""
+    if d.rollout is RolloutState.FAILED:
+        return
+    for t in sorted(old, key=_stop_rank):
+        if not t.healthy:
+            reason = t.unhealthy.stopped_reason if d.acts_unhealthy(t) and t.unhealthy else scaling_reason
+            d.stop(t, reason)
+        elif d.budget > 0:
+            d.stop(t, scaling_reason)
 
-    throttled = False
+
+def _launch_throttled(view: ServiceView, primary: DeploymentView, need: int, d: _Draft) -> bool:
+    """The launch throttle (§7.8): whether consecutive failed starts hold back a start now. A deployment
+    created after the last failure resets it."""
     effective_failures = view.launch_failures
     if view.last_launch_failure_at is not None and primary.created_at > view.last_launch_failure_at:
         effective_failures = 0  # a new deployment resets the throttle (§7.8)
     if effective_failures > 0 and view.last_launch_failure_at is not None and need > 0:
         resume_at = view.last_launch_failure_at + launch_backoff(effective_failures)
-        if now < resume_at:
-            throttled = True
-            wakeups.append(resume_at - now)
-            conditions.append(events.unable_to_start_consistently(name))
+        if d.now < resume_at:
+            d.wakeups.append(resume_at - d.now)
+            d.conditions.append(events.unable_to_start_consistently(view.name))
+            return True
+    return False
 
-    can_launch = rollout is not RolloutState.FAILED and rollback is None and not throttled
+
+def _plan_primary(
+    view: ServiceView,
+    primary: DeploymentView,
+    desired: int,
+    cap: int,
+    active: list[TaskView],
+    new: list[TaskView],
+    scaling_reason: str,
+    d: _Draft,
+) -> _Launch:
+    """Phase 4: the primary's tasks. Start up to desired within ``maxTasks`` (unless FAILED, rolling back
+    or throttled), replace unhealthy tasks start-first, and scale in above desired."""
+    unhealthy_new = [t for t in new if d.acts_unhealthy(t)]
+    ok_new = [t for t in new if not d.acts_unhealthy(t)]
+    healthy_new = [t for t in ok_new if t.healthy]
+    remaining_active = len(active) - len(d.stops)
+    room = cap - remaining_active
+    need = desired - len(ok_new)
+
+    throttled = _launch_throttled(view, primary, need, d)
+    can_launch = d.rollout is not RolloutState.FAILED and d.rollback is None and not throttled
     to_start = max(0, min(need, room)) if can_launch else 0
 
     # unhealthy primary tasks: stop one once its replacement is healthy; or, with no room to start
@@ -506,7 +528,7 @@ def plan(view: ServiceView, *, now: float | None = None) -> Plan:
         n_unhealthy_stops = 1
     for t in unhealthy_new[:n_unhealthy_stops]:
         if t.unhealthy is not None:
-            stop(t, t.unhealthy.stopped_reason)
+            d.stop(t, t.unhealthy.stopped_reason)
 
     # scale-in: more healthy-or-pending primary tasks than desired
     excess = len(ok_new) - desired
@@ -515,78 +537,128 @@ def plan(view: ServiceView, *, now: float | None = None) -> Plan:
         for t in sorted(ok_new, key=_stop_rank):
             if excess <= 0:
                 break
-            if t.healthy and budget <= 0:
+            if t.healthy and d.budget <= 0:
                 continue
-            stop(t, scaling_reason)
+            d.stop(t, scaling_reason)
             excess -= 1
 
     starts: tuple[StartOrder, ...] = ()
     if to_start > 0:
         starts = (StartOrder(primary.id, primary.task_definition_arn, to_start),)
+    return _Launch(starts=starts, can_launch=can_launch, throttled=throttled)
 
-    # 5. nothing can move although old tasks remain (§7.3)
-    if (
-        to_start == 0
-        and not stops
-        and old
-        and not starting_new
-        and not stopping
-        and can_launch
-        and all(t.healthy for t in new)
-    ):
-        conditions.append(events.unable_to_stop_or_start(name))
 
-    # 6. completion (§7.3, §7.5): old tasks gone, desired new tasks all healthy
-    steady = False
-    stopped_after = [t for t in new if t.task_id not in stop_set]
+def _complete_deployment(
+    view: ServiceView,
+    primary: DeploymentView,
+    desired: int,
+    new: list[TaskView],
+    old: list[TaskView],
+    starts: tuple[StartOrder, ...],
+    d: _Draft,
+) -> bool:
+    """Phase 6 (§7.3, §7.5, §7.9): an in-progress primary completes once old tasks are gone and its desired
+    tasks are all healthy; a completed primary drops deployments with no task left. Returns whether the
+    service is steady (one deployment, running == desired, all healthy, nothing to start or stop)."""
+    lingering_old = [t for t in view.tasks if t.deployment_id != primary.id and not t.gone]
+    stopped_after = [t for t in new if t.task_id not in d.stop_set]
     all_new_healthy = len(stopped_after) == desired and all(t.healthy for t in stopped_after)
-    old_gone = not lingering_old and not any(t.task_id in stop_set for t in old)
+    old_gone = not lingering_old and not any(t.task_id in d.stop_set for t in old)
     if (
-        rollout is RolloutState.IN_PROGRESS
-        and rollback is None
+        d.rollout is RolloutState.IN_PROGRESS
+        and d.rollback is None
         and old_gone
         and all_new_healthy
         and not starts
     ):
-        rollout = RolloutState.COMPLETED
-        updates.append(
+        d.rollout = RolloutState.COMPLETED
+        d.updates.append(
             DeploymentUpdate(
                 primary.id,
                 rollout_state=RolloutState.COMPLETED,
                 rollout_state_reason=events.rollout_completed_reason(primary.id),
             )
         )
-        event_msgs.append(events.deployment_completed(name, primary.id))
-    if rollout is RolloutState.COMPLETED:
-        for d in view.deployments:
-            if d.id != primary.id and not any(t.deployment_id == d.id and not t.gone for t in view.tasks):
-                drops.append(d.id)
-        remaining_deployments = len(view.deployments) - len(drops)
-        running = sum(1 for t in stopped_after if t.last_status is LastStatus.RUNNING)
-        if remaining_deployments == 1 and running == desired and all_new_healthy and not starts and not stops:
-            steady = True
-            conditions.append(events.steady_state(name))
+        d.events.append(events.deployment_completed(view.name, primary.id))
+    if d.rollout is not RolloutState.COMPLETED:
+        return False
+    for dep in view.deployments:
+        if dep.id != primary.id and not any(t.deployment_id == dep.id and not t.gone for t in view.tasks):
+            d.drops.append(dep.id)
+    remaining_deployments = len(view.deployments) - len(d.drops)
+    running = sum(1 for t in stopped_after if t.last_status is LastStatus.RUNNING)
+    if remaining_deployments == 1 and running == desired and all_new_healthy and not starts and not d.stops:
+        d.conditions.append(events.steady_state(view.name))
+        return True
+    return False
 
-    # 7. when to look again
+
+def _requeue_after(new: list[TaskView], moving: bool, idle: bool, d: _Draft) -> float:
+    """Phase 7: when to look again: soon while something moves, rarely when idle, or earlier at the next
+    known deadline (end of grace, end of the throttle, the 40 s rule)."""
     for t in new:
         if not t.healthy and t.started_at is not None and t.unhealthy is None:
             at = t.started_at + NO_CHECK_HEALTHY_AFTER
-            if at > now:
-                wakeups.append(at - now)
-    moving = bool(starts or stops or stopping or starting_new)
-    idle = steady or (throttled and not moving)
+            if at > d.now:
+                d.wakeups.append(at - d.now)
     base = STEADY_REQUEUE_SECONDS if idle else BUSY_REQUEUE_SECONDS
-    requeue = min([base, *(w for w in wakeups if w > 0)])
+    return min([base, *(w for w in d.wakeups if w > 0)])
+
+
+def plan(view: ServiceView, *, now: float | None = None) -> Plan:
+    """Decide one reconcile step for ``view``. ``now`` defaults to ``view.now``.
+
+    The phases, in order (each may see what the earlier ones decided): the circuit breaker, unhealthy
+    tasks, old deployments' tasks, the primary's tasks (starts, replacements, scale-in), a rollout that
+    cannot move, completion and steady state, and when to look again."""
+    now = view.now if now is None else now
+    primary = view.primary
+    if primary is None:
+        return Plan(requeue_after=STEADY_REQUEUE_SECONDS)
+    desired = max(0, view.desired_count)
+    cap = max_tasks(desired, view.max_percent)
+    floor = min_healthy(desired, view.min_healthy_percent)
+
+    active = [t for t in view.tasks if t.active]
+    new = sorted((t for t in active if t.deployment_id == primary.id), key=lambda t: t.task_id)
+    old = sorted((t for t in active if t.deployment_id != primary.id), key=lambda t: t.task_id)
+    stopping = [t for t in view.tasks if not t.active and not t.gone]
+    starting_new = [t for t in new if t.last_status in STARTING_STATUSES]
+    healthy_total = sum(1 for t in active if t.healthy)
+    scaling_reason = scaling_activity_reason(primary.id)
+    d = _Draft(
+        now=now, grace_period=view.grace_period, budget=healthy_total - floor, rollout=primary.rollout_state
+    )
+
+    _trip_circuit_breaker(view, primary, desired, d)
+    _report_unhealthy(view, active, d)
+    _stop_old_tasks(old, scaling_reason, d)
+    launch = _plan_primary(view, primary, desired, cap, active, new, scaling_reason, d)
+    starts = launch.starts
+    # phase 5: nothing can move although old tasks remain (§7.3)
+    if (
+        not starts
+        and not d.stops
+        and old
+        and not starting_new
+        and not stopping
+        and launch.can_launch
+        and all(t.healthy for t in new)
+    ):
+        d.conditions.append(events.unable_to_stop_or_start(view.name))
+    steady = _complete_deployment(view, primary, desired, new, old, starts, d)
+    moving = bool(starts or d.stops or stopping or starting_new)
+    requeue = _requeue_after(new, moving, steady or (launch.throttled and not moving), d)
 
     return Plan(
         start=starts,
-        stop=tuple(stops),
-        deployment_updates=tuple(updates),
-        drop_deployments=tuple(drops),
-        new_rollback_deployment=rollback,
-        failed_rollback=failed_rollback,
-        events=tuple(event_msgs),
-        conditions=tuple(conditions),
+        stop=tuple(d.stops),
+        deployment_updates=tuple(d.updates),
+        drop_deployments=tuple(d.drops),
+        new_rollback_deployment=d.rollback,
+        failed_rollback=d.failed_rollback,
+        events=tuple(d.events),
+        conditions=tuple(d.conditions),
         requeue_after=requeue,
         steady=steady,
     )
