@@ -80,6 +80,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     src = up.add_mutually_exclusive_group()
     src.add_argument("--assembly", type=Path, metavar="DIR", help="run this cloud assembly (cdk.out)")
     src.add_argument("--template", type=Path, metavar="FILE", help="run this CloudFormation template")
+    src.add_argument(
+        "--empty",
+        action="store_true",
+        help="run the local system with nothing deployed (the AWS endpoint, S3, SSM, CloudFormation) for "
+        "`cdk deploy` or `aws cloudformation deploy` to deploy into (docs/deploy-local.md); state in "
+        f"./{DEFAULT_STATE_DIR}/ unless --state-dir",
+    )
     up.add_argument(
         "--driver",
         choices=("auto", "process", "docker"),
@@ -240,9 +247,13 @@ def warn_about_model(model: Any) -> None:
 
 
 def resolve_source(args: argparse.Namespace) -> tuple[Path | None, Path | None, Path | None, Path]:
-    """(app_dir, assembly_dir, template_file, default state dir) from the ``up`` arguments."""
-    if args.app_dir is not None and (args.assembly is not None or args.template is not None):
-        raise UsageError("give either APP_DIR or --assembly/--template, not both")
+    """(app_dir, assembly_dir, template_file, default state dir) from the ``up`` arguments (all three None
+    with ``--empty``: the state dir is then in the current directory)."""
+    empty = getattr(args, "empty", False)
+    if args.app_dir is not None and (args.assembly is not None or args.template is not None or empty):
+        raise UsageError("give either APP_DIR or --assembly/--template/--empty, not both")
+    if empty:
+        return None, None, None, Path.cwd().resolve() / DEFAULT_STATE_DIR
     if args.template is not None:
         t = Path(args.template).resolve()
         return None, None, t, t.parent / DEFAULT_STATE_DIR
@@ -275,6 +286,8 @@ def build_config(args: argparse.Namespace) -> Any:
     from albfargate.runsettings import RunSettings, load_run_settings
 
     app_dir, assembly, template, default_state = resolve_source(args)
+    if getattr(args, "empty", False):
+        return _empty_config(args, default_state)
     if app_dir is not None:
         if not (app_dir / "cdk.json").is_file():
             raise UsageError(
@@ -315,6 +328,29 @@ def build_config(args: argparse.Namespace) -> Any:
         model=model,
         state_dir=state_dir,
         run_settings=run_settings,
+        stand_in=tuple(args.stand_in),
+        port_overrides=port_overrides,
+        driver=args.driver,
+        fast_scaling=args.fast_scaling,
+    )
+
+
+def _empty_config(args: argparse.Namespace, default_state: Path) -> Any:
+    """``up --empty``: nothing of an app, only what CloudFormation deployed into the state dir before."""
+    from albfargate.cfn.restore import with_deployed_stacks
+    from albfargate.engine import EngineConfig
+    from albfargate.model import SystemModel
+    from albfargate.runsettings import RunSettings
+
+    state_dir = Path(args.state_dir).resolve() if args.state_dir else default_state
+    model, notes = with_deployed_stacks(SystemModel(), state_dir)
+    for note in notes:
+        print(f"albfargate: warning: {note}", file=sys.stderr, flush=True)
+    port_overrides = parse_port_overrides(args.port)  # deployed listeners may appear later: not checked
+    return EngineConfig(
+        model=model,
+        state_dir=state_dir,
+        run_settings=RunSettings(app_dir=state_dir.parent),
         stand_in=tuple(args.stand_in),
         port_overrides=port_overrides,
         driver=args.driver,
@@ -529,6 +565,8 @@ def _start_supervisor(args: argparse.Namespace, state_dir: Path) -> tuple[subpro
         argv += ["--template", str(Path(args.template).resolve())]
     elif args.assembly is not None:
         argv += ["--assembly", str(Path(args.assembly).resolve())]
+    elif getattr(args, "empty", False):
+        argv.append("--empty")
     else:
         argv.append(str(Path(args.app_dir or ".").resolve()))
     argv += ["--driver", args.driver]
