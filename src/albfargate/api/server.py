@@ -1,5 +1,6 @@
 """The AWS-compatible endpoint: an asyncio HTTP/1.1 server on 127.0.0.1 that dispatches to the ECS,
-ELBv2, Application Auto Scaling, Secrets Manager and SSM Parameter Store handlers.
+ELBv2, Application Auto Scaling, CloudFormation, STS, Secrets Manager and SSM Parameter Store handlers
+(and S3, ``backing/s3.py``).
 
 Dispatch is by the *signed* service name (the credential scope of the SigV4 ``Authorization`` header or
 the presigned ``X-Amz-Credential``) and then ``X-Amz-Target`` (JSON 1.1) or ``Action`` (query); unsigned
@@ -41,6 +42,9 @@ from albfargate.api.secretsmanager.handlers import TARGET_PREFIX as SM_PREFIX
 from albfargate.api.ssm.handlers import OPERATIONS as SSM_OPERATIONS
 from albfargate.api.ssm.handlers import TARGET_PREFIX as SSM_PREFIX
 from albfargate.api.store import ConfigStore
+from albfargate.api.sts.handlers import OPERATIONS as STS_OPERATIONS
+from albfargate.api.sts.handlers import VERSION as STS_VERSION
+from albfargate.api.sts.handlers import XMLNS as STS_XMLNS
 from albfargate.backing.s3_requests import is_s3_request
 from albfargate.errors import RuntimeStartError
 
@@ -69,6 +73,7 @@ ELB_XMLNS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 QUERY_SERVICES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "elasticloadbalancing": (ELB_VERSION, ELB_XMLNS, ELB_OPERATIONS),
     "cloudformation": (CFN_VERSION, CFN_XMLNS, CFN_OPERATIONS),
+    "sts": (STS_VERSION, STS_XMLNS, STS_OPERATIONS),
 }
 
 REASONS = {

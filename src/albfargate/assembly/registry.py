@@ -92,6 +92,18 @@ _ARN_REF = {
     "AWS::ECS::CapacityProvider": lambda c: _name(c),
 }
 
+# Types whose Ref is the name given in a property, when it is given (CloudFormation's physical id is that
+# name: the CDK bootstrap's roles and repository are named so that the CLI finds them).
+_NAME_PROPERTY = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::ECR::Repository": "RepositoryName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Lambda::Function": "FunctionName",
+}
+
 # Attributes that are lists.
 _LIST_ATTRIBUTES = {"Ipv6CidrBlocks", "CidrBlockAssociations", "SecurityGroups", "SubnetIds", "DnsEntries"}
 
@@ -125,6 +137,11 @@ def generic_ref(ctx: ResourceContext) -> Any:
     make = _ARN_REF.get(ctx.type)
     if make is not None:
         return make(ctx)
+    name_property = _NAME_PROPERTY.get(ctx.type)
+    if name_property is not None:
+        given = ctx.props.raw(name_property)
+        if isinstance(given, str) and given:
+            return given
     if ctx.type == "AWS::S3::Bucket":
         return _name(ctx).lower()
     if ctx.type == "AWS::SQS::Queue":
