@@ -452,6 +452,9 @@ class FakeBackend:
     def remove_load_balancer(self, lb_arn: str) -> None:
         self.calls.append(("remove_load_balancer", lb_arn))
 
+    def local_listeners(self) -> list[Any]:
+        return list(getattr(self, "bound", []))
+
     # --- AAS
     def set_scaling(
         self, targets: Sequence[ScalableTarget], policies: Sequence[TargetTrackingPolicy]

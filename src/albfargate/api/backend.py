@@ -181,6 +181,18 @@ class ScalingActivity:
     details: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LocalListener:
+    """A listener as it is served locally: its load balancer's DNS name, the template's protocol and port,
+    and the local port it is bound to (CloudFormation's outputs name the DNS name;
+    ``docs/deploy-local.md``)."""
+
+    dns_name: str
+    protocol: str  # HTTP | HTTPS
+    port: int
+    local_port: int
+
+
 class BackendError(Exception):
     """The backend refused an action; ``code`` is the AWS error code to report."""
 
@@ -232,6 +244,7 @@ class Backend(Protocol):
     def add_listener(self, listener: Listener, rules: Sequence[Rule]) -> None: ...
     def remove_listener(self, listener_arn: str) -> None: ...
     def remove_load_balancer(self, lb_arn: str) -> None: ...
+    def local_listeners(self) -> Sequence[LocalListener]: ...
 
     # --- Application Auto Scaling
     def set_scaling(

@@ -21,6 +21,7 @@ from albfargate.api.backend import (
     DeploymentRecord,
     EventRecord,
     Health,
+    LocalListener,
     ScalingActivity,
     ServiceRecord,
     ServiceUpdate,
@@ -387,6 +388,17 @@ class EngineBackend:
             rules=tuple(r for r in engine.model.rules if r.listener_arn not in gone),
         )
         self._later(lambda: runtime.remove_load_balancer(lb_arn))
+
+    def local_listeners(self) -> list[LocalListener]:
+        engine = self.engine
+        if engine.lb is None:
+            return []
+        dns = {lb.arn: lb.dns_name for lb in engine.model.load_balancers}
+        return [
+            LocalListener(dns[b.lb_arn], b.protocol, b.port, b.local_port)
+            for b in engine.lb.bindings()
+            if b.lb_arn in dns
+        ]
 
     # --- Application Auto Scaling -------------------------------------------------------------------------
     def set_scaling(

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from albfargate.api.backend import LocalListener
 from albfargate.api.cloudformation import views
+from albfargate.api.cloudformation.local_urls import localize
 from albfargate.api.cloudformation.service import CloudFormationApi
 from albfargate.api.context import Context, Params, Result
 from albfargate.api.errors import ApiError
@@ -153,7 +155,12 @@ def describe_stacks(ctx: Context, params: Params) -> Result:
     else:
         stacks = engine.stacks()
     items, nxt = page(stacks, r.text("NextToken"), STACKS_PAGE, VALIDATION, "NextToken")
-    return {"Stacks": [views.stack_view(s) for s in items], "NextToken": nxt}
+    listeners: list[LocalListener] = getattr(ctx.backend, "local_listeners", lambda: [])()
+
+    def local(value: str) -> str:
+        return localize(value, listeners)
+
+    return {"Stacks": [views.stack_view(s, local) for s in items], "NextToken": nxt}
 
 
 def list_stacks(ctx: Context, params: Params) -> Result:

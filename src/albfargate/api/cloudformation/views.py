@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from albfargate.api.wire import ts
@@ -35,16 +36,17 @@ def tags_view(tags: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags]
 
 
-def output_view(o: Output) -> dict[str, Any]:
+def output_view(o: Output, local: Callable[[str], str] | None = None) -> dict[str, Any]:
     return {
         "OutputKey": o.key,
-        "OutputValue": o.value,
+        "OutputValue": local(o.value) if local is not None and isinstance(o.value, str) else o.value,
         "Description": o.description,
         "ExportName": o.export_name,
     }
 
 
-def stack_view(stack: StackRecord) -> dict[str, Any]:
+def stack_view(stack: StackRecord, local: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """``local`` shows an output value as it opens locally (``local_urls.localize``)."""
     return {
         "StackId": stack.stack_id,
         "StackName": stack.name,
@@ -60,7 +62,7 @@ def stack_view(stack: StackRecord) -> dict[str, Any]:
         "DisableRollback": stack.disable_rollback,
         "NotificationARNs": list(stack.notification_arns),
         "Capabilities": list(stack.capabilities),
-        "Outputs": [output_view(o) for o in stack.outputs],
+        "Outputs": [output_view(o, local) for o in stack.outputs],
         "RoleARN": stack.role_arn,
         "Tags": tags_view(stack.tags),
         "EnableTerminationProtection": stack.termination_protection,
