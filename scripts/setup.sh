@@ -49,6 +49,13 @@ if [ ! -x .tools/node_modules/node/bin/node ]; then
   fi
 fi
 
+# The tests (tests/e2e/cdk_local: the stock `cdk bootstrap` / `cdk deploy` into a local system) need the
+# pinned npm aws-cdk CLI in .tools; `albfargate deploy` installs the same one on first use.
+if [[ ",$EXTRAS," == *",dev,"* ]] && command -v npm >/dev/null 2>&1; then
+  .venv/bin/python -c 'from albfargate import synth; synth.ensure_cdk_cli()' >&2 ||
+    echo "albfargate: warning: could not install the aws-cdk CLI into .tools" >&2
+fi
+
 # Optional: the mypyc-compiled ALB hot path (docs/alb.md, "Compiled hot path"), into .build/compiled/ (never
 # next to the sources). Best effort: only when mypy (the fast and dev extras) and a C compiler are there, never fails
 # setup (the ALB then runs as pure Python), a no-op when the sources did not change. ALBFARGATE_COMPILED=0
