@@ -169,6 +169,7 @@ class Engine:
         self.startup: dict[str, float] = {}
         self._secrets: dict[str, str] | None = None
         self.backing: Any = None  # backing.manager.BackingManager when the model has backing resources
+        self.ecr: Any = None  # api.ecr.service.EcrService once the AWS endpoint serves ECR
         self._change = asyncio.Event()
         self._stopping = False
         self._forced = False  # a second Ctrl-C: skip the drain, SIGKILL the tasks (force_stop)
@@ -1073,6 +1074,11 @@ class Engine:
                 await self.api_server.stop()
             except Exception:
                 log.exception("stopping the AWS endpoint failed")
+        if self.ecr is not None:  # the registry: every task that pulled from it has stopped
+            try:
+                await self.ecr.stop()
+            except Exception:
+                log.exception("stopping the local registry failed")
         if self.backing is not None or self.s3 is not None:
             say("the backing servers stop (databases, buckets)")
         if self.s3 is not None:

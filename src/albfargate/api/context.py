@@ -19,6 +19,7 @@ class Context:
     secrets: Any = None  # backing.store.SecretStore of the running system (Secrets Manager), if any
     parameters: Any = None  # backing.store.ParameterStore (SSM Parameter Store), if any
     cloudformation: Any = None  # api.cloudformation.service.CloudFormationApi when the endpoint serves it
+    ecr: Any = None  # api.ecr.service.EcrService (repositories, the local registry), if any
 
 
 Params = Mapping[str, Any]

@@ -471,6 +471,18 @@ async def start_api(
         data = engine.state_dir / "data"
         secrets = SecretStore(data / "secretsmanager" / "secrets.json", clock=engine.clock)
         parameters = ParameterStore(data / "ssm" / "parameters.json", clock=engine.clock)
+    from albfargate.api.ecr.provider import TYPE as ECR_REPOSITORY
+    from albfargate.api.ecr.provider import RepositoryProvider
+    from albfargate.api.ecr.service import EcrService
+    from albfargate.cfn import providers
+
+    ecr = EcrService(engine.state_dir, clock=engine.clock)
+    engine.ecr = ecr  # stopped with the engine, after its tasks
+    images = getattr(engine.driver, "images", None)
+    if images is not None:  # the Docker driver runs images of local repositories from the registry
+        images.local_image = ecr.local_image
+    providers.register(ECR_REPOSITORY, RepositoryProvider())
+    await ecr.start()
     server = ApiServer(
         EngineBackend(engine),
         ConfigStore(engine.model),
@@ -483,6 +495,7 @@ async def start_api(
     )
     from albfargate.api.cloudformation.service import attach
 
+    server.dispatcher.context.ecr = ecr
     attach(server, state_dir=engine.state_dir, model_stacks=tuple(engine.model.stacks), s3=engine.s3)
     engine.api_url = await server.start()
     return server

@@ -1,5 +1,5 @@
 """The AWS-compatible endpoint: an asyncio HTTP/1.1 server on 127.0.0.1 that dispatches to the ECS,
-ELBv2, Application Auto Scaling, CloudFormation, STS, Secrets Manager and SSM Parameter Store handlers
+ELBv2, Application Auto Scaling, CloudFormation, STS, ECR, Secrets Manager and SSM Parameter Store handlers
 (and S3, ``backing/s3.py``).
 
 Dispatch is by the *signed* service name (the credential scope of the SigV4 ``Authorization`` header or
@@ -33,6 +33,8 @@ from albfargate.api.cloudformation.handlers import OPERATIONS as CFN_OPERATIONS
 from albfargate.api.cloudformation.handlers import VERSION as CFN_VERSION
 from albfargate.api.cloudformation.handlers import XMLNS as CFN_XMLNS
 from albfargate.api.context import Context, Handler
+from albfargate.api.ecr.handlers import OPERATIONS as ECR_OPERATIONS
+from albfargate.api.ecr.handlers import TARGET_PREFIX as ECR_PREFIX
 from albfargate.api.ecs.handlers import OPERATIONS as ECS_OPERATIONS
 from albfargate.api.elbv2.handlers import OPERATIONS as ELB_OPERATIONS
 from albfargate.api.errors import ApiError
@@ -231,6 +233,8 @@ class Dispatcher:
             table, op = SM_OPERATIONS, amz_target[len(SM_PREFIX) :]
         elif service in (None, "ssm") and amz_target.startswith(SSM_PREFIX):
             table, op = SSM_OPERATIONS, amz_target[len(SSM_PREFIX) :]
+        elif service in (None, "ecr") and amz_target.startswith(ECR_PREFIX):
+            table, op = ECR_OPERATIONS, amz_target[len(ECR_PREFIX) :]
         else:
             raise ApiError(
                 "UnknownOperationException",

@@ -142,7 +142,7 @@ def generic_ref(ctx: ResourceContext) -> Any:
         given = ctx.props.raw(name_property)
         if isinstance(given, str) and given:
             return given
-    if ctx.type == "AWS::S3::Bucket":
+    if ctx.type in ("AWS::S3::Bucket", "AWS::ECR::Repository"):
         return _name(ctx).lower()
     if ctx.type == "AWS::SQS::Queue":
         return f"https://sqs.{ids.LOCAL_REGION}.{ids.URL_SUFFIX}/{ids.LOCAL_ACCOUNT}/{_name(ctx)}"

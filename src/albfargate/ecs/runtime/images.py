@@ -160,6 +160,9 @@ class ImageResolver:
         self.progress = progress or _to_stderr
         self._locks: dict[str, asyncio.Lock] = {}
         self._ready: set[str] = set()
+        #: maps an image reference to the local registry's name for it (an image of a local ECR
+        #: repository: ``api.ecr.service.EcrService.local_image``), or None to keep it
+        self.local_image: Callable[[str], str | None] = lambda image: None
         self.builds = 0  # asset builds done by this resolver (tests and bench read it)
         self.pulls = 0
 
@@ -169,6 +172,8 @@ class ImageResolver:
     async def resolve(self, image: str, asset: ImageAsset | None) -> str:
         """The local image reference to run for a container: the asset's tag (built when absent) or
         ``image`` (pulled when absent)."""
+        if asset is None:
+            image = self.local_image(image) or image
         ref = asset_tag(asset) if asset is not None else image
         if ref in self._ready:
             return ref
