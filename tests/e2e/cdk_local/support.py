@@ -51,8 +51,12 @@ def copy_example(name: str, dest: Path) -> Path:
     return app
 
 
-def base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+def base_env(docker_config: Path | None = None) -> dict[str, str]:
+    """``docker_config``: where ``docker login`` (run by the CLI for image assets) keeps what it writes,
+    instead of the user's ``~/.docker``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "DOCKER_CONFIG"))}
+    if docker_config is not None:
+        env["DOCKER_CONFIG"] = str(docker_config)
     env.update(
         {
             "AWS_CONFIG_FILE": "/dev/null",
@@ -80,11 +84,11 @@ def albfargate(*args: str, cwd: Path, timeout: float = 200) -> subprocess.Comple
     )
 
 
-def system_env(cwd: Path) -> dict[str, str]:
+def system_env(cwd: Path, docker_config: Path | None = None) -> dict[str, str]:
     """``eval "$(albfargate env)"`` from ``cwd``: the base environment and the lines it prints."""
     p = albfargate("env", "--json", cwd=cwd)
     assert p.returncode == 0, p.stderr
-    return {**base_env(), **json.loads(p.stdout)}
+    return {**base_env(docker_config), **json.loads(p.stdout)}
 
 
 @dataclass
