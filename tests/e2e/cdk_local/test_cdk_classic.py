@@ -3,7 +3,8 @@
 the process driver), ``cdk bootstrap``, ``cdk deploy --all --require-approval never`` of the unchanged
 ``examples/classic`` (stack events stream, Outputs print), ``curl "$ServiceURL"`` answers through the local
 ALB, a second ``cdk deploy`` after a change is a change set and a rolling deployment with no failed request
-under light load, and ``cdk destroy --all --force`` stops and removes everything it made.
+under light load, and ``cdk destroy --all --force`` stops and removes everything it made. A deploy before
+the bootstrap fails as on AWS ("Has the environment been bootstrapped?") and makes nothing.
 
 The change of the second deploy: a container environment variable (a new task definition revision), and
 the target group's deregistration delay set to 5 s (the CDK default is 300 s, which a rolling deployment
@@ -75,6 +76,12 @@ def test_cdk_bootstrap_deploy_update_destroy_of_the_classic_example(tmp_path: Pa
         assert up.returncode == 0, up.stdout + up.stderr
         env = system_env(app)  # from the app's folder: the system of its parent folder is found
 
+        # before the bootstrap: refused as on AWS (no deploy role to assume, no version parameter)
+        early = run_cdk(cdk, "deploy", "--all", "--require-approval", "never", cwd=app, env=env)
+        assert early.returncode != 0, early.output
+        assert "Has the environment been bootstrapped? Please run 'cdk bootstrap'" in early.output
+        assert stack_status(env, "ClassicStack") == "Stack with id ClassicStack does not exist"
+
         boot = run_cdk(cdk, "bootstrap", cwd=app, env=env)
         assert boot.returncode == 0, boot.output
         assert "Environment aws://000000000000/us-east-1 bootstrapped" in boot.output, boot.output
@@ -117,7 +124,9 @@ def test_cdk_bootstrap_deploy_update_destroy_of_the_classic_example(tmp_path: Pa
         assert status["load_balancers"] == [], status
         with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), 2):
             pass
-        assert processes_of(state) == [status["supervisor_pid"]]  # no task is left, only the supervisor
+        # no task is left: only the supervisor and the registry behind ECR (the bootstrap's repository)
+        registry = int((state / "pids" / "registry.pid").read_text())
+        assert sorted(processes_of(state)) == sorted([status["supervisor_pid"], registry])
     finally:
         down = albfargate("down", "--state-dir", str(state), cwd=tmp_path)
         assert down.returncode == 0, down.stdout + down.stderr
