@@ -6,6 +6,9 @@ ALB, a second ``cdk deploy`` after a change is a change set and a rolling deploy
 under light load, and ``cdk destroy --all --force`` stops and removes everything it made. A deploy before
 the bootstrap fails as on AWS ("Has the environment been bootstrapped?") and makes nothing.
 
+Between the two deploys the system is stopped and started again (``down``, ``up --empty``): the stack
+comes back from the state directory, so the second deploy is an update.
+
 The change of the second deploy: a container environment variable (a new task definition revision), and
 the target group's deregistration delay set to 5 s (the CDK default is 300 s, which a rolling deployment
 waits out while the old tasks drain, as on AWS)."""
@@ -67,6 +70,20 @@ def stack_status(env: dict[str, str], name: str) -> str:
         return str(e.response["Error"]["Message"])
 
 
+def stack_outputs(env: dict[str, str], name: str) -> dict[str, str]:
+    import boto3
+
+    cfn = boto3.client(
+        "cloudformation",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
 def test_cdk_bootstrap_deploy_update_destroy_of_the_classic_example(tmp_path: Path) -> None:
     cdk = cdk_cli()
     app = copy_example("classic", tmp_path)
@@ -98,6 +115,16 @@ def test_cdk_bootstrap_deploy_update_destroy_of_the_classic_example(tmp_path: Pa
         assert code == 200, body
         answer = json.loads(body)
         assert answer["container"] == "web" and answer["service"].startswith("MyFargateService")
+
+        # the deployed stacks survive a restart of the system: the next deploy updates them
+        stopped = albfargate("down", "--state-dir", str(state), cwd=tmp_path)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        again = albfargate("up", "--empty", "--detach", "--stand-in", "*", "--api-port", "0", cwd=tmp_path)
+        assert again.returncode == 0, again.stdout + again.stderr
+        env = system_env(app)  # the endpoint's port may have changed
+        found = stack_outputs(env, "ClassicStack")  # the local port is the same unless it was taken
+        url = output(found, "MyFargateServiceServiceURL")
+        assert ".elb.localhost:" in url and curl(url)[0] == 200
 
         change_app(app)
         local = "http://127.0.0.1:" + url.rsplit(":", 1)[1]  # the same listener, for Python's client
