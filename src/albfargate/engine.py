@@ -45,7 +45,13 @@ from albfargate.model import ids
 from albfargate.model.ecs import ContainerDefinition, ContainerHealthCheck, Service, TaskDefinition
 from albfargate.model.system import SystemModel
 from albfargate.model.targets import TargetId
-from albfargate.runsettings import RunSettings, load_secret_values, secret_value
+from albfargate.runsettings import (
+    ContainerRunSetting,
+    RunSettings,
+    from_template,
+    load_secret_values,
+    secret_value,
+)
 from albfargate.snapshots import CodeSnapshots, Snapshot
 from albfargate.state.store import DeploymentRecord, ServiceRecord, Store, TaskRecord, task_summary
 
@@ -77,6 +83,14 @@ def stand_in_matches(patterns: Sequence[str], c: ContainerDefinition) -> bool:
     return any(fnmatch.fnmatchcase(c.image, p) or fnmatch.fnmatchcase(c.name, p) for p in patterns)
 
 
+def container_run_setting(c: ContainerDefinition, settings: RunSettings | None) -> ContainerRunSetting | None:
+    """How the process driver starts ``c``: the run setting its deployed template carries (the task
+    definition's Metadata, ``ContainerDefinition.run_setting``), else the app's (``settings``)."""
+    if c.run_setting is not None:
+        return from_template(c.name, c.run_setting)
+    return settings.container(c.name) if settings is not None else None
+
+
 def missing_run_settings(
     model: SystemModel, settings: RunSettings | None, stand_in: Sequence[str]
 ) -> list[str]:
@@ -90,7 +104,7 @@ def missing_run_settings(
         for c in td.containers:
             if stand_in_matches(stand_in, c):
                 continue
-            if settings is not None and settings.container(c.name) is not None:
+            if c.run_setting is not None or (settings is not None and settings.container(c.name) is not None):
                 continue
             where = f" in {settings.source}" if settings is not None and settings.source else ""
             out.append(
@@ -503,7 +517,7 @@ class Engine:
         env, secret_names = self._task_environment(c)
         in_docker = self.driver.name == "docker"  # the image runs as is: no run setting, stand-in or $PORT
         stand_in = stand_in_matches(self.config.stand_in, c) and not in_docker
-        rs = self.config.run_settings.container(c.name) if self.config.run_settings else None
+        rs = container_run_setting(c, self.config.run_settings)
         port_env: str | None = "PORT"
         health: ContainerHealthCheck | None = c.health_check
         argv: tuple[str, ...]

@@ -301,3 +301,29 @@ def secret_value(values: Mapping[str, str], *, name: str, value_from: str) -> st
     if value_from in values:
         return values[value_from]
     return values.get(name)
+
+
+def from_template(container: str, text: str) -> ContainerRunSetting:
+    """The run setting a deployed template carries for ``container`` (``ContainerDefinition.run_setting``:
+    the JSON the construct wrote into the task definition's Metadata; its workdir is absolute)."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raw = None
+
+    def fail(path: str, message: str) -> RunSettingsError:
+        return RunSettingsError(f"the template's run setting ({path}): {message}")
+
+    return _parse_container(container, raw, app_dir=Path("/"), fail=fail)
+
+
+def to_template(setting: ContainerRunSetting) -> dict[str, Any]:
+    """What the construct writes into the task definition's Metadata for one container (see
+    :func:`from_template`): the command, the absolute workdir, the env and the port variable."""
+    command = setting.command if isinstance(setting.command, str) else list(setting.command)
+    return {
+        "command": command,
+        "workdir": str(setting.workdir),
+        "env": dict(setting.env),
+        "port_env": setting.port_env if setting.port_env is not None else False,
+    }

@@ -532,3 +532,27 @@ def test_props_and_keywords_together_are_refused() -> None:
     with pytest.raises(TypeError, match="unexpected keyword argument 'contianer_port'"):
         LoadBalancedWebService(stack, "Web", image="nginx", contianer_port=80)  # type: ignore[call-overload]
     assert stack.node.try_find_child("Web") is None  # refused before the construct was made
+
+
+def test_the_local_run_setting_is_recorded_only_against_a_local_endpoint(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from albfargate.model.ecs import RUN_SETTINGS_METADATA
+
+    (tmp_path / "albfargate.toml").write_text('[containers.web]\ncommand = ["python3", "server.py"]\n')
+    monkeypatch.chdir(tmp_path)  # the CDK CLI runs the app in its directory
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    t, _ = build(container_name="web")
+    (td,) = t.find_resources("AWS::ECS::TaskDefinition").values()
+    assert RUN_SETTINGS_METADATA not in (td.get("Metadata") or {})  # a template for AWS is unchanged
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")  # after eval "$(albfargate env)"
+    t, _ = build(container_name="web")
+    (td,) = t.find_resources("AWS::ECS::TaskDefinition").values()
+    assert td["Metadata"][RUN_SETTINGS_METADATA] == {
+        "web": {"command": ["python3", "server.py"], "workdir": str(tmp_path), "env": {}, "port_env": "PORT"}
+    }
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://ecs.us-east-1.amazonaws.com")
+    t, _ = build(container_name="web")
+    (td,) = t.find_resources("AWS::ECS::TaskDefinition").values()
+    assert RUN_SETTINGS_METADATA not in (td.get("Metadata") or {})

@@ -10,8 +10,13 @@ Not API: the construct's attributes are.
 
 from __future__ import annotations
 
+import ipaddress
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aws_cdk as cdk
 from aws_cdk import aws_certificatemanager as acm
@@ -262,3 +267,39 @@ def _asset_platform(arm64: bool) -> Any:
     from aws_cdk import aws_ecr_assets as ecr_assets
 
     return ecr_assets.Platform.LINUX_ARM64 if arm64 else ecr_assets.Platform.LINUX_AMD64
+
+
+def _local_endpoint(environ: Mapping[str, str]) -> bool:
+    """Whether ``AWS_ENDPOINT_URL`` names a loopback endpoint (after ``eval "$(albfargate env)"``)."""
+    host = urlsplit(environ.get("AWS_ENDPOINT_URL", "")).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def record_local_run_setting(
+    task_definition: ecs.TaskDefinition,
+    container_name: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    app_dir: Path | None = None,
+) -> bool:
+    """When the app is synthesized against a local endpoint (``cdk deploy`` into ``albfargate up``), write
+    the app's run setting of ``container_name`` (``albfargate.toml`` in the app directory, the CDK CLI's
+    working directory) into the task definition's Metadata, so the process driver runs the deployed app
+    as ``up`` runs it (docs/deploy-local.md). Templates for AWS are unchanged. True when written."""
+    from albfargate.model.ecs import RUN_SETTINGS_METADATA
+    from albfargate.runsettings import load_run_settings, to_template
+
+    if not _local_endpoint(os.environ if environ is None else environ):
+        return False
+    setting = load_run_settings(app_dir or Path.cwd()).container(container_name)
+    if setting is None:
+        return False
+    resource = task_definition.node.default_child
+    assert isinstance(resource, cdk.CfnResource)
+    resource.add_metadata(RUN_SETTINGS_METADATA, {container_name: to_template(setting)})
+    return True

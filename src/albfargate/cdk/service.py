@@ -107,6 +107,7 @@ class LoadBalancedWebService(Construct):
         self.scaling: ecs.ScalableTaskCount | None = builders.build_scaling(
             self.service, self.target_group, props, resolved
         )
+        builders.record_local_run_setting(self.task_definition, self.container.container_name)
         self.url: str
         self.url_output: cdk.CfnOutput
         self.url, self.url_output = builders.build_outputs(self, props, resolved, self.load_balancer)

@@ -71,6 +71,12 @@ class ContainerDependency:
     condition: DependencyCondition = DependencyCondition.START
 
 
+#: The ``Metadata`` key of a task definition resource that carries the local run settings of its containers
+#: (``{"<container>": {"command": ..., "workdir": "/abs/dir", "env": {...}, "port_env": "PORT"}}``), written
+#: by the construct when the app is synthesized against a local endpoint (docs/deploy-local.md).
+RUN_SETTINGS_METADATA = "albfargate:run-settings"
+
+
 @dataclass(frozen=True, slots=True)
 class ContainerDefinition:
     name: str
@@ -96,6 +102,9 @@ class ContainerDefinition:
     ulimits: tuple[tuple[str, int, int], ...] = ()  # (name, soft, hard)
     log_driver: str | None = None
     log_options: tuple[tuple[str, str], ...] = ()
+    #: the local run setting a deployed template carries for this container (JSON: command, workdir,
+    #: env, port_env), from its task definition's ``Metadata`` (:data:`RUN_SETTINGS_METADATA`)
+    run_setting: str | None = None
 
     @property
     def effective_stop_timeout(self) -> int:
