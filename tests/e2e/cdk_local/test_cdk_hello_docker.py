@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.cfn_live import Load
+from tests.e2e.cdk_local.conftest import containers_of
 from tests.e2e.cdk_local.python_image import ensure_python_base
 from tests.e2e.cdk_local.support import (
     albfargate,
@@ -34,26 +35,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(1200),
 ]
-
-
-@pytest.fixture(scope="module")
-def docker_client() -> object:
-    from tests.integration.docker.conftest import unavailable
-
-    try:
-        from albfargate.ecs.runtime.docker import DockerUnavailable, connect
-    except ImportError:
-        unavailable("the docker SDK is not installed")
-    try:
-        return connect(3.0)
-    except DockerUnavailable as exc:
-        unavailable(str(exc))
-    raise AssertionError("unreachable")
-
-
-def containers_of(client: object, state: Path) -> list[str]:
-    label = f"albfargate.state-dir={state.resolve()}"
-    return [c.name for c in client.containers.list(all=True, filters={"label": label})]  # type: ignore[attr-defined]
 
 
 def test_cdk_deploy_of_hello_builds_pushes_and_runs_its_image_with_the_docker_driver(
