@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.cfn_live import Load
-from tests.e2e.cdk_local.conftest import containers_of
+from tests.e2e.cdk_local.conftest import asset_hashes, containers_of, remove_asset_images
 from tests.e2e.cdk_local.python_image import ensure_python_base
 from tests.e2e.cdk_local.support import (
     albfargate,
@@ -44,6 +44,7 @@ def test_cdk_deploy_of_hello_builds_pushes_and_runs_its_image_with_the_docker_dr
     cdk = cdk_cli()
     app = copy_example("hello", tmp_path)
     state = tmp_path / ".albfargate"
+    hashes: set[str] = set()
     up = albfargate("up", "--empty", "--detach", "--driver", "docker", "--api-port", "0", cwd=tmp_path)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
@@ -53,6 +54,7 @@ def test_cdk_deploy_of_hello_builds_pushes_and_runs_its_image_with_the_docker_dr
 
         first = run_cdk(cdk, "deploy", "--all", "--require-approval", "never", cwd=app, env=env)
         assert first.returncode == 0, first.output
+        hashes |= asset_hashes(app)
         status = json.loads(albfargate("status", "--json", "--state-dir", str(state), cwd=tmp_path).stdout)
         found = outputs(first.output, "HelloStack")
         url = next(v for v in found.values() if v.startswith("http://") and ".elb.localhost:" in v)
@@ -70,6 +72,7 @@ def test_cdk_deploy_of_hello_builds_pushes_and_runs_its_image_with_the_docker_dr
         with Load(local + "/health", interval=0.1) as load:
             second = run_cdk(cdk, "deploy", "--all", "--require-approval", "never", cwd=app, env=env)
         assert second.returncode == 0, second.output
+        hashes |= asset_hashes(app)
         assert load.failed == [] and load.ok > 20, (load.ok, load.failed[:5])
         status = json.loads(albfargate("status", "--json", "--state-dir", str(state), cwd=tmp_path).stdout)
         (svc,) = status["services"]
@@ -82,6 +85,7 @@ def test_cdk_deploy_of_hello_builds_pushes_and_runs_its_image_with_the_docker_dr
         wait_for(lambda: containers_of(docker_client, state) == [], 30, "no container of the stack left")
     finally:
         down = albfargate("down", "--state-dir", str(state), cwd=tmp_path)
+        remove_asset_images(docker_client, hashes | asset_hashes(app))
         assert down.returncode == 0, down.stdout + down.stderr
     assert_nothing_left(state)
     assert containers_of(docker_client, state) == []

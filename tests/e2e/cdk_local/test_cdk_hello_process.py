@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cdk_local.conftest import containers_of
+from tests.e2e.cdk_local.conftest import asset_hashes, containers_of, remove_asset_images
 from tests.e2e.cdk_local.python_image import ensure_python_base
 from tests.e2e.cdk_local.support import albfargate, cdk_cli, copy_example, curl, outputs, run_cdk, system_env
 from tests.integration.up_support import assert_nothing_left
@@ -33,6 +33,7 @@ def test_cdk_deploy_of_hello_runs_its_tasks_from_the_template_s_run_setting(
     cdk = cdk_cli()
     app = copy_example("hello", tmp_path)
     state = tmp_path / ".albfargate"
+    hashes: set[str] = set()
     up = albfargate("up", "--empty", "--detach", "--api-port", "0", cwd=tmp_path)  # no --stand-in
     try:
         assert up.returncode == 0, up.stdout + up.stderr
@@ -41,6 +42,7 @@ def test_cdk_deploy_of_hello_runs_its_tasks_from_the_template_s_run_setting(
         assert boot.returncode == 0, boot.output
         deploy = run_cdk(cdk, "deploy", "--all", "--require-approval", "never", cwd=app, env=env)
         assert deploy.returncode == 0, deploy.output
+        hashes |= asset_hashes(app)
         url = next(v for v in outputs(deploy.output, "HelloStack").values() if ".elb.localhost:" in v)
         code, body = curl(url)
         assert code == 200 and "Hello from task" in body, body  # the app's own server.py
@@ -52,5 +54,6 @@ def test_cdk_deploy_of_hello_runs_its_tasks_from_the_template_s_run_setting(
         assert gone.returncode == 0, gone.output
     finally:
         down = albfargate("down", "--state-dir", str(state), cwd=tmp_path)
+        remove_asset_images(docker_client, hashes | asset_hashes(app))
         assert down.returncode == 0, down.stdout + down.stderr
     assert_nothing_left(state)
