@@ -57,7 +57,7 @@ def test_up_prints_the_endpoint_and_the_aws_cli_drives_it(tmp_path: Path) -> Non
         st = status(state)
         api = st["api_url"]
         assert api and api.startswith("http://127.0.0.1:")
-        assert f"AWS API endpoint (ECS, ELBv2, Application Auto Scaling) -> {api}" in up.stdout
+        assert f"AWS API endpoint (ECS, ELBv2, CloudFormation, S3, SSM, ...) -> {api}" in up.stdout
         cluster = st["services"][0]["cluster"]
         r = aws(
             api, "ecs", "update-service", "--cluster", cluster, "--service", "web", "--desired-count", "2"

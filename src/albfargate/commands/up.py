@@ -458,7 +458,7 @@ def render_urls(status: dict[str, Any]) -> str:
     if not lines:
         lines.append("(no load balancer listeners)")
     if status.get("api_url"):
-        lines.append(f"AWS API endpoint (ECS, ELBv2, Application Auto Scaling) -> {status['api_url']}")
+        lines.append(f"AWS API endpoint (ECS, ELBv2, CloudFormation, S3, SSM, ...) -> {status['api_url']}")
     if status.get("console_url"):
         lines.append(f"web console -> {status['console_url']}")
     lines.extend(f"albfargate: note: {note}" for note in status.get("notes", ()))
