@@ -45,7 +45,10 @@ def _unavailable(why: str) -> None:
     pytest.skip(why)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running on the main thread while it
+# is open, so every later test of the same pytest run that calls asyncio.run() would fail ("cannot be called
+# from a running event loop"). Closing it at the end of each browser module gives the thread back.
+@pytest.fixture(scope="module")
 def browser_context() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
