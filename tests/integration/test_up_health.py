@@ -50,7 +50,9 @@ def test_target_failing_elb_health_checks_is_replaced(tmp_path: Path) -> None:
                 f"(task {first}) (port 8080) is unhealthy in (target-group" in m for m in msgs
             ) and any("has stopped 1 running tasks" in m for m in msgs)
 
-        wait_for(replaced, 40, "the unhealthy target reported and its task stopped", interval=0.5)
+        wait_for(
+            replaced, 60, "the unhealthy target reported and its task stopped", interval=0.5, state=state
+        )
         st = status(state)
         msgs = [e["message"] for e in service(st, "web")["events"]]
         unhealthy = next(m for m in msgs if "is unhealthy in" in m)
@@ -79,7 +81,8 @@ def test_container_failing_its_health_check_is_replaced(tmp_path: Path) -> None:
                 None,
             )
 
-        msg = wait_for(failed, 40, "the container health check failure event", interval=0.5)
+        # the first check is due 5 s after the start (Interval), so this is slack for a loaded machine
+        msg = wait_for(failed, 60, "the container health check failure event", interval=0.5, state=state)
         assert msg.startswith("(service web) (task ") and msg.endswith(") failed container health checks.")
 
 

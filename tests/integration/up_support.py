@@ -195,7 +195,9 @@ def service(st: dict[str, Any], name: str) -> dict[str, Any]:
     return next(s for s in st["services"] if s["name"] == name)
 
 
-def wait_for(pred: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
+def wait_for(pred: Any, timeout: float, what: str, interval: float = 0.2, state: Path | None = None) -> Any:
+    """Poll ``pred`` until it returns something truthy. With ``state`` (a state dir), a timeout also shows
+    the supervisor's last log lines, so a failure seen once in CI says what the system was doing."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -203,7 +205,14 @@ def wait_for(pred: Any, timeout: float, what: str, interval: float = 0.2) -> Any
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+    detail = ""
+    if state is not None:
+        try:
+            lines = (state / "supervisor.log").read_text(errors="replace").splitlines()[-40:]
+            detail = "\nsupervisor.log (last lines):\n" + "\n".join(lines)
+        except OSError as exc:
+            detail = f"\n(no supervisor.log: {exc})"
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r}){detail}")
 
 
 def get(url: str, timeout: float = 5, context: Any = None) -> tuple[int, bytes]:
