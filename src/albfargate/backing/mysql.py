@@ -20,7 +20,6 @@ made by a newer MariaDB, is an error and is never wiped."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import shutil
@@ -40,15 +39,17 @@ from .server import (
     data_dir,
     log_path,
     log_tail,
-    next_free_port,
     pid_file,
+    read_meta,
     run_with_input,
     socket_dir,
     spawn_server,
+    start_on_free_port,
     stop_server,
     timed,
     unprivileged_prefix,
     wait_listening,
+    write_meta,
 )
 from .templates import materialise, template_key
 
@@ -223,14 +224,10 @@ class MysqlRunner:
         return None
 
     def _meta(self) -> dict[str, object]:
-        try:
-            doc = json.loads(self.meta_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return doc if isinstance(doc, dict) else {}
+        return read_meta(self.meta_path)
 
     def _save_meta(self, doc: dict[str, object]) -> None:
-        self.meta_path.write_text(json.dumps(doc, indent=1, sort_keys=True))
+        write_meta(self.meta_path, doc)
 
     # ---- start -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -272,19 +269,16 @@ class MysqlRunner:
         await clear_previous(sock / "mysqld.pid", self.state_dir, f"database {self.db.logical_id}")
         last = meta.get("port")
         preferred = int(last) if isinstance(last, int) else (self.db.port or 3306)
-        port = next_free_port(self.host, preferred, self.exclude_ports)
-        for _attempt in range(5):
-            if port != preferred:
-                self.note(f"database {self.db.logical_id}: port {preferred} is in use; it listens on {port}")
-            with timed(self.status, "server"):
-                ok, bind_failed = await self._run_server(binaries, prefix, sock, port)
-            if ok:
-                break
-            if not bind_failed:
-                raise self._failed("the server did not start")
-            preferred, port = port, next_free_port(self.host, port + 1, self.exclude_ports)
-        else:
-            raise self._failed("no free port could be bound")
+        port = await start_on_free_port(
+            what=f"database {self.db.logical_id}",
+            host=self.host,
+            preferred=preferred,
+            exclude=self.exclude_ports,
+            status=self.status,
+            note=self.note,
+            run=lambda port: self._run_server(binaries, prefix, sock, port),
+            failed=self._failed,
+        )
         self.status.port = port
         self.status.pid = self.proc.pid if self.proc else None
         meta["port"] = port

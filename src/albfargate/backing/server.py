@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import functools
 import hashlib
+import json
 import os
 import pwd
 import shutil
@@ -26,7 +27,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -139,6 +140,50 @@ def next_free_port(host: str, preferred: int, exclude: frozenset[int] = frozense
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+async def start_on_free_port(
+    *,
+    what: str,
+    host: str,
+    preferred: int,
+    exclude: frozenset[int],
+    status: ServerStatus,
+    note: Callable[[str], None],
+    run: Callable[[int], Awaitable[tuple[bool, bool]]],
+    failed: Callable[[str], ServerStartError],
+    attempts: int = 5,
+) -> int:
+    """Start a server on ``preferred`` (its template port, or the one it had last time) or the next free
+    port, printing a moved port; a bind race (``run`` answers (False, True): the port was taken between
+    the check and the bind) is retried on the next port, up to ``attempts`` times. ``run(port)`` starts it
+    and answers (started, failed because the port could not be bound); any other failure raises
+    ``failed(...)``. Returns the port it listens on."""
+    port = next_free_port(host, preferred, exclude)
+    for _attempt in range(attempts):
+        if port != preferred:
+            note(f"{what}: port {preferred} is in use; it listens on {port}")
+        with timed(status, "server"):
+            ok, bind_failed = await run(port)
+        if ok:
+            return port
+        if not bind_failed:
+            raise failed("the server did not start")
+        preferred, port = port, next_free_port(host, port + 1, exclude)
+    raise failed("no free port could be bound")
+
+
+def read_meta(path: Path) -> dict[str, object]:
+    """A runner's ``albfargate.json`` beside its data ({} when missing or unreadable)."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def write_meta(path: Path, doc: dict[str, object]) -> None:
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True))
 
 
 def socket_dir(data: Path, tmp_prefix: str, name_length: int) -> Path:

@@ -595,14 +595,7 @@ class StackRunner:
             if record is None:
                 break
             stack.resources[logical_id] = record
-        outs: list[Output] = []
-        problem: str | None = None
-        if not op.failed:
-            outs_or_problem = self._outputs(stack, self._context(stack, exports=exports))
-            if isinstance(outs_or_problem, str):
-                problem = outs_or_problem
-            else:
-                outs = outs_or_problem
+        outs, problem = self._final_outputs(op, stack, exports)
         if op.failed or problem:
             reason = problem or failed_to("create", op.failed)
             await self._rollback_create(op, reason, delete_stack=delete_on_failure)
@@ -644,6 +637,18 @@ class StackRunner:
             delete = _Op(stack, "delete", op.token)
             self._transition(delete, "delete", USER_INITIATED)
             await self._run_delete(delete, retain=frozenset())
+
+    def _final_outputs(
+        self, op: _Op, stack: StackRecord, exports: RecordingExports | None
+    ) -> tuple[list[Output], str | None]:
+        """After the resources of a create or an update: (the outputs to commit, None), or ([], why they
+        cannot be committed); nothing is evaluated when a resource already failed."""
+        if op.failed:
+            return [], None
+        found = self._outputs(stack, self._context(stack, exports=exports))
+        if isinstance(found, str):
+            return [], found
+        return found, None
 
     def _outputs(self, stack: StackRecord, ctx: StackContext) -> list[Output] | str:
         """The new outputs, or why they cannot be committed (an export conflict or one in use)."""

@@ -31,7 +31,7 @@ from albfargate.cfn.evaluate import (
     evaluate,
     properties_text,
 )
-from albfargate.cfn.model import Deployed, Output, ResourceRecord, ResourceStatus, StackStatus
+from albfargate.cfn.model import Deployed, ResourceRecord, ResourceStatus, StackStatus
 from albfargate.cfn.operations import (
     StackRunner,
     _canon,
@@ -74,14 +74,7 @@ class StackUpdates(StackRunner):
                 continue
             if not await self._update_one(op, ctx, logical_id):
                 break
-        problem: str | None = None
-        outs: list[Output] = []
-        if not op.failed:
-            outs_or_problem = self._outputs(stack, self._context(stack, exports=exports))
-            if isinstance(outs_or_problem, str):
-                problem = outs_or_problem
-            else:
-                outs = outs_or_problem
+        outs, problem = self._final_outputs(op, stack, exports)
         if op.failed or problem:
             await self._rollback_update(op, problem or failed_to("update", op.failed) + " ")
             return
