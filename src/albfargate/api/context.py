@@ -20,6 +20,7 @@ class Context:
     parameters: Any = None  # backing.store.ParameterStore (SSM Parameter Store), if any
     cloudformation: Any = None  # api.cloudformation.service.CloudFormationApi when the endpoint serves it
     ecr: Any = None  # api.ecr.service.EcrService (repositories, the local registry), if any
+    databases: Any = None  # () -> backing.manager.BackingManager: runs CloudFormation's RDS databases
 
 
 Params = Mapping[str, Any]

@@ -453,6 +453,18 @@ class _LazyRuntime:
         return call
 
 
+def _backing_of(engine: Engine, secrets: Any, parameters: Any) -> Any:
+    """The engine's backing manager, made on first use (a CloudFormation stack's first database in a
+    system that had no backing resources) over the stores the endpoint already serves."""
+    if engine.backing is None:
+        from albfargate.backing.manager import BackingManager
+
+        engine.backing = BackingManager(
+            engine.model, engine.state_dir, host=engine.config.host, secrets=secrets, parameters=parameters
+        )
+    return engine.backing
+
+
 async def start_api(
     engine: Engine, *, port: int = 4566, host: str = "127.0.0.1", exact: bool = False
 ) -> ApiServer:
@@ -496,6 +508,10 @@ async def start_api(
     from albfargate.api.cloudformation.service import attach
 
     server.dispatcher.context.ecr = ecr
+    server.dispatcher.context.databases = lambda: _backing_of(engine, secrets, parameters)
+    from albfargate.api.rds.provider import register as register_databases
+
+    register_databases()
     attach(server, state_dir=engine.state_dir, model_stacks=tuple(engine.model.stacks), s3=engine.s3)
     engine.api_url = await server.start()
     return server

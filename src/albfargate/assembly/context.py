@@ -36,12 +36,15 @@ def physical_suffix(seed: str, length: int = 12) -> str:
     return ids.hex_id(seed, length).upper()
 
 
-def generated_name(stack: str, logical_id: str, *, max_len: int = 32, prefix_len: int = 8) -> str:
+def generated_name(
+    stack: str, logical_id: str, *, max_len: int = 32, prefix_len: int = 8, seed: str | None = None
+) -> str:
     """A CloudFormation-style generated name ``<stack-prefix>-<logicalid-prefix>-<HASH>``: letters, digits
-    and hyphens, at most ``max_len`` characters, never starting or ending with a hyphen."""
+    and hyphens, at most ``max_len`` characters, never starting or ending with a hyphen. ``seed`` (the
+    resource's seed with its replacement generation) gives a replacement its own hash."""
     stack_part = _NAME_CHARS.sub("", stack)[:prefix_len].strip("-")
     logical_part = _NAME_CHARS.sub("", logical_id)[:prefix_len].strip("-")
-    tail = physical_suffix(f"{stack}/{logical_id}")
+    tail = physical_suffix(seed or f"{stack}/{logical_id}")
     name = "-".join(p for p in (stack_part, logical_part, tail) if p)
     name = re.sub("-{2,}", "-", name)
     if name.lower().startswith("internal-"):

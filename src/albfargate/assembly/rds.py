@@ -39,7 +39,8 @@ def _identifier(ctx: ResourceContext, prop: str) -> str:
     given = ctx.props.str(prop)
     if given:
         return given.lower()
-    return generated_name(ctx.stack, ctx.logical_id, max_len=63, prefix_len=24).lower()
+    # a replacement a CloudFormation update makes gets a new name, as RDS's generated identifiers do
+    return generated_name(ctx.stack, ctx.logical_id, max_len=63, prefix_len=24, seed=ctx.seed).lower()
 
 
 def _cluster_of(ctx: ResourceContext) -> str | None:

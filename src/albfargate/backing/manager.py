@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from albfargate.model.backing import Database, EngineFamily, Parameter, SecretSpec
+from albfargate.model.backing import Database, EngineFamily, Parameter, SecretSpec, SecretTargetAttachment
 from albfargate.model.system import SystemModel
 
 from . import endpoints
@@ -53,6 +54,12 @@ class Runner(Protocol):
     def running(self) -> bool: ...
 
 
+def slot(db: Database) -> str:
+    """The key of a database's runner and status: ``stack/logical id``, and its data name when it has
+    one (a CloudFormation replacement runs beside the database it replaces until the cleanup)."""
+    return f"{db.key}@{db.data_name}" if db.data_name else db.key
+
+
 def _default_user(db: Database) -> str:
     return "postgres" if db.family is EngineFamily.POSTGRES else "admin"
 
@@ -67,6 +74,8 @@ class BackingManager:
         note: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        secrets: SecretStore | None = None,
+        parameters: ParameterStore | None = None,
     ) -> None:
         self.model = model
         self.state_dir = state_dir
@@ -74,10 +83,16 @@ class BackingManager:
         self.note = note or (lambda line: print(f"albfargate: {line}", flush=True))
         self.clock = clock
         self.rng = rng or random.SystemRandom()
-        self.secrets = SecretStore(
+        # the stores the AWS endpoint already serves, when it opened them first (an app without backing
+        # resources, whose first database comes from a CloudFormation stack)
+        self.secrets = secrets or SecretStore(
             state_dir / "data" / "secretsmanager" / "secrets.json", clock=clock, rng=self.rng
         )
-        self.parameters = ParameterStore(state_dir / "data" / "ssm" / "parameters.json", clock=clock)
+        self.parameters = parameters or ParameterStore(
+            state_dir / "data" / "ssm" / "parameters.json", clock=clock
+        )
+        #: databases started at run time (CloudFormation stacks'), by slot (see :func:`slot`)
+        self.added: dict[str, Database] = {}
         self.runners: dict[str, Runner] = {}
         self._done: set[str] = set()  # logical ids of the secrets and parameters made in this run
         self.statuses: dict[str, ServerStatus] = {}
@@ -232,8 +247,9 @@ class BackingManager:
         )
 
     async def _start_database(self, db: Database) -> None:
+        key = slot(db)
         status = ServerStatus(
-            key=db.key,
+            key=key,
             logical_id=db.logical_id,
             identifier=db.identifier,
             engine=db.engine,
@@ -241,7 +257,7 @@ class BackingManager:
             db_name=db.db_name,
             host=self.host,
         )
-        self.statuses[db.key] = status
+        self.statuses[key] = status
         try:
             username, password = self._credentials(db)
         except (Unresolved, NotFound) as exc:
@@ -249,8 +265,9 @@ class BackingManager:
             self.note(f"database {db.logical_id} does not start: {exc}")
             return
         runner = self._make_runner(db, username, password)
-        self.runners[db.key] = runner
-        self.statuses[db.key] = runner.status
+        runner.status.key = key
+        self.runners[key] = runner
+        self.statuses[key] = runner.status
         try:
             await runner.start()
         except ServerStartError as exc:
@@ -262,27 +279,86 @@ class BackingManager:
 
     def _attach(self) -> None:
         for att in self.model.secret_attachments:
-            db = self.model.database(att.target_key)
-            status = self.statuses.get(att.target_key)
-            rec = self.secrets.find(att.secret_arn)
-            if db is None or status is None or rec is None or status.state != "running":
-                continue
-            current = rec.current_value()
-            if current is None:
-                continue
             try:
-                value = endpoints.attach(current, endpoints.attachment_fields(db, self._endpoint(db.key)))
+                self.attach(att)
             except Unresolved as exc:
                 self.note(f"warning: secret attachment {att.logical_id}: {exc}")
-                continue
-            if value != current:
-                version = rec.version()
-                version.value = value  # the attachment completes the template's version, as RDS does
-                self.secrets.save()
+
+    def _database(self, key: str) -> Database | None:
+        """The database a key names (``stack/logical id``, identifier or ARN): a run-time one (the newest
+        of a replacement first), else the model's."""
+        for db in reversed(list(self.added.values())):
+            if key in (db.key, db.identifier, db.arn, slot(db)):
+                return db
+        return self.model.database(key)
+
+    def attach(self, att: SecretTargetAttachment) -> bool:
+        """Add the attached database's host, port, engine, dbname and identifier to the secret's current
+        version, as RDS does; False when there is nothing to do yet (the database is not running, the
+        secret has no value). Unresolved when the secret is not JSON."""
+        db = self._database(att.target_key)
+        rec = self.secrets.find(att.secret_arn)
+        if db is None or rec is None:
+            return False
+        status = self.statuses.get(slot(db))
+        current = rec.current_value()
+        if status is None or status.state != "running" or current is None:
+            return False
+        value = endpoints.attach(current, endpoints.attachment_fields(db, self._endpoint(slot(db))))
+        if value != current:
+            version = rec.version()
+            version.value = value  # the attachment completes the template's version, as RDS does
+            self.secrets.save()
+        return True
+
+    # ---- databases made at run time (CloudFormation) -----------------------------------------------
+    async def add_database(self, db: Database) -> ServerStatus:
+        """Start a database that is not in the model (a CloudFormation stack's), as :meth:`start` starts
+        the model's: its master user and ``DBName`` set from the (resolved) template values, on its
+        template port or the next free one. Returns its status (``running``, or ``failed`` / ``not
+        available`` with the reason; nothing of it is left running then)."""
+        key = slot(db)
+        old = self.runners.get(key)
+        if old is not None:
+            await old.stop()
+        self.added[key] = db
+        await self._start_database(db)
+        return self.statuses[key]
+
+    def endpoint_of(self, db: Database) -> endpoints.Endpoint:
+        return self._endpoint(slot(db))
+
+    async def remove_database(self, db: Database, *, data: str = "delete") -> Path | None:
+        """Stop a run-time database (fast shutdown) and forget it. ``data``: ``delete`` removes its data
+        directory, ``snapshot`` moves it to ``<state>/data/snapshots/<kind>/<name>-<time>`` (the final
+        snapshot RDS keeps; returned), ``keep`` leaves it. Its log is kept."""
+        key = slot(db)
+        runner = self.runners.pop(key, None)
+        if runner is not None:
+            await runner.stop()
+        self.statuses.pop(key, None)
+        self.added.pop(key, None)
+        kind = "postgres" if db.family is EngineFamily.POSTGRES else "mysql"
+        where = self.state_dir / "data" / kind / db.local_name
+        if data == "keep" or not where.exists():
+            return None
+        if data == "snapshot":
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock()))
+            target = self.state_dir / "data" / "snapshots" / kind / f"{db.local_name}-final-{stamp}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(where.rename, target)
+            return target
+        await asyncio.to_thread(shutil.rmtree, where, True)
+        return None
 
     # ---- resolution ------------------------------------------------------------------------------
     def _endpoint(self, key: str) -> endpoints.Endpoint:
         status = self.statuses.get(key)
+        if status is None:  # a run-time database is found by its stack/logical id too
+            db = self._database(key)
+            if db is not None and slot(db) in self.statuses:
+                key = slot(db)
+                status = self.statuses[key]
         if status is None:
             return endpoints.Endpoint(None, None, "not emulated", self._unsupported_reason(key))
         running = status.state == "running" and (key not in self.runners or self.runners[key].running())

@@ -171,7 +171,7 @@ class MysqlRunner:
         self.password = password
         self.note = note
         self.exclude_ports = exclude_ports
-        self.data = data_dir(state_dir, "mysql", db.logical_id)
+        self.data = data_dir(state_dir, "mysql", db.local_name)
         self.datadir = self.data / "datadir"
         self.meta_path = self.data / "albfargate.json"
         self.log = log_path(state_dir, db)

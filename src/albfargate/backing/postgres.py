@@ -187,7 +187,7 @@ class PostgresRunner:
         self.password = password
         self.note = note
         self.exclude_ports = exclude_ports
-        self.data = data_dir(state_dir, "postgres", db.logical_id)
+        self.data = data_dir(state_dir, "postgres", db.local_name)
         self.pgdata = self.data / "pgdata"
         self.meta_path = self.data / "albfargate.json"
         self.log = log_path(state_dir, db)

@@ -114,11 +114,11 @@ def data_dir(state_dir: Path, kind: str, name: str) -> Path:
 
 
 def log_path(state_dir: Path, db: Database) -> Path:
-    return state_dir / "logs" / "backing" / f"{db.logical_id}.log"
+    return state_dir / "logs" / "backing" / f"{db.local_name}.log"
 
 
 def pid_file(state_dir: Path, db: Database) -> Path:
-    return state_dir / "pids" / f"backing-{db.logical_id}.pid"
+    return state_dir / "pids" / f"backing-{db.local_name}.pid"
 
 
 def port_free(host: str, port: int) -> bool:

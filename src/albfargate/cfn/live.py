@@ -7,8 +7,9 @@ services (a service completes when its deployment is steady; a deployment the ci
 fails the resource with "ECS Deployment Circuit Breaker was triggered"); Application Auto Scaling
 targets and policies; S3 buckets (a bucket that is not empty cannot be deleted, as on AWS, unless the
 CDK's ``Custom::S3AutoDeleteObjects`` resource empties it first: its delete is emulated); SSM parameters
-and Secrets Manager secrets. Every other type (RDS databases and secret attachments too, for now) is an
-inert record (:class:`albfargate.cfn.providers.InertProvider`)."""
+and Secrets Manager secrets. RDS databases and secret attachments are made live by
+``albfargate.api.rds.provider`` (registered), ECR repositories by ``albfargate.api.ecr.provider``. Every
+other type is an inert record (:class:`albfargate.cfn.providers.InertProvider`)."""
 
 from __future__ import annotations
 

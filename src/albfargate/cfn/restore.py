@@ -19,6 +19,7 @@ from albfargate.cfn.model import ResourceStatus, StackRecord
 from albfargate.cfn.persist import StackStore
 from albfargate.cfn.statuses import deployed_of
 from albfargate.model import SystemModel, TaskDefinition
+from albfargate.model.backing import Database
 
 
 def state_root(state_dir: Path) -> Path:
@@ -26,6 +27,8 @@ def state_root(state_dir: Path) -> Path:
 
 
 def _recorded(item: object, physical_id: str) -> object:
+    if isinstance(item, Database):  # its data is named by its identifier, as when it was made
+        return dataclasses.replace(item, data_name=physical_id)
     if isinstance(item, TaskDefinition):
         revision = physical_id.rsplit(":", 1)[-1]
         return dataclasses.replace(item, arn=physical_id, revision=int(revision) if revision.isdigit() else 1)

@@ -73,10 +73,18 @@ class Database:
     instance_class: str | None = None
     serverless_v2: tuple[float, float] | None = None  # (MinCapacity, MaxCapacity)
     members: tuple[str, ...] = ()  # cluster member instances (logical ids)
+    #: the name of its data directory, log and pid file; None: the logical id (a database of the app's
+    #: own model). A database deployed through CloudFormation has its identifier (unique in the account,
+    #: as on RDS), so a replacement or another stack's database of the same logical id has its own data.
+    data_name: str | None = None
 
     @property
     def key(self) -> str:
         return f"{self.stack}/{self.logical_id}"
+
+    @property
+    def local_name(self) -> str:
+        return self.data_name or self.logical_id
 
     @property
     def family(self) -> EngineFamily:
