@@ -7,6 +7,7 @@ background (``operations``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from albfargate.cfn.model import (
     StackStatus,
 )
 from albfargate.cfn.operations import USER_INITIATED, _Op
+from albfargate.cfn.rules import RuleFormatError, evaluate_rules, rule_parameters
 from albfargate.cfn.statuses import (
     DELETABLE,
     UPDATABLE,
@@ -43,10 +45,14 @@ from albfargate.cfn.templates import (
     check_capabilities,
     check_change_set_name,
     check_stack_name,
+    declared_parameters,
     parse,
     resolve_parameters,
 )
 from albfargate.cfn.updates import StackUpdates
+from albfargate.model import ids
+
+log = logging.getLogger("albfargate.cfn")
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class StackEngine(StackUpdates):
             stack.parameters if stack is not None and stack.status != StackStatus.REVIEW_IN_PROGRESS else None
         )
         params = resolve_parameters(template, request.parameters, previous=previous, ssm=self._ssm)
+        self._check_rules(name, stack, template, params)
         check_capabilities(template, request.capabilities)
         exports = self.export_values(excluding=stack.stack_id if stack is not None else None)
         missing = missing_imports(template, exports)
@@ -121,6 +128,32 @@ class StackEngine(StackUpdates):
         except EvaluationError as exc:
             raise TemplateError(str(exc)) from None
         return _Prepared(template, body, params)
+
+    def _check_rules(
+        self, name: str, stack: StackRecord | None, template: dict[str, Any], params: list[ParameterValue]
+    ) -> None:
+        """The template's ``Rules`` (``cfn/rules.py``): a failed assertion refuses the operation."""
+        if "Rules" not in template:
+            return
+        pseudo = {
+            "AWS::AccountId": ids.LOCAL_ACCOUNT,
+            "AWS::Region": ids.LOCAL_REGION,
+            "AWS::Partition": ids.PARTITION,
+            "AWS::URLSuffix": ids.URL_SUFFIX,
+            "AWS::StackName": name,
+            "AWS::NotificationARNs": [],
+        }
+        if stack is not None:
+            pseudo["AWS::StackId"] = stack.stack_id
+        values = rule_parameters(declared_parameters(template), [(p.key, p.effective) for p in params])
+        try:
+            outcome = evaluate_rules(template, values, pseudo=pseudo)
+        except RuleFormatError as exc:
+            raise TemplateError(str(exc)) from None
+        for line in outcome.skipped:
+            log.info("CloudFormation stack %s: rule not evaluated locally: %s", name, line)
+        if outcome.failed is not None:
+            raise TemplateError(outcome.failed)
 
     def _ssm(self, name: str) -> str | None:
         reader = getattr(self.system, "ssm_parameter", None)
