@@ -128,6 +128,7 @@ class StackRunner:
         self.reserved = frozenset(reserved)
         self._stacks: dict[str, StackRecord] = {}  # by stack id, in creation order
         self._ops: dict[str, asyncio.Task[None]] = {}
+        self._op_of: dict[str, _Op] = {}  # the operation each task runs (CancelUpdateStack)
         self._last_ts: dict[str, float] = {}
         self._dirty: set[str] = set()
         self._writer: asyncio.Task[None] | None = None
@@ -327,6 +328,7 @@ class StackRunner:
 
         task = asyncio.get_running_loop().create_task(run())
         self._ops[stack.stack_id] = task
+        self._op_of[stack.stack_id] = op
 
     def _context(
         self,
@@ -613,12 +615,14 @@ class StackRunner:
         if not op.disable_rollback:
             self._transition(op, "complete")
 
-    async def _rollback_create(self, op: _Op, reason: str, *, delete_stack: bool = False) -> None:
+    async def _rollback_create(
+        self, op: _Op, reason: str, *, delete_stack: bool = False, event: str = "fail"
+    ) -> None:
         stack = op.stack
         if op.disable_rollback:
             self._transition(op, "fail_no_rollback", reason)
             return
-        self._transition(op, "fail", reason)
+        self._transition(op, event, reason)
         graph = dependencies(stack.template.get("Resources") or {})
         made = {r.logical_id: r for r in op.made}
         order = planner.delete_order(

@@ -3,7 +3,8 @@ start from, with AWS's refusals.
 
 Events: ``create``, ``update``, ``delete`` (an operation starts), ``cleanup`` (resources done, the old
 ones are deleted next), ``complete``, ``fail`` (a resource failed: roll back), ``fail_no_rollback``
-(``DisableRollback``), ``rolled_back`` (the rollback made the old resources current again). An illegal
+(``DisableRollback``), ``rolled_back`` (the rollback made the old resources current again), ``rollback``
+(RollbackStack), ``continue_rollback`` (ContinueUpdateRollback), ``cancel`` (CancelUpdateStack). An illegal
 transition raises :class:`IllegalTransition`.
 
 Pure."""
@@ -57,6 +58,12 @@ _TABLE: dict[tuple[str, str], S] = {
     (S.UPDATE_ROLLBACK_IN_PROGRESS, "complete"): S.UPDATE_ROLLBACK_COMPLETE,
     (S.UPDATE_ROLLBACK_IN_PROGRESS, "fail"): S.UPDATE_ROLLBACK_FAILED,
     (S.UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS, "complete"): S.UPDATE_ROLLBACK_COMPLETE,
+    # RollbackStack (of a create or an update that failed with DisableRollback), ContinueUpdateRollback,
+    # CancelUpdateStack
+    (S.CREATE_FAILED, "rollback"): S.ROLLBACK_IN_PROGRESS,
+    (S.UPDATE_FAILED, "rollback"): S.UPDATE_ROLLBACK_IN_PROGRESS,
+    (S.UPDATE_ROLLBACK_FAILED, "continue_rollback"): S.UPDATE_ROLLBACK_IN_PROGRESS,
+    (S.UPDATE_IN_PROGRESS, "cancel"): S.UPDATE_ROLLBACK_IN_PROGRESS,
     # delete
     (S.DELETE_IN_PROGRESS, "complete"): S.DELETE_COMPLETE,
     (S.DELETE_IN_PROGRESS, "fail"): S.DELETE_FAILED,

@@ -16,6 +16,7 @@ records, the events, making and removing one resource, create and delete; :class
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from typing import Any
 
@@ -31,8 +32,17 @@ from albfargate.cfn.evaluate import (
     evaluate,
     properties_text,
 )
-from albfargate.cfn.model import Deployed, ResourceRecord, ResourceStatus, StackStatus
+from albfargate.cfn.model import (
+    Deployed,
+    ResourceRecord,
+    ResourceStatus,
+    StackEvent,
+    StackRecord,
+    StackStatus,
+)
 from albfargate.cfn.operations import (
+    REPLACING,
+    USER_INITIATED,
     StackRunner,
     _canon,
     _metadata,
@@ -255,15 +265,18 @@ class StackUpdates(StackRunner):
         return False
 
     # ---- rollback of an update ----------------------------------------------------------------------
-    async def _rollback_update(self, op: _Op, reason: str) -> None:
+    async def _rollback_update(self, op: _Op, reason: str, *, event: str | None = "fail") -> None:
+        """Roll the update back to the previous template; ``event`` moves the stack into the rollback
+        (None: it is in it already)."""
         stack = op.stack
         previous = stack.previous
         assert previous is not None
         if op.disable_rollback:
+            # the previous template is kept: RollbackStack rolls back to it later
             self._transition(op, "fail_no_rollback", reason)
-            stack.previous = None
             return
-        self._transition(op, "fail", reason)
+        if event is not None:
+            self._transition(op, event, reason)
         exports = RecordingExports(self.export_values(excluding=stack.stack_id))
         old_resources = previous.template.get("Resources") or {}
         replaced = {r.logical_id for r in op.replaced}
@@ -404,18 +417,7 @@ class StackUpdates(StackRunner):
                 notes.append(f"stack {stack.name}: interrupted update cleanup completed")
             elif stack.previous is not None:
                 stack.status = StackStatus.UPDATE_IN_PROGRESS
-                op = _Op(stack, "update", None)
-                prev_ids = {(r.logical_id, r.physical_id) for r in stack.previous.resources.values()}
-                op.made = [
-                    r for r in stack.resources.values() if (r.logical_id, r.physical_id) not in prev_ids
-                ]
-                op.updated = [
-                    k
-                    for k, r in stack.resources.items()
-                    if k in stack.previous.resources
-                    and (k, r.physical_id) in prev_ids
-                    and _canon(r.properties) != _canon(stack.previous.resources[k].properties)
-                ]
+                op = self._rebuilt_update(stack, None)
                 self._launch(op, self._rollback_update(op, reason))
                 notes.append(f"stack {stack.name}: interrupted update rolled back")
             else:  # an update rollback that cannot be redone without the previous template
@@ -441,3 +443,148 @@ class StackUpdates(StackRunner):
         await self._remove_all(op, [by_id[k] for k in order if k in by_id], graph, keep_retained=True)
         stack.previous = None
         self._transition(op, "complete")
+
+    # ---- RollbackStack, ContinueUpdateRollback, CancelUpdateStack -----------------------------------------
+    def _rebuilt_update(self, stack: StackRecord, token: str | None, failed_op: str | None = None) -> _Op:
+        """An update operation rebuilt from the records (after a restart, or to roll back an update that
+        ended without its rollback): what differs from the previous resources was made or updated by it;
+        ``failed_op``: the operation whose ``*_FAILED`` resources are its failures."""
+        assert stack.previous is not None
+        op = _Op(stack, "update", token)
+        prev_ids = {(r.logical_id, r.physical_id) for r in stack.previous.resources.values()}
+        op.made = [r for r in stack.resources.values() if (r.logical_id, r.physical_id) not in prev_ids]
+        op.updated = [
+            k
+            for k, r in stack.resources.items()
+            if k in stack.previous.resources
+            and (k, r.physical_id) in prev_ids
+            and _canon(r.properties) != _canon(stack.previous.resources[k].properties)
+        ]
+        if failed_op is not None:
+            failed = {
+                e.logical_id
+                for e in stack.events
+                if e.operation_id == failed_op and e.status.endswith("_FAILED") and e.logical_id != stack.name
+            }
+            op.failed = sorted(failed)
+            op.updated += [k for k in op.failed if k in stack.previous.resources and k not in op.updated]
+        return op
+
+    def rollback_stack(self, stack: StackRecord, token: str | None = None) -> None:
+        """RollbackStack: a create or an update that failed with ``DisableRollback`` (``CREATE_FAILED``,
+        ``UPDATE_FAILED``) is rolled back now, as it would have been at once (*inferred* refusal text
+        for any other status)."""
+        failed_op = stack.operation_id
+        if stack.status == StackStatus.CREATE_FAILED:
+            stack.operation_id = self.new_id()
+            op = _Op(stack, "create", token)
+            op.made = [r for r in stack.resources.values() if r.physical_id is not None]
+            self._launch(op, self._rollback_create(op, USER_INITIATED, event="rollback"))
+        elif stack.status == StackStatus.UPDATE_FAILED and stack.previous is not None:
+            op = self._rebuilt_update(stack, token, failed_op)
+            stack.operation_id = self.new_id()
+            self._launch(op, self._rollback_update(op, USER_INITIATED, event="rollback"))
+        else:
+            raise TemplateError(
+                f"Stack:{stack.stack_id} is in {stack.status} state and can not be rolled back."
+            )
+
+    def continue_update_rollback(
+        self, stack: StackRecord, *, skip: tuple[str, ...] = (), token: str | None = None
+    ) -> None:
+        """ContinueUpdateRollback: an update rollback that failed (``UPDATE_ROLLBACK_FAILED``) is
+        continued; the resources named in ``skip`` are marked ``UPDATE_COMPLETE`` as they are (not rolled
+        back), as AWS does."""
+        if stack.status != StackStatus.UPDATE_ROLLBACK_FAILED:
+            raise TemplateError("ContinueUpdateRollback cannot be called from current stack status")
+        known = set(stack.resources) | (set(stack.previous.resources) if stack.previous else set())
+        unknown = [k for k in skip if k not in known]
+        if unknown:
+            raise TemplateError(f"ResourcesToSkip [{', '.join(unknown)}] cannot be found in the stack")
+        failed_op = stack.operation_id
+        if stack.previous is None:  # nothing left to roll back (the record has no previous template)
+            stack.operation_id = self.new_id()
+            op = _Op(stack, "update", token)
+            self._transition(op, "continue_rollback", USER_INITIATED)
+            self._transition(op, "complete")
+            self._touch(stack)
+            return
+        op = self._rebuilt_update(stack, token, failed_op)
+        stack.operation_id = self.new_id()
+        previous = stack.previous
+
+        async def run() -> None:
+            self._transition(op, "continue_rollback", USER_INITIATED)
+            for logical_id in skip:
+                record = stack.resources.get(logical_id) or previous.resources[logical_id]
+                self._event(
+                    stack,
+                    logical_id,
+                    record.type,
+                    ResourceStatus.UPDATE_COMPLETE,
+                    physical_id=record.physical_id,
+                    token=token,
+                )
+                if logical_id in stack.resources:
+                    previous.resources[logical_id] = stack.resources[logical_id].copy()
+            op.updated = [k for k in op.updated if k not in skip]
+            op.failed = [k for k in op.failed if k not in skip]
+            await self._rollback_update(op, USER_INITIATED, event=None)
+
+        self._launch(op, run())
+
+    def cancel_update(self, stack: StackRecord, token: str | None = None) -> None:
+        """CancelUpdateStack: the update in progress stops (the resource it was working on is
+        ``UPDATE_FAILED`` / ``CREATE_FAILED`` "Resource update cancelled") and is rolled back to the
+        previous template."""
+        task = self._ops.get(stack.stack_id)
+        op = self._op_of.get(stack.stack_id)
+        if (
+            stack.status != StackStatus.UPDATE_IN_PROGRESS
+            or task is None
+            or task.done()
+            or op is None
+            or op.kind != "update"
+            or stack.previous is None
+        ):
+            raise TemplateError("CancelUpdateStack cannot be called from current stack status")
+        task.cancel()
+
+        async def run() -> None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self._cancelled_in_flight(op)
+            await self._rollback_update(op, USER_INITIATED, event="cancel")
+
+        self._launch(op, run())
+
+    def _cancelled_in_flight(self, op: _Op) -> None:
+        """The resources the cancelled update was working on: ``*_FAILED`` "Resource update cancelled";
+        an in-place update is updated back by the rollback, a create is deleted by it."""
+        stack = op.stack
+        last: dict[str, StackEvent] = {}
+        replacing: set[str] = set()
+        for e in stack.events:
+            if e.operation_id != stack.operation_id or e.logical_id == stack.name:
+                continue
+            last[e.logical_id] = e
+            if e.reason == REPLACING:
+                replacing.add(e.logical_id)
+        assert stack.previous is not None
+        for logical_id, e in last.items():
+            if not e.status.endswith("_IN_PROGRESS") or e.status.startswith("DELETE"):
+                continue
+            prefix = e.status.removesuffix("_IN_PROGRESS")
+            self._event(
+                stack,
+                logical_id,
+                e.resource_type,
+                f"{prefix}_FAILED",
+                physical_id=e.physical_id,
+                reason="Resource update cancelled",
+                token=op.token,
+            )
+            op.failed.append(logical_id)
+            in_place = logical_id in stack.previous.resources and logical_id not in replacing
+            if in_place and logical_id not in op.updated:
+                op.updated.append(logical_id)

@@ -145,6 +145,34 @@ def delete_stack(ctx: Context, params: Params) -> Result:
     return {}
 
 
+def rollback_stack(ctx: Context, params: Params) -> Result:
+    r = _r(params)
+    engine = _api(ctx).engine
+    with refused():
+        stack = engine.get(r.req("StackName"))
+        engine.rollback_stack(stack, token=r.text("ClientRequestToken"))
+    return {"StackId": stack.stack_id}
+
+
+def continue_update_rollback(ctx: Context, params: Params) -> Result:
+    r = _r(params)
+    engine = _api(ctx).engine
+    with refused():
+        stack = engine.get(r.req("StackName"))
+        engine.continue_update_rollback(
+            stack, skip=tuple(r.strs("ResourcesToSkip")), token=r.text("ClientRequestToken")
+        )
+    return {}
+
+
+def cancel_update_stack(ctx: Context, params: Params) -> Result:
+    r = _r(params)
+    engine = _api(ctx).engine
+    with refused():
+        engine.cancel_update(engine.get(r.req("StackName")), token=r.text("ClientRequestToken"))
+    return {}
+
+
 def describe_stacks(ctx: Context, params: Params) -> Result:
     r = _r(params)
     engine = _api(ctx).engine
@@ -405,6 +433,9 @@ OPERATIONS: dict[str, Handler] = {
     "CreateStack": create_stack,
     "UpdateStack": update_stack,
     "DeleteStack": delete_stack,
+    "RollbackStack": rollback_stack,
+    "ContinueUpdateRollback": continue_update_rollback,
+    "CancelUpdateStack": cancel_update_stack,
     "DescribeStacks": describe_stacks,
     "ListStacks": list_stacks,
     "DescribeStackEvents": describe_stack_events,
