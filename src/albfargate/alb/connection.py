@@ -109,7 +109,7 @@ PHASES: dict[tuple[int, int], int] = {
 
 
 # ---------------------------------------------------------------------------------------- shared state
-HeadCapture = Callable[[Exchange, bytes, bytes | None], None]
+HeadCapture = Callable[[Exchange, bytes, bytes | None, bytearray], None]
 
 
 @dataclass(slots=True, eq=False)
@@ -122,8 +122,9 @@ class ProxyContext:
     tg_counters: dict[str, TgCounters]
     pools: Pools = field(default_factory=Pools)
     sink: ExchangeSink | None = None
-    # (exchange, request head as received, head sent to the target or None) as each request is routed,
-    # before the exchange reaches the sink; set only while someone captures heads (the web console)
+    # (exchange, request head as received, head sent to the target or None, the bytes read after the
+    # head: the body's start) as each request is routed, before the exchange reaches the sink; set only
+    # while someone captures heads (the web console: alb/tap.py)
     capture: HeadCapture | None = None
     connect_timeout: float = CONNECT_TIMEOUT
     stopping: bool = False
@@ -518,7 +519,7 @@ class ClientConnection:
             self.ls.counters.desync_non_compliant += 1
         capture = ctx.capture
         if capture is not None:
-            capture(r.ex, head, None if isinstance(r, Answer) else r.up_head)
+            capture(r.ex, head, None if isinstance(r, Answer) else r.up_head, self.buf)
         if isinstance(r, Answer):
             return self._answer(r)
         return r

@@ -575,6 +575,17 @@ class LoadBalancerRuntime:
         """Process ids of the worker processes (empty with one process)."""
         return [] if self._pool is None else list(self._pool.pids())
 
+    def watch_worker_exchanges(self, callback: Callable[[list[tuple[Any, ...]], int], None] | None) -> None:
+        """``workers`` > 1: have the worker processes sample their exchanges for the web console and send
+        them to ``callback`` in batches (``alb.worker.Sample``); None stops it. One process: a no-op (the
+        console taps this process's proxy context itself)."""
+        if self._pool is not None:
+            self._pool.watch_exchanges(callback)
+
+    def worker_target_requests(self) -> dict[tuple[str, str], int]:
+        """(target group arn, target key) -> the requests the worker processes served (empty with one)."""
+        return {} if self._pool is None else self._pool.target_requests
+
     def _refresh_in_use(self) -> None:
         if self._replica:
             return  # a replica's health comes from the main process

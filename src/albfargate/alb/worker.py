@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from multiprocessing.connection import Connection
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from albfargate.alb.metrics import LbCounters, Metrics, TgCounters
+from albfargate.alb.tap import RING_SIZE, Taken, Tap, exchange_values
 from albfargate.alb.targets import LiveTargets
 from albfargate.model import LoadBalancerAttributes, SystemModel, TargetGroup
 
@@ -48,6 +50,8 @@ class Replica(Protocol):
     def targets(self) -> LiveTargets: ...
     @property
     def metrics(self) -> Metrics: ...
+    @property
+    def ctx(self) -> Any: ...
     def update_rules(self, listener_arn: str, rules: Any, default_actions: Any) -> None: ...
     def update_target_group(self, tg: TargetGroup) -> None: ...
     def update_load_balancer_attributes(self, lb_arn: str, attrs: LoadBalancerAttributes) -> None: ...
@@ -94,11 +98,14 @@ async def _worker(factory: ReplicaFactory, config: ReplicaConfig, conn: Connecti
             rt.update_target_group(msg[1])
         elif kind == "attrs":
             rt.update_load_balancer_attributes(msg[1], msg[2])
+        elif kind == "capture":
+            sample.watch(bool(msg[1]))
         elif kind == "stop":
             grace[0] = float(msg[1])
             loop.remove_reader(conn.fileno())
             stop.set()
 
+    sample = Sample(rt.ctx)
     loop.add_reader(conn.fileno(), on_message)
     conn.send(("ready", os.getpid()))
     deltas = MetricDeltas(rt.metrics)
@@ -108,6 +115,10 @@ async def _worker(factory: ReplicaFactory, config: ReplicaConfig, conn: Connecti
         if lbs or tgs:
             with contextlib.suppress(OSError, ValueError):
                 conn.send(("metrics", lbs, tgs))
+        batch = sample.take()
+        if batch is not None:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(("exchanges", *batch))
 
     async def metrics_loop() -> None:
         while True:
@@ -121,6 +132,38 @@ async def _worker(factory: ReplicaFactory, config: ReplicaConfig, conn: Connecti
         await task
     await rt.stop(grace=grace[0])
     send_metrics()
+    sample.watch(False)
+
+
+class Sample:
+    """The worker's side of the console's sample (:mod:`albfargate.alb.tap`): a tap on the replica's proxy
+    context while the main process asks for one (``("capture", True)``, sent while a console stream is
+    open); :meth:`take` is the batch sent with the metrics, every ``METRICS_INTERVAL``: the first
+    :data:`BATCH` exchanges of the interval as plain values, with heads and body start, and how many more
+    there were."""
+
+    BATCH = RING_SIZE // 2  # per METRICS_INTERVAL (0.5 s): the main process's 512 a second
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.ring: deque[Taken] = deque(maxlen=self.BATCH)
+        self.tap: Tap | None = None
+
+    def watch(self, on: bool) -> None:
+        if on and self.tap is None:
+            self.tap = Tap(self.ctx, self.ring)
+        elif not on and self.tap is not None:
+            self.tap.remove()
+            self.tap = None
+            self.ring.clear()
+
+    def take(self) -> tuple[list[tuple[Any, ...]], int] | None:
+        if self.tap is None:
+            return None
+        taken, skipped = self.tap.take()
+        if not taken and not skipped:
+            return None
+        return [(exchange_values(ex), hin, hout, body) for ex, hin, hout, body in taken], skipped
 
 
 class MetricDeltas:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
@@ -54,6 +55,10 @@ class WorkerPool:
         self._conns: list[Connection] = []
         self._dirty: set[str] = set()
         self._flush_scheduled = False
+        # the web console's sample of the workers' exchanges (alb/tap.py): who gets the batches
+        self.on_exchanges: Callable[[list[tuple[Any, ...]], int], None] | None = None
+        # (target group arn, target key) -> requests the workers served (RequestCountPerTarget's deltas)
+        self.target_requests: dict[tuple[str, str], int] = {}
 
     async def start(self, ports: dict[str, int]) -> None:
         """``ports``: listener arn -> the local port the workers share with this process."""
@@ -117,6 +122,14 @@ class WorkerPool:
             return
         if msg[0] == "metrics":
             self._add_metrics(msg[1], msg[2])
+        elif msg[0] == "exchanges" and self.on_exchanges is not None:
+            self.on_exchanges(msg[1], msg[2])
+
+    def watch_exchanges(self, callback: Callable[[list[tuple[Any, ...]], int], None] | None) -> None:
+        """Ask the workers for a sample of their exchanges (``callback(records, skipped)`` per batch:
+        :class:`albfargate.alb.worker.Sample`), or (None) to stop taking one."""
+        self.on_exchanges = callback
+        self.broadcast(("capture", callback is not None))
 
     def _add_metrics(self, lbs: dict[str, dict[str, int]], tgs: dict[str, dict[str, Any]]) -> None:
         m = self.metrics
@@ -131,8 +144,10 @@ class WorkerPool:
                 continue
             for name, value in tg_delta.items():
                 if name == "per_target":
+                    tr = self.target_requests
                     for key, n in value.items():
                         tc.per_target[key] = tc.per_target.get(key, 0) + n
+                        tr[(arn, key)] = tr.get((arn, key), 0) + n
                 else:
                     setattr(tc, name, getattr(tc, name) + value)
             self.targets.add_requests(arn, int(tg_delta.get("requests", 0)))

@@ -14,11 +14,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from albfargate import names
-from albfargate.console.timeline import Timeline, headers_of, split_request_line
+from albfargate.alb.tap import body_of
+from albfargate.console.timeline import Timeline, body_info, headers_of, split_request_line
 
 MAX_COUNT = 1000
 REPLAY_TIMEOUT = 10.0
-#: Headers not replayed: the connection's own, and the body framing (a replay has no body).
+#: Headers not replayed: the connection's own, and the body framing (a body is sent with Content-Length).
 _NOT_REPLAYED = frozenset(
     {
         "connection",
@@ -143,16 +144,24 @@ class Actions:
             if rec.ex.user_agent and rec.ex.user_agent != "-":
                 headers.append(("User-Agent", rec.ex.user_agent))
         note = None
-        if rec.ex.received_bytes and any(
-            n.lower() in ("content-length", "transfer-encoding") for n, _ in headers
-        ):
-            note = "the request had a body; it is replayed without it"
+        payload = b""
+        info = body_info(rec)
+        if info is not None:
+            got = body_of(rec.head_in, rec.body)
+            if not info["whole"] or got is None:
+                raise ActionError(409, "conflict", f"request {rid} is not replayed: {info['why']}")
+            payload = got[0]
+            note = f"sent again with its body ({len(payload)} bytes)"
+        elif rec.head_in is None and rec.ex.received_bytes and method not in ("GET", "HEAD"):
+            note = "its head and body were not kept: replayed without a body"
         lines = [f"{method} {path}{'?' + query if query else ''} HTTP/1.1"]
         lines += [f"{n}: {v}" for n, v in headers if n.lower() not in _NOT_REPLAYED]
+        if info is not None:
+            lines.append(f"Content-Length: {len(payload)}")
         lines.append("Connection: close")
         status = await _send(
             rec.listener.local_port,
-            ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"),
+            ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload,
             https=rec.listener.scheme == "https",
         )
         return {"ok": True, "status": status, "request_id": None, "note": note}

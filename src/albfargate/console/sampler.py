@@ -6,16 +6,15 @@ registry's per-target counts) and takes the exchanges collected since the last i
 point to every series and the exchanges to the timeline, and publishes the ``metrics`` (and ``request``)
 events.
 
-Exchanges are collected by a tap on the proxy's exchange sink (``ProxyContext.sink``, called once at
-the end of every exchange with the record the access log is written from): while a console stream is
-open the sink is wrapped so the record is also appended to a bounded deque: the first
-:data:`RING_SIZE` exchanges of each interval are taken, the rest only counted (so a point's ``sampled``
-may be below its exact request count, and the timeline records at most that many a second), and
-``ProxyContext.capture`` keeps each request's head as received and as forwarded until its exchange
-ends (the timeline's ``headers_in`` / ``headers_out``). With no stream open the original sink is put
-back and the capture hook is None: the request path is what it was, plus one attribute test. Exchanges served
-by worker processes (``workers`` > 1) are not seen: their counts are, through the main process's
-counters."""
+Exchanges are collected by a tap on the proxy's exchange sink and capture hook
+(:class:`albfargate.alb.tap.Tap`, installed only while a console stream is open): the first
+:data:`RING_SIZE` exchanges of each interval with their heads (``headers_in`` / ``headers_out``) and body
+start (replay), the rest only counted. With no stream open the original sink is put back and the capture hook is None: the request path is what it was,
+plus one attribute test. With ``workers`` > 1 each worker process runs the same tap while the console
+watches and sends its sample over the worker pipe every ``worker.METRICS_INTERVAL`` (0.5 s,
+:meth:`Sampler.from_workers`): those exchanges join the next interval (at most :data:`REMOTE_SIZE`
+waiting, the oldest dropped first and counted), and the workers' per-target counts are added to the
+registry's (``LoadBalancerRuntime.worker_target_requests``)."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from albfargate.alb.exchange import Exchange
+from albfargate.alb.tap import RING_SIZE, Taken, Tap, exchange_of
 from albfargate.console.hub import Hub
 from albfargate.console.metrics import (
     INTERVAL_SECONDS,
@@ -48,54 +47,9 @@ from albfargate.console.timeline import (
 
 log = logging.getLogger(__name__)
 
-RING_SIZE = 512  # exchanges taken per interval at most (a sample, not a count: counts are exact)
 CHUNK = 128  # exchanges handled between two yields to the event loop (no long pause for the requests)
-HEADS_PENDING = 4096  # captured heads of requests in flight at most
 REQUEST_EVENTS_PER_TICK = 50  # `request` events one interval pushes at most (the newest)
-
-
-Taken = tuple[Exchange, bytes | None, bytes | None]  # an exchange, its head as received and as forwarded
-
-
-class Tap:
-    """The exchange sink wrapper and the head capture on one runtime's proxy context. A head is kept
-    from the moment its request is routed until its exchange reaches the sink (at most
-    :data:`HEADS_PENDING` at once: a burst of requests that never end clears them)."""
-
-    def __init__(self, ctx: Any, ring: deque[Taken]) -> None:
-        self.ctx = ctx
-        self.original = ctx.sink
-        heads: dict[int, tuple[Exchange, bytes, bytes | None]] = {}  # id(exchange) -> (exchange, heads)
-        self.heads = heads
-        append = ring.append
-        original = self.original
-        limit = ring.maxlen or RING_SIZE
-
-        def sink(ex: Exchange) -> None:
-            if original is not None:
-                original(ex)
-            h = heads.pop(id(ex), None) if heads else None  # held in `heads` until here: its id is its own
-            if len(ring) < limit:  # the interval's sample is full: the rest are only counted
-                append((ex, h[1], h[2]) if h is not None and h[0] is ex else (ex, None, None))
-
-        def capture(ex: Exchange, head: bytes, up_head: bytes | None) -> None:
-            if len(ring) + len(heads) >= limit:
-                if len(heads) >= HEADS_PENDING:
-                    heads.clear()
-                return
-            heads[id(ex)] = (ex, bytes(head), None if up_head is None else bytes(up_head))
-
-        self.sink: Callable[[Exchange], None] = sink
-        self.capture = capture
-        ctx.sink = sink
-        ctx.capture = capture
-
-    def remove(self) -> None:
-        if self.ctx.sink is self.sink:
-            self.ctx.sink = self.original
-        if self.ctx.capture is self.capture:
-            self.ctx.capture = None
-        self.heads.clear()
+REMOTE_SIZE = RING_SIZE  # exchanges from worker processes waiting for the next interval at most
 
 
 class Sampler:
@@ -115,6 +69,10 @@ class Sampler:
         self.timeline = Timeline()
         self.ring: deque[Taken] = deque(maxlen=RING_SIZE)
         self.tap: Tap | None = None
+        # exchanges the worker processes sent (workers > 1), oldest dropped first when full
+        self.remote: deque[Taken] = deque(maxlen=REMOTE_SIZE)
+        self.remote_dropped = 0  # worker exchanges dropped here (the sampler fell behind), since start
+        self.skipped = 0  # exchanges beyond the sample (only counted), every process, since start
         self.watching = False
         self._sampled_this_interval = False
         self._task: asyncio.Task[None] | None = None
@@ -126,15 +84,37 @@ class Sampler:
         if self.watching:
             self._sampled_this_interval = True
             self._install()
-        elif self.tap is not None:
-            self.tap.remove()
-            self.tap = None
+        else:
+            self._remove()
 
     def _install(self) -> None:
         rt = self.engine.lb
         if rt is None or self.tap is not None:
             return
         self.tap = Tap(rt.ctx, self.ring)
+        watch = getattr(rt, "watch_worker_exchanges", None)
+        if watch is not None:
+            watch(self.from_workers)
+
+    def _remove(self) -> None:
+        if self.tap is None:
+            return
+        self.tap.remove()
+        self.tap = None
+        rt = self.engine.lb
+        watch = getattr(rt, "watch_worker_exchanges", None)
+        if watch is not None:
+            watch(None)
+
+    def from_workers(self, records: list[tuple[Any, ...]], skipped: int) -> None:
+        """A batch from a worker process (``alb.worker``): exchanges as plain values with their heads and
+        body start, and how many more that worker served in the batch's interval."""
+        self.skipped += skipped
+        remote = self.remote
+        for values, head_in, head_out, body in records:
+            if len(remote) == remote.maxlen:
+                self.remote_dropped += 1
+            remote.append((exchange_of(values), head_in, head_out, body))
 
     def runtime_started(self, rt: Any) -> None:
         if self.watching:
@@ -145,9 +125,7 @@ class Sampler:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="console sampler")
 
     async def stop(self) -> None:
-        if self.tap is not None:
-            self.tap.remove()
-            self.tap = None
+        self._remove()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -199,6 +177,11 @@ class Sampler:
             for arn, c in m.tgs.items()
         }
         targets = {(g.tg.arn, t.key): t.requests for g in rt.targets.groups() for t in g.targets.values()}
+        remote = getattr(rt, "worker_target_requests", None)  # workers > 1: what the workers served
+        if remote is not None:
+            for k, n in remote().items():
+                if k in targets:
+                    targets[k] += n
         labels: dict[str, str] = {k.lb_arn: k.lb_name for k in keys}
         labels.update({k.listener_arn: f"{k.lb_name} {k.scheme.upper()}:{k.port}" for k in keys})
         for g in rt.targets.groups():
@@ -215,8 +198,16 @@ class Sampler:
             return
         now = self.clock()
         keys = self._listener_keys(rt)
-        taken = list(self.ring)
-        self.ring.clear()
+        if self.tap is not None:
+            taken, skipped = self.tap.take()
+            self.skipped += skipped
+        else:
+            taken = list(self.ring)
+            self.ring.clear()
+        if self.remote:  # a worker's batch is up to worker.METRICS_INTERVAL old: in time order
+            taken.extend(self.remote)
+            self.remote.clear()
+            taken.sort(key=lambda t: t[0].received_at)
         sampling = self._sampled_this_interval or self.watching
         self._sampled_this_interval = self.watching
         rule_arns: dict[tuple[str, int], str] = {}
@@ -233,7 +224,7 @@ class Sampler:
         for start in range(0, len(taken), CHUNK):
             if start:
                 await asyncio.sleep(0)
-            for ex, head_in, head_out in taken[start : start + CHUNK]:
+            for ex, head_in, head_out, body in taken[start : start + CHUNK]:
                 candidates = by_lb.get((ex.lb_name, "https" if ex.kind in ("https", "wss") else "http"))
                 if not candidates:
                     key = None
@@ -244,7 +235,7 @@ class Sampler:
                 listener_arn = key.listener_arn if key is not None else None
                 prio = ex.matched_rule_priority
                 rule_arn = rule_arns.get((listener_arn, prio)) if listener_arn and prio else None
-                recorded.append(add(ex, key, rule_arn, head_in=head_in, head_out=head_out))
+                recorded.append(add(ex, key, rule_arn, head_in=head_in, head_out=head_out, body=body))
                 observed.append(
                     Observed(
                         key.lb_arn if key is not None else None,

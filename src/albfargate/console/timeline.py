@@ -3,12 +3,15 @@ their filters, and where each came in (listener) and which rule matched it.
 
 An entry is made from the :class:`~albfargate.alb.exchange.Exchange` record the ALB builds for its access
 log anyway; the record is only kept (a reference in a bounded deque, :class:`Timeline`) and turned into a
-dict when someone reads it, so a request costs the console one append. Captured heads (``head_in``,
+dict when someone reads it, so a request costs the console one append. A request's body start (what
+arrived with its head, at most 64 KiB: ``alb.tap``) is kept for replay only, never shown, and the bodies
+held are bounded (:data:`BODY_BUDGET`, the oldest let go first). Captured heads (``head_in``,
 ``head_out``: the request as received and as forwarded) are parsed into header pairs on reading, with
 credential values masked (``console.views.mask_headers``)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -16,9 +19,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from albfargate.alb.exchange import Exchange
+from albfargate.alb.tap import BODY_LIMIT, body_of
 from albfargate.console.views import mask_headers
 
 TIMELINE_SIZE = 2000  # entries kept
+BODY_BUDGET = 16 * 1024 * 1024  # bytes of request bodies the timeline holds at most (the newest kept)
 MAX_LIMIT = 500  # entries one read returns
 
 
@@ -92,6 +97,29 @@ class Recorded:
     rule_arn: str | None
     head_in: bytes | None = None
     head_out: bytes | None = None
+    body: bytes | None = None  # the bytes read with the head (alb.tap: the body's start), None: none
+    body_dropped: bool = False  # the timeline let go of the body (BODY_BUDGET)
+
+
+def body_info(r: Recorded) -> dict[str, Any] | None:
+    """What the timeline says of a request's body (never its content: it may hold credentials, rule 5):
+    its declared length (None: chunked), the bytes kept and whether it is whole (replay sends only a
+    whole body). None: the request had no body (or its head was not kept)."""
+    got = body_of(r.head_in, None if r.body_dropped else r.body)
+    if got is None:
+        return None
+    payload, length, whole = got
+    if whole and len(payload) > BODY_LIMIT:  # a chunked body's start cut at the limit
+        whole = False
+    why = None
+    if r.body_dropped:
+        why = "the timeline no longer keeps this body (it keeps the newest bodies, 16 MiB at most)"
+    elif not whole:
+        why = (
+            f"only the first {len(payload)} bytes of the body were captured (bodies are kept up to "
+            f"{BODY_LIMIT // 1024} KiB, and only what arrived with the head)"
+        )
+    return {"length": length, "captured": len(payload), "whole": whole and not r.body_dropped, "why": why}
 
 
 def entry(r: Recorded, *, with_headers: bool = True) -> dict[str, Any]:
@@ -131,6 +159,7 @@ def entry(r: Recorded, *, with_headers: bool = True) -> dict[str, Any]:
         hin, hout = headers_of(r.head_in), headers_of(r.head_out)
         out["headers_in"] = None if hin is None else mask_headers(hin)
         out["headers_out"] = None if hout is None else mask_headers(hout)
+        out["body"] = body_info(r)
     return out
 
 
@@ -176,17 +205,40 @@ def matcher(query: Mapping[str, str]) -> Callable[[dict[str, Any]], bool]:
 class Timeline:
     """The newest :data:`TIMELINE_SIZE` recorded exchanges."""
 
-    def __init__(self, size: int = TIMELINE_SIZE) -> None:
+    def __init__(self, size: int = TIMELINE_SIZE, body_budget: int = BODY_BUDGET) -> None:
         self.items: deque[Recorded] = deque(maxlen=size)
         self.next_id = 1
+        self.body_budget = body_budget
+        self.body_bytes = 0  # bytes of the bodies held
+        self._with_body: deque[Recorded] = deque()  # the entries holding one, oldest first
 
     def add(
         self, ex: Exchange, listener: ListenerKey | None, rule_arn: str | None, **heads: bytes | None
     ) -> Recorded:
-        r = Recorded(self.next_id, ex, listener, rule_arn, heads.get("head_in"), heads.get("head_out"))
+        body = heads.get("body") or None
+        r = Recorded(self.next_id, ex, listener, rule_arn, heads.get("head_in"), heads.get("head_out"), body)
         self.next_id += 1
+        if len(self.items) == self.items.maxlen and self.items[0].body is not None:
+            self._let_go(self.items[0], dropped=False)
         self.items.append(r)
+        if body is not None:
+            self._with_body.append(r)
+            self.body_bytes += len(body)
+            while self.body_bytes > self.body_budget and self._with_body:
+                self._let_go(self._with_body[0], dropped=True)
         return r
+
+    def _let_go(self, r: Recorded, *, dropped: bool) -> None:
+        if r.body is None:
+            return
+        self.body_bytes -= len(r.body)
+        r.body = None
+        r.body_dropped = dropped
+        if self._with_body and self._with_body[0] is r:
+            self._with_body.popleft()
+        else:
+            with contextlib.suppress(ValueError):
+                self._with_body.remove(r)
 
     def get(self, entry_id: int) -> Recorded | None:
         for r in reversed(self.items):
