@@ -9,12 +9,12 @@ events.
 Exchanges are collected by a tap on the proxy's exchange sink and capture hook
 (:class:`albfargate.alb.tap.Tap`, installed only while a console stream is open): the first
 :data:`RING_SIZE` exchanges of each interval with their heads (``headers_in`` / ``headers_out``) and body
-start (replay), the rest only counted. With no stream open the original sink is put back and the capture hook is None: the request path is what it was,
-plus one attribute test. With ``workers`` > 1 each worker process runs the same tap while the console
-watches and sends its sample over the worker pipe every ``worker.METRICS_INTERVAL`` (0.5 s,
-:meth:`Sampler.from_workers`): those exchanges join the next interval (at most :data:`REMOTE_SIZE`
-waiting, the oldest dropped first and counted), and the workers' per-target counts are added to the
-registry's (``LoadBalancerRuntime.worker_target_requests``)."""
+start (replay), the rest only counted. With no stream open the original sink is put back and the capture
+hook is None: the request path is what it was, plus one attribute test. With ``workers`` > 1 each worker
+process runs the same tap while the console watches and sends its sample over the worker pipe every
+``worker.METRICS_INTERVAL`` (0.5 s, :meth:`Sampler.from_workers`): those exchanges join the next interval
+(at most :data:`REMOTE_SIZE` waiting, the oldest dropped first and counted), and the workers' per-target
+counts are added to the registry's (``LoadBalancerRuntime.worker_target_requests``)."""
 
 from __future__ import annotations
 
