@@ -92,7 +92,7 @@ def test_worker_requests_reach_the_timeline_and_the_series(tmp_path: Path) -> No
                 try:
                     c = Console(console.url)
                     stream = await asyncio.to_thread(EventReader, c, "/api/events?requests=1")
-                    await asyncio.sleep(1.5)  # the worker is told to sample; the series' first point is a baseline
+                    await asyncio.sleep(1.5)  # the worker is told to sample; the first point is a baseline
                     port = port_of(rt)
                     n = 60  # one connection each: SO_REUSEPORT spreads them over both processes
                     codes = await asyncio.gather(
@@ -183,7 +183,8 @@ def test_replay_sends_the_body_and_refuses_one_not_captured_whole(tmp_path: Path
                         return doc
 
                     e = await entry_of("/echo/whole")
-                    assert e["body"] == {"length": len(secret), "captured": len(secret), "whole": True, "why": None}
+                    want = {"length": len(secret), "captured": len(secret), "whole": True, "why": None}
+                    assert e["body"] == want
                     raw = await asyncio.to_thread(c.request, "GET", f"/api/requests/{e['id']}")
                     assert b"hunter2" not in raw[2]  # the body is never rendered (rule 5)
                     before = len(up.seen)
@@ -223,4 +224,3 @@ def test_replay_sends_the_body_and_refuses_one_not_captured_whole(tmp_path: Path
             await up.stop()
 
     asyncio.run(scenario())
-
