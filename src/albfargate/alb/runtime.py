@@ -575,7 +575,7 @@ class LoadBalancerRuntime:
         """Process ids of the worker processes (empty with one process)."""
         return [] if self._pool is None else list(self._pool.pids())
 
-    def watch_worker_exchanges(self, callback: Callable[[list[tuple[Any, ...]], int], None] | None) -> None:
+    def watch_worker_exchanges(self, callback: Callable[[list[tuple[Any, ...]]], None] | None) -> None:
         """``workers`` > 1: have the worker processes sample their exchanges for the web console and send
         them to ``callback`` in batches (``alb.worker.Sample``); None stops it. One process: a no-op (the
         console taps this process's proxy context itself)."""

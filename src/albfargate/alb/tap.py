@@ -8,8 +8,9 @@ The sink is called once at the end of every exchange with the record the access 
 request head as received, the head forwarded (None: the ALB answered) and the connection's buffer (what
 arrived after the head: the body's start, when the request has one). While a tap is installed:
 
-- the first ``limit`` exchanges after each :meth:`Tap.take` go to the ring, the rest are only counted
-  (``skipped``): a request beyond the sample costs a closure call and a length test;
+- the first ``limit`` exchanges after each :meth:`Tap.take` go to the ring; then the tap puts the
+  context's own sink back and takes the capture hook away until the next :meth:`Tap.take`, so a request
+  beyond the sample costs nothing (the exact counts are the metrics');
 - a captured head is held from routing to the exchange's end (at most :data:`HEADS_PENDING` at once:
   a burst of requests that never end clears them); of the buffer, at most :data:`BODY_LIMIT` bytes are
   copied, and only when it is not empty (a body that arrives after its head is not captured: see
@@ -80,7 +81,9 @@ def exchange_of(values: tuple[Any, ...]) -> Exchange:
 
 class Tap:
     """The sink wrapper and the capture hook on one proxy context, into ``ring`` (its ``maxlen`` is the
-    sample's size per interval). :meth:`take` empties the ring and starts the next interval."""
+    sample's size per interval). Once the interval's sample is full the tap steps out of the way (the
+    context's own sink back, no capture hook) until :meth:`take` empties the ring and starts the next
+    interval: a request beyond the sample costs nothing."""
 
     def __init__(self, ctx: Any, ring: deque[Taken]) -> None:
         self.ctx = ctx
@@ -88,7 +91,7 @@ class Tap:
         self.original = ctx.sink
         heads: dict[int, tuple[Exchange, bytes, bytes | None, bytes | None]] = {}  # id(ex) -> heads
         self.heads = heads
-        self.skipped = 0  # exchanges beyond the sample since the last take()
+        self.paused = False
         append = ring.append
         original = self.original
         limit = ring.maxlen or RING_SIZE
@@ -97,36 +100,45 @@ class Tap:
             if original is not None:
                 original(ex)
             h = heads.pop(id(ex), None) if heads else None  # held in `heads` until here: its id is its own
-            if len(ring) < limit:
-                append((ex, h[1], h[2], h[3]) if h is not None and h[0] is ex else (ex, None, None, None))
-            else:  # the interval's sample is full: the rest are only counted
-                self.skipped += 1
+            append((ex, h[1], h[2], h[3]) if h is not None and h[0] is ex else (ex, None, None, None))
+            if len(ring) >= limit:  # the interval's sample is full: out of the request path until take()
+                self.pause()
 
         def capture(ex: Exchange, head: bytes, up_head: bytes | None, buf: Any = b"") -> None:
-            if len(ring) + len(heads) >= limit:
-                if len(heads) >= HEADS_PENDING:
-                    heads.clear()
+            if len(ring) + len(heads) >= limit or len(heads) >= HEADS_PENDING:
+                ctx.capture = None  # enough heads for this interval's sample (the sink still takes)
                 return
             body = bytes(buf[:BODY_LIMIT]) if buf else None
             heads[id(ex)] = (ex, bytes(head), None if up_head is None else bytes(up_head), body)
 
         self.sink: Callable[[Exchange], None] = sink
         self.capture = capture
-        ctx.sink = sink
-        ctx.capture = capture
+        self._hook()
 
-    def take(self) -> tuple[list[Taken], int]:
-        """The exchanges taken since the last call and how many more there were."""
-        taken = list(self.ring)
-        self.ring.clear()
-        skipped, self.skipped = self.skipped, 0
-        return taken, skipped
+    def _hook(self) -> None:
+        self.ctx.sink = self.sink
+        self.ctx.capture = self.capture
+        self.paused = False
 
-    def remove(self) -> None:
+    def pause(self) -> None:
         if self.ctx.sink is self.sink:
             self.ctx.sink = self.original
         if self.ctx.capture is self.capture:
             self.ctx.capture = None
+        self.paused = True
+
+    def take(self) -> list[Taken]:
+        """The exchanges taken since the last call; the next interval's sample starts."""
+        taken = list(self.ring)
+        self.ring.clear()
+        if self.paused:  # exchanges that ended while the tap was out of the way took no heads out
+            self.heads.clear()
+        if self.paused or self.ctx.capture is None:
+            self._hook()
+        return taken
+
+    def remove(self) -> None:
+        self.pause()
         self.heads.clear()
 
 

@@ -118,7 +118,7 @@ async def _worker(factory: ReplicaFactory, config: ReplicaConfig, conn: Connecti
         batch = sample.take()
         if batch is not None:
             with contextlib.suppress(OSError, ValueError):
-                conn.send(("exchanges", *batch))
+                conn.send(("exchanges", batch))
 
     async def metrics_loop() -> None:
         while True:
@@ -139,8 +139,8 @@ class Sample:
     """The worker's side of the console's sample (:mod:`albfargate.alb.tap`): a tap on the replica's proxy
     context while the main process asks for one (``("capture", True)``, sent while a console stream is
     open); :meth:`take` is the batch sent with the metrics, every ``METRICS_INTERVAL``: the first
-    :data:`BATCH` exchanges of the interval as plain values, with heads and body start, and how many more
-    there were."""
+    :data:`BATCH` exchanges of the interval as plain values, with heads and body start (the rest are not
+    seen: the tap steps aside once its sample is full)."""
 
     BATCH = RING_SIZE // 2  # per METRICS_INTERVAL (0.5 s): the main process's 512 a second
 
@@ -157,13 +157,13 @@ class Sample:
             self.tap = None
             self.ring.clear()
 
-    def take(self) -> tuple[list[tuple[Any, ...]], int] | None:
+    def take(self) -> list[tuple[Any, ...]] | None:
         if self.tap is None:
             return None
-        taken, skipped = self.tap.take()
-        if not taken and not skipped:
+        taken = self.tap.take()
+        if not taken:
             return None
-        return [(exchange_values(ex), hin, hout, body) for ex, hin, hout, body in taken], skipped
+        return [(exchange_values(ex), hin, hout, body) for ex, hin, hout, body in taken]
 
 
 class MetricDeltas:

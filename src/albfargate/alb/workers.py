@@ -56,7 +56,7 @@ class WorkerPool:
         self._dirty: set[str] = set()
         self._flush_scheduled = False
         # the web console's sample of the workers' exchanges (alb/tap.py): who gets the batches
-        self.on_exchanges: Callable[[list[tuple[Any, ...]], int], None] | None = None
+        self.on_exchanges: Callable[[list[tuple[Any, ...]]], None] | None = None
         # (target group arn, target key) -> requests the workers served (RequestCountPerTarget's deltas)
         self.target_requests: dict[tuple[str, str], int] = {}
 
@@ -123,10 +123,10 @@ class WorkerPool:
         if msg[0] == "metrics":
             self._add_metrics(msg[1], msg[2])
         elif msg[0] == "exchanges" and self.on_exchanges is not None:
-            self.on_exchanges(msg[1], msg[2])
+            self.on_exchanges(msg[1])
 
-    def watch_exchanges(self, callback: Callable[[list[tuple[Any, ...]], int], None] | None) -> None:
-        """Ask the workers for a sample of their exchanges (``callback(records, skipped)`` per batch:
+    def watch_exchanges(self, callback: Callable[[list[tuple[Any, ...]]], None] | None) -> None:
+        """Ask the workers for a sample of their exchanges (``callback(records)`` per batch:
         :class:`albfargate.alb.worker.Sample`), or (None) to stop taking one."""
         self.on_exchanges = callback
         self.broadcast(("capture", callback is not None))

@@ -72,7 +72,6 @@ class Sampler:
         # exchanges the worker processes sent (workers > 1), oldest dropped first when full
         self.remote: deque[Taken] = deque(maxlen=REMOTE_SIZE)
         self.remote_dropped = 0  # worker exchanges dropped here (the sampler fell behind), since start
-        self.skipped = 0  # exchanges beyond the sample (only counted), every process, since start
         self.watching = False
         self._sampled_this_interval = False
         self._task: asyncio.Task[None] | None = None
@@ -106,10 +105,9 @@ class Sampler:
         if watch is not None:
             watch(None)
 
-    def from_workers(self, records: list[tuple[Any, ...]], skipped: int) -> None:
-        """A batch from a worker process (``alb.worker``): exchanges as plain values with their heads and
-        body start, and how many more that worker served in the batch's interval."""
-        self.skipped += skipped
+    def from_workers(self, records: list[tuple[Any, ...]]) -> None:
+        """A batch from a worker process (``alb.worker.Sample``): exchanges as plain values with their
+        heads and body start."""
         remote = self.remote
         for values, head_in, head_out, body in records:
             if len(remote) == remote.maxlen:
@@ -199,8 +197,7 @@ class Sampler:
         now = self.clock()
         keys = self._listener_keys(rt)
         if self.tap is not None:
-            taken, skipped = self.tap.take()
-            self.skipped += skipped
+            taken = self.tap.take()
         else:
             taken = list(self.ring)
             self.ring.clear()

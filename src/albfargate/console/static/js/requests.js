@@ -167,9 +167,22 @@ function headersTable(title, headers, id) {
   );
 }
 
+function bodyText(body) {
+  if (body === null) return "none";
+  const size = body.length === null ? `chunked, ${body.captured} bytes` : `${body.length} bytes`;
+  return body.whole ? `${size}, kept whole (not shown; replay sends it)` : `${size}, not kept whole (not shown)`;
+}
+
 function detail(r) {
   const replay = h("button", { type: "button", class: "primary", id: "act-replay" }, "Replay");
   const result = h("p", { id: "replay-result", "aria-live": "polite" });
+  const body = r.body ?? null;
+  // a body that was not captured whole is not sent again blindly: the button is off and says why
+  const blocked = body !== null && !body.whole;
+  if (blocked) {
+    replay.disabled = true;
+    replay.setAttribute("aria-describedby", "replay-blocked");
+  }
   replay.addEventListener("click", async () => {
     replay.disabled = true;
     try {
@@ -180,7 +193,7 @@ function detail(r) {
       result.textContent = `Replay refused (${err.status} ${err.code}): ${err.message}`;
       toast(result.textContent, "error");
     } finally {
-      replay.disabled = false;
+      replay.disabled = blocked;
     }
   });
   const kv = [
@@ -196,6 +209,7 @@ function detail(r) {
     ["duration", duration(r.duration)],
     ["target time", duration(r.target_processing_time)],
     ["bytes in / out", `${r.received_bytes} / ${r.sent_bytes}`],
+    ["body", bodyText(body)],
     r.error_reason ? ["error", r.error_reason] : null,
     r.redirect_url ? ["redirect", r.redirect_url] : null,
     ["trace", r.trace_id],
@@ -206,9 +220,10 @@ function detail(r) {
     h("h3", {}, `Request ${r.id}`),
     h("dl", { class: "kv" }, kv.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "–")])),
     h("div", { class: "actions" }, replay),
+    blocked ? h("p", { class: "hint", id: "replay-blocked" }, `Replay is off: ${body.why}.`) : null,
     result,
     headersTable("Headers in (as received)", r.headers_in, "headers-in"),
     headersTable("Headers out (as sent to the target)", r.headers_out, "headers-out"),
-    h("p", { class: "hint" }, "Credentials (Authorization, Cookie …) are shown as ****; a replay sends the originals, which never leave the server."),
+    h("p", { class: "hint" }, "Credentials (Authorization, Cookie …) are shown as ****, and bodies are not shown; a replay sends the originals, which never leave the server."),
   );
 }
