@@ -13,8 +13,10 @@ With ``--console`` a fourth row, ``alb+console``, is a second albfargate LB proc
 web console (docs/console.md) with one client streaming its events (``/api/events?requests=1``) for the
 whole run: the load balancer with a console open, beside the one without.
 
-Usage: ``.venv/bin/python bench/alb.py [--duration 10] [--connections 50] [--console]``. Installs nginx,
-haproxy and wrk with apt-get when they are missing. The machine may be shared: numbers vary run to run.
+Usage: ``.venv/bin/python bench/alb.py [--duration 10] [--connections 50] [--console] [--only-alb]``
+(``--only-alb``: the albfargate rows only, for more rounds of the console's figures in less time).
+Installs nginx, haproxy and wrk with apt-get when they are missing. The machine may be shared: numbers vary
+run to run.
 
 Internal: ``bench/alb.py --serve-alb PORT UP1 UP2 [--console-port P]`` runs one albfargate LB process
 (used by the bench)."""
@@ -309,6 +311,14 @@ class _ConsoleStream:
         self.sock.close()
 
 
+def _median_ratio(
+    a: list[tuple[float, float, float, float]], b: list[tuple[float, float, float, float]]
+) -> float:
+    """The median of the per-round rps ratios a/b (each round runs both back to back)."""
+    ratios = sorted(x[0] / y[0] for x, y in zip(a, b, strict=True) if y[0])
+    return ratios[len(ratios) // 2] if ratios else float("nan")
+
+
 # ---------------------------------------------------------------------------------------- main
 def main() -> int:
     ap = argparse.ArgumentParser()
@@ -326,6 +336,11 @@ def main() -> int:
         "--console", action="store_true", help="also measure an albfargate LB with a web console streaming"
     )
     ap.add_argument("--console-port", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--only-alb",
+        action="store_true",
+        help="measure the albfargate LB (and alb+console) only: no nginx or HAProxy rows",
+    )
     ap.add_argument("--serve-alb", nargs="+", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_alb:
@@ -389,6 +404,8 @@ def main() -> int:
             alb_cmd.append("--no-access-logs")
         alb = start([*alb_cmd, "--workers", "1"], PROXY_CPU, procs)
         ports = dict(PROXY_PORTS)
+        if args.only_alb:  # nginx and HAProxy stay up (idle), unmeasured
+            ports = {"albfargate": PROXY_PORTS["albfargate"]}
         stream = None
         if args.console:
             ccmd = [*alb_cmd, "--workers", "1", "--console-port", str(CONSOLE_PORT)]
@@ -444,7 +461,9 @@ def main() -> int:
             print(
                 f"console stream during the run: {stream.events} events, {stream.bytes / 1e6:.1f} MB "
                 f"(alb+console/albfargate rps ratio {best['alb+console'][0] / best['albfargate'][0]:.2f}, "
-                f"p99 ratio {best['alb+console'][2] / best['albfargate'][2]:.2f})",
+                f"p99 ratio {best['alb+console'][2] / best['albfargate'][2]:.2f}, cpu per request ratio "
+                f"{best['alb+console'][3] / best['albfargate'][3]:.2f}; median of the rounds' rps ratios "
+                f"{_median_ratio(rounds['alb+console'], rounds['albfargate']):.2f})",
                 flush=True,
             )
             stream.close()
@@ -468,9 +487,11 @@ def main() -> int:
             f"{rss_after:.1f} MB after the load",
             flush=True,
         )
-        print(f"alb/nginx cpu per request ratio: {best['albfargate'][3] / best['nginx'][3]:.2f}", flush=True)
-        print(f"alb/nginx p99 ratio: {best['albfargate'][2] / best['nginx'][2]:.2f}", flush=True)
-        print(f"alb/nginx rps ratio: {best['albfargate'][0] / best['nginx'][0]:.2f}", flush=True)
+        if "nginx" in best:
+            cpu_ratio = best["albfargate"][3] / best["nginx"][3]
+            print(f"alb/nginx cpu per request ratio: {cpu_ratio:.2f}", flush=True)
+            print(f"alb/nginx p99 ratio: {best['albfargate'][2] / best['nginx'][2]:.2f}", flush=True)
+            print(f"alb/nginx rps ratio: {best['albfargate'][0] / best['nginx'][0]:.2f}", flush=True)
     finally:
         for p in procs:
             with contextlib.suppress(ProcessLookupError):
