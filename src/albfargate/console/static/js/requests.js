@@ -3,7 +3,7 @@
 // server's filters of /api/requests, and the same test applied to the live `request` events); a row opens
 // the request's headers in and out (/api/requests/{id}), and Replay sends it again.
 
-import { subscribe, currentPage, toast } from "./app.js";
+import { subscribe, currentPage, toast, confirmDialog } from "./app.js";
 import * as api from "./api.js";
 import { $, h, clear, clock, duration, activate, throttle, stateBadge } from "./dom.js";
 
@@ -184,6 +184,9 @@ function detail(r) {
     replay.setAttribute("aria-describedby", "replay-blocked");
   }
   replay.addEventListener("click", async () => {
+    // a request that may change state (POST, PUT, DELETE ...) is sent again only once confirmed
+    const safe = r.method === "GET" || r.method === "HEAD" || r.method === "OPTIONS";
+    if (!safe && !(await confirmDialog(`Replay ${r.method} ${r.path}?`, `The target gets this ${r.method} again${body ? `, with its body (${bodyText(body)})` : ""}.`, "Replay"))) return;
     replay.disabled = true;
     try {
       const a = await api.action("replay", { request_id: r.id });
