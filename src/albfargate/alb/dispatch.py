@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from albfargate.alb import balancing, desync, headers, responses
 from albfargate.alb.exchange import Exchange
 from albfargate.alb.http1 import (
-    HOP_BY_HOP,
     ProtocolError,
     RequestHead,
     parse_plain_request_head,
@@ -215,7 +214,8 @@ def dispatch(
     The head is read once: a plain head (nearly all) by :func:`~.http1.parse_plain_request_head`,
     which is the desync classifier's Compliant fast path and the fast parser in one pass and records
     each header's kind, so the head for the target is built in one more loop over the headers
-    (:func:`~albfargate.alb.headers.forward_block`). Any other head is classified, then parsed, as ever."""
+    (:func:`~albfargate.alb.headers.forward_block`, for any head). Any other head is classified, then
+    parsed, as ever."""
     ex = Exchange(
         kind=peer.kind,
         lb_name=ls.lb_full_name,
@@ -336,61 +336,24 @@ def _alb_action(
 def _target_headers(
     p: RequestHead, ls: ListenerState, routing: Routing, peer: Peer, now: float
 ) -> tuple[str, str]:
-    """The header lines sent to the target and the X-Amzn-Trace-Id among them: in one loop over the
-    headers when the parser recorded their kinds (a plain head), else through ``forward_headers``.
-    Raises ``headers.TooManyForwardedFor`` (463)."""
-    attrs = ls.attributes
+    """The header lines sent to the target and the X-Amzn-Trace-Id among them, in one loop over the
+    headers (:func:`~albfargate.alb.headers.forward_block`; by the kinds the one-pass parser recorded,
+    when it read the head). Raises ``headers.TooManyForwardedFor`` (463)."""
     tls = peer.tls
-    trace_random = routing.rng.getrandbits(96).to_bytes(12, "big")
-    uri_host = None if p.target[:1] == "/" else headers.split_absolute_form(p.target)[0]
-    kinds = p.kinds
-    if kinds is not None and not attrs.drop_invalid_header_fields:
-        return headers.forward_block(
-            p.headers,
-            kinds,
-            client_ip=peer.client[0],
-            client_port=peer.client[1],
-            scheme=ls.scheme,
-            listener_port=ls.template_port,
-            attributes=attrs,
-            now=now,
-            trace_random=trace_random,
-            uri_host=uri_host,
-            tls_version=tls[1] if tls else None,
-            tls_cipher=tls[0] if tls else None,
-        )
-    return header_block(
-        headers.forward_headers(
-            p.headers,
-            client_ip=peer.client[0],
-            client_port=peer.client[1],
-            scheme=ls.scheme,
-            listener_port=ls.template_port,
-            attributes=attrs,
-            now=now,
-            trace_random=trace_random,
-            uri_host=uri_host,
-            tls_version=tls[1] if tls else None,
-            tls_cipher=tls[0] if tls else None,
-        )
+    return headers.forward_block(
+        p.headers,
+        p.kinds,
+        client_ip=peer.client[0],
+        client_port=peer.client[1],
+        scheme=ls.scheme,
+        listener_port=ls.template_port,
+        attributes=ls.attributes,
+        now=now,
+        trace_random=routing.rng.getrandbits(96).to_bytes(12, "big"),
+        uri_host=None if p.target[:1] == "/" else headers.split_absolute_form(p.target)[0],
+        tls_version=tls[1] if tls else None,
+        tls_cipher=tls[0] if tls else None,
     )
-
-
-def header_block(out_headers: list[tuple[str, str]]) -> tuple[str, str]:
-    """The header lines of ``headers.forward_headers``' list as sent to the target (hop-by-hop headers
-    dropped: the proxy declares the framing and the upgrade itself) and the X-Amzn-Trace-Id sent (the
-    last one; the access log's trace id)."""
-    parts: list[str] = []
-    hop = HOP_BY_HOP
-    trace = ""
-    for n, v in out_headers:
-        ln = n.lower()
-        if ln in hop:
-            continue
-        if ln == "x-amzn-trace-id":
-            trace = v
-        parts.append(f"{n}: {v}\r\n")
-    return "".join(parts), trace
 
 
 def choose_group(

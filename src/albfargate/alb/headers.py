@@ -139,11 +139,21 @@ def _count_addresses(values: list[str]) -> int:
 # X-Amzn-Trace-Id
 
 
+# "1-<epoch seconds, 8 hex>-" of the last seconds seen (one formatting per second, not per request); bounded
+_SECOND_PREFIX: dict[int, str] = {}
+
+
 def new_trace_id(now: float, trace_random: bytes) -> str:
     """``1-<epoch seconds, 8 hex>-<96-bit id, 24 hex>``; ``trace_random`` gives the id (>= 12 bytes)."""
     if len(trace_random) < 12:
         raise ValueError("trace_random needs at least 12 bytes")
-    return f"1-{int(now) & 0xFFFFFFFF:08x}-{trace_random[:12].hex()}"
+    sec = int(now) & 0xFFFFFFFF
+    prefix = _SECOND_PREFIX.get(sec)
+    if prefix is None:
+        if len(_SECOND_PREFIX) > 64:
+            _SECOND_PREFIX.clear()
+        prefix = _SECOND_PREFIX[sec] = f"1-{sec:08x}-"
+    return prefix + (trace_random if len(trace_random) == 12 else trace_random[:12]).hex()
 
 
 def trace_header(existing: str | None, now: float, trace_random: bytes, *, oversized: bool) -> str:
@@ -332,7 +342,7 @@ def forward_headers(
 
 def forward_block(
     headers: Sequence[tuple[str, str]],
-    kinds: Sequence[int],
+    kinds: Sequence[int] | None,
     *,
     client_ip: str,
     client_port: int,
@@ -347,11 +357,14 @@ def forward_block(
 ) -> tuple[str, str]:
     """The header lines sent upstream, as text (``Name: value\\r\\n`` each), and the X-Amzn-Trace-Id
     sent: exactly what :func:`forward_headers` gives, without the hop-by-hop headers (the proxy's), in one
-    loop over headers whose kinds the parser recorded (``kinds[i]`` is ``http1.header_kind`` of
-    ``headers[i][0]``), so no name is lower-cased again. Not for ``drop_invalid_header_fields`` (the
-    caller uses :func:`forward_headers` then). Raises :class:`TooManyForwardedFor` as it does."""
+    loop over the headers. ``kinds``: the kinds the one-pass parser recorded (``kinds[i]`` is
+    ``http1.header_kind`` of ``headers[i][0]``), so no name is lower-cased again; None (a head the
+    general parser read) looks each name up in :data:`KIND_OF`. Raises :class:`TooManyForwardedFor` as
+    :func:`forward_headers` does."""
     mode = attributes.xff_header_processing_mode
     preserve_host = attributes.preserve_host_header
+    drop_invalid = attributes.drop_invalid_header_fields
+    kind_of = KIND_OF
     tls_headers = attributes.tls_version_and_cipher_suite_headers
     parts: list[str] = []
     xff_values: list[str] = []
@@ -363,8 +376,10 @@ def forward_block(
     host_at = -1
     host_name = host_value = ""
     for i in range(len(headers)):
-        kind = kinds[i]
         name, value = headers[i]
+        if drop_invalid and _VALID_NAME.fullmatch(name) is None:
+            continue
+        kind = kinds[i] if kinds is not None else kind_of.get(name.lower(), KIND_PLAIN)
         if kind <= KIND_USER_AGENT:  # plain, user-agent (and Host with preserve_host_header, below)
             if kind != KIND_HOST or preserve_host:
                 parts.append(f"{name}: {value}\r\n")

@@ -44,16 +44,16 @@ def head_end(buf: bytes | bytearray, start: int) -> int:
     """Where the first blank line at or after ``start`` ends (what ``_HEAD_END.search`` finds: CRLF CRLF,
     or either line end a bare LF), -1 when there is none.
 
-    The first CRLF CRLF is that end unless a blank line with a bare LF (LF LF, or LF CR LF not preceded
-    by a CR) comes before it: three C-level searches (a regex search costs more than the rest of the
-    framing). Otherwise, or when there is no CRLF CRLF yet, the regex decides (LF, optional CR, LF: a
-    pattern that starts with a literal the engine skips to; ``_HEAD_END`` is tried at every position)."""
-    i = buf.find(b"\r\n\r\n", start)
-    # an LF LF ending at or before i + 2, or an LF CR LF starting at or before i: an earlier blank line
-    if i >= 0 and buf.find(b"\n\n", start, i + 2) < 0 and buf.find(b"\n\r\n", start, i + 3) < 0:
-        return i + 4
-    m = _BLANK_LINE.search(buf, start)
-    return -1 if m is None else m.end()
+    A blank line is an LF, an optional CR and an LF (``_BLANK_LINE``): the first LF CR LF (the end of a
+    CRLF CRLF, nearly always) unless an LF LF comes before it. Two C-level searches (a regex search costs
+    more than the rest of the framing, and each search call costs more than its scan of a short head)."""
+    i = buf.find(b"\n\r\n", start)
+    if i < 0:
+        j = buf.find(b"\n\n", start)
+        return -1 if j < 0 else j + 2
+    # an LF LF starting at or before i (it cannot start at i: an LF CR LF does) ends an earlier blank line
+    j = buf.find(b"\n\n", start, i + 2)
+    return i + 3 if j < 0 else j + 2
 
 
 def take_bytes(buf: bytearray, end: int) -> bytes:
@@ -635,7 +635,7 @@ def parse_response_head(
     cl: int | None = None
     chunked = False
     conn_close = http10
-    hop = False
+    hop: list[int] = []  # the indices of the hop-by-hop lines (cut below)
     for i in range(1, n - 2):
         name, sep, value = lines[i].partition(":")
         if not sep:
@@ -658,7 +658,7 @@ def parse_response_head(
             if app_cookie is not None:  # the cookie's name is case-sensitive: read by the general parser
                 return parse_response_head_general(head, method, set_cookies, app_cookie)
         else:  # connection, keep-alive, proxy-connection: hop-by-hop lines, cut below
-            hop = True
+            hop.append(i)
             if kind == _R_CONNECTION:
                 v = value.lower().strip(_ASCII_WS)
                 if v == "keep-alive":  # the usual single token, without splitting
@@ -688,14 +688,12 @@ def parse_response_head(
             return status, b"HTTP/1.1" + head[8:], framing, length, not conn_close
         rest = head[8:-2]  # from the status code to the CRLF that ends the last header line
     else:
-        keep = [sl[8:]]
-        for i in range(1, n - 2):
-            line = lines[i]
-            kind = _response_name_kind(line.partition(":")[0])
-            if kind != _R_CONNECTION and kind != _R_HOP:
-                keep.append(line)
-        keep.append("")
-        rest = "\r\n".join(keep).encode("latin-1")
+        # the lines as they came but for the hop-by-hop ones (found above: no second pass over the names)
+        for i in reversed(hop):
+            del lines[i]
+        lines[0] = sl[8:]
+        lines.pop()  # [..., last header, "", ""] -> "...last header\r\n"
+        rest = "\r\n".join(lines).encode("latin-1")
         if not set_cookies and status != 101:
             return status, b"HTTP/1.1" + rest + b"\r\n", framing, length, not conn_close
     out = [b"HTTP/1.1", rest]
