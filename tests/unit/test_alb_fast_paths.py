@@ -98,7 +98,7 @@ def test_exchange_line_is_format_line_of_entry(ex: exchange.Exchange) -> None:
 @settings(max_examples=1500, deadline=None)
 @given(_exchanges())
 def test_plain_exchange_line_is_one_format_and_format_line_of_entry(ex: exchange.Exchange) -> None:
-    # a plain exchange (no TLS, redirect, error, classification): exchange_line's single-% fast path
+    # a plain exchange (no TLS, redirect, error, classification): exchange_line's one-f-string fast path
     ex.ssl_cipher = ex.ssl_protocol = ex.domain_name = ex.chosen_cert_arn = None
     ex.redirect_url = ex.error_reason = ex.classification = ex.classification_reason = None
     expected = accesslog.format_line(exchange.entry_of(ex))
@@ -111,7 +111,7 @@ def test_plain_exchange_line_is_one_format_and_format_line_of_entry(ex: exchange
         and len(ex.user_agent) <= accesslog.USER_AGENT_LIMIT
         and not any('"' in v or "\\" in v for v in (ex.request_line, ex.user_agent, ex.trace_id or ""))
     )
-    assert exchange.is_plain(ex) == plain  # the single-% line
+    assert exchange.is_plain(ex) == plain  # the one-f-string line
 
 
 def test_access_log_formatter_is_exchange_line() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 __all__ = [
     "AccessLogEntry",
@@ -28,7 +29,7 @@ __all__ = [
     "request_field",
 ]
 
-USER_AGENT_LIMIT = 8 * 1024  # the user agent is truncated at 8 KB (doc)
+USER_AGENT_LIMIT: Final = 8 * 1024  # the user agent is truncated at 8 KB (doc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +70,10 @@ class AccessLogEntry:
 
 
 # whole second -> "YYYY-MM-DDTHH:MM:SS." (a log line's two times nearly always share one or two seconds)
-_SECOND_PREFIX: dict[int, str] = {}
+_SECOND_PREFIX: Final[dict[int, str]] = {}
 
 
-MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
+MAX_TIME: Final = 253402300799.0  # 9999-12-31T23:59:59Z
 
 
 def format_time(t: float | str | None) -> str:

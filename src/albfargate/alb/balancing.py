@@ -27,7 +27,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from albfargate.model.elbv2 import TargetGroupAttributes, TargetGroupTuple
 from albfargate.model.targets import TargetState
@@ -229,15 +229,15 @@ def choose_target_group(tuples: Sequence[TargetGroupTuple], rng: random.Random) 
 # ----------------------------------------------------------------------------------------------------
 # Stickiness cookies (§2.1, §3.8)
 
-LB_COOKIE = "AWSALB"
-APP_COOKIE_PREFIX = "AWSALBAPP-"
-TG_COOKIE = "AWSALBTG"
-COOKIE_LIFETIME_SECONDS = 7 * 24 * 3600  # the cookie's own Expires; the duration is inside the token
-APP_COOKIE_SHARDS = 4
-_VERSION = 1
-_MAC_LEN = 16  # truncated HMAC-SHA256: 128 bits
-_HEAD = struct.Struct(">BQ")  # version, issue time in milliseconds
-_CLOCK_SKEW = 300.0  # tokens issued "in the future" by up to this many seconds still count
+LB_COOKIE: Final = "AWSALB"
+APP_COOKIE_PREFIX: Final = "AWSALBAPP-"
+TG_COOKIE: Final = "AWSALBTG"
+COOKIE_LIFETIME_SECONDS: Final = 7 * 24 * 3600  # the cookie's own Expires; the duration is inside the token
+APP_COOKIE_SHARDS: Final = 4
+_VERSION: Final = 1
+_MAC_LEN: Final = 16  # truncated HMAC-SHA256: 128 bits
+_HEAD: Final = struct.Struct(">BQ")  # version, issue time in milliseconds
+_CLOCK_SKEW: Final = 300.0  # tokens issued "in the future" by up to this many seconds still count
 
 
 def _b64e(raw: bytes) -> str:

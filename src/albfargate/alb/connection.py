@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any
+from typing import Any, Final
 
 from albfargate.alb import responses
 from albfargate.alb.dispatch import Answer, Forward, ListenerState, Peer, Routing, alb_error, dispatch
@@ -68,28 +68,28 @@ _log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- phases and modes
 # A client connection's phase: where its current request is (what the idle watchdog does when it fires).
-IDLE = 0  # between requests (keep-alive): the watchdog closes the connection
-HEAD = 1  # a request head is arriving or being served: 408
-BODY = 2  # the request body streams to the target: 504 (or a close)
-UPSTREAM = 3  # waiting for the target's response head: 504
-RESPONSE = 4  # the response goes to the client: close
-TUNNEL = 5  # WebSocket after a 101: close both sides
-CLOSED = 6
+IDLE: Final = 0  # between requests (keep-alive): the watchdog closes the connection
+HEAD: Final = 1  # a request head is arriving or being served: 408
+BODY: Final = 2  # the request body streams to the target: 504 (or a close)
+UPSTREAM: Final = 3  # waiting for the target's response head: 504
+RESPONSE: Final = 4  # the response goes to the client: close
+TUNNEL: Final = 5  # WebSocket after a 101: close both sides
+CLOSED: Final = 6
 
 # What moves the phase.
-EMPTY = 0  # nothing of a next request is buffered
-HEAD_BYTES = 1  # bytes of a request head are buffered
-SENT = 2  # the request (head, and body if any) went to the target: its response is awaited
-BODY_STREAM = 3  # the request body starts streaming to the target
-RESPONDED = 4  # the response head went to the client
-UPGRADED = 5  # the target answered 101: the connection becomes a tunnel
-CLOSE = 6  # the connection closes
+EMPTY: Final = 0  # nothing of a next request is buffered
+HEAD_BYTES: Final = 1  # bytes of a request head are buffered
+SENT: Final = 2  # the request (head, and body if any) went to the target: its response is awaited
+BODY_STREAM: Final = 3  # the request body starts streaming to the target
+RESPONDED: Final = 4  # the response head went to the client
+UPGRADED: Final = 5  # the target answered 101: the connection becomes a tunnel
+CLOSE: Final = 6  # the connection closes
 
-_PHASE_NAMES = ("IDLE", "HEAD", "BODY", "UPSTREAM", "RESPONSE", "TUNNEL", "CLOSED")
-_PHASE_EVENTS = ("EMPTY", "HEAD_BYTES", "SENT", "BODY_STREAM", "RESPONDED", "UPGRADED", "CLOSE")
+_PHASE_NAMES: Final = ("IDLE", "HEAD", "BODY", "UPSTREAM", "RESPONSE", "TUNNEL", "CLOSED")
+_PHASE_EVENTS: Final = ("EMPTY", "HEAD_BYTES", "SENT", "BODY_STREAM", "RESPONDED", "UPGRADED", "CLOSE")
 
 # (phase, event) -> phase; any pair not listed is a bug (IllegalTransition).
-PHASES: dict[tuple[int, int], int] = {
+PHASES: Final[dict[tuple[int, int], int]] = {
     (IDLE, EMPTY): IDLE,
     (IDLE, HEAD_BYTES): HEAD,
     (HEAD, EMPTY): IDLE,  # the ALB answered and nothing follows, or only empty lines had come
@@ -138,22 +138,22 @@ def _http_date() -> str:
 # Who drives a client connection (ClientConnection.mode): protocol callbacks between requests and while
 # the request head arrives; callbacks of the target connection during a fast exchange; a task for
 # everything that must wait (a new target connection, a streamed body, Expect, WebSocket, a retry).
-CALLBACK = 0  # protocol callbacks: between requests and while a request head arrives
-FAST = 1  # the target connection's callbacks: a request sent on a pooled connection (the fast lane)
-TASK = 2  # a task: whatever must wait (connecting, bodies, Expect, WebSocket, a retry, a slow client)
-DONE = 3  # the connection is over
+CALLBACK: Final = 0  # protocol callbacks: between requests and while a request head arrives
+FAST: Final = 1  # the target connection's callbacks: a request sent on a pooled connection (the fast lane)
+TASK: Final = 2  # a task: whatever must wait (connecting, bodies, Expect, WebSocket, a retry, a slow client)
+DONE: Final = 3  # the connection is over
 
 # What moves the mode.
-FAST_LANE = 0  # the request went out on a pooled connection, its answer is served from callbacks
-TO_TASK = 1  # a task takes over
-BACK = 2  # the exchange is over: back to the callbacks
-FINISH = 3  # the connection is over
+FAST_LANE: Final = 0  # the request went out on a pooled connection, its answer is served from callbacks
+TO_TASK: Final = 1  # a task takes over
+BACK: Final = 2  # the exchange is over: back to the callbacks
+FINISH: Final = 3  # the connection is over
 
-_MODE_NAMES = ("CALLBACK", "FAST", "TASK", "DONE")
-_MODE_EVENTS = ("FAST_LANE", "TO_TASK", "BACK", "FINISH")
+_MODE_NAMES: Final = ("CALLBACK", "FAST", "TASK", "DONE")
+_MODE_EVENTS: Final = ("FAST_LANE", "TO_TASK", "BACK", "FINISH")
 
 # (mode, event) -> mode; any pair not listed is a bug (IllegalTransition).
-MODES: dict[tuple[int, int], int] = {
+MODES: Final[dict[tuple[int, int], int]] = {
     (CALLBACK, FAST_LANE): FAST,
     (CALLBACK, TO_TASK): TASK,
     (FAST, TO_TASK): TASK,  # the retry on a fresh connection, or a response body still to come
@@ -184,10 +184,10 @@ def _flat(table: dict[tuple[int, int], int], states: int, events: int) -> list[i
     return out
 
 
-_N_PHASE_EVENTS = len(_PHASE_EVENTS)
-_N_MODE_EVENTS = len(_MODE_EVENTS)
-_PHASE_NEXT = _flat(PHASES, len(_PHASE_NAMES), _N_PHASE_EVENTS)
-_MODE_NEXT = _flat(MODES, len(_MODE_NAMES), _N_MODE_EVENTS)
+_N_PHASE_EVENTS: Final = len(_PHASE_EVENTS)
+_N_MODE_EVENTS: Final = len(_MODE_EVENTS)
+_PHASE_NEXT: Final = _flat(PHASES, len(_PHASE_NAMES), _N_PHASE_EVENTS)
+_MODE_NEXT: Final = _flat(MODES, len(_MODE_NAMES), _N_MODE_EVENTS)
 
 
 def next_phase(phase: int, event: int) -> int:

@@ -43,6 +43,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import Final
 
 __all__ = [
     "Classification",
@@ -107,7 +108,7 @@ class Classification:
     reason: str | None  # e.g. "BadContentLength"; None when compliant
 
 
-COMPLIANT = Classification(Tier.COMPLIANT, None)
+COMPLIANT: Final = Classification(Tier.COMPLIANT, None)
 
 
 class Verdict(StrEnum):
@@ -128,7 +129,7 @@ class HeaderTier(IntEnum):
 # verdict
 
 
-_MODES = ("monitor", "defensive", "strictest")
+_MODES: Final = ("monitor", "defensive", "strictest")
 
 
 def verdict(classification: Classification, mode: str) -> Verdict:
@@ -154,34 +155,34 @@ def verdict(classification: Classification, mode: str) -> Verdict:
 # ---------------------------------------------------------------------------------------------
 # character classes (HDG build.rs tables), as byte strings for bytes.translate(None, delete)
 
-_ALL = bytes(range(256))
-_ALNUM = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_TCHAR = _ALNUM + b"-_.!#$%&'*+^`|~"
-_NON_ALNUM = bytes(b for b in _ALL if b not in _ALNUM)
-_VALID_URI = bytes(b for b in _ALL if b > 0x20 and b != 0x7F)
+_ALL: Final = bytes(range(256))
+_ALNUM: Final = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TCHAR: Final = _ALNUM + b"-_.!#$%&'*+^`|~"
+_NON_ALNUM: Final = bytes(b for b in _ALL if b not in _ALNUM)
+_VALID_URI: Final = bytes(b for b in _ALL if b > 0x20 and b != 0x7F)
 # field-vchar / obs-text / whitespace: VCHAR (HDG counts SP as VCHAR), obs-text, HT
-_VALID_VALUE = bytes(b for b in _ALL if 0x20 <= b < 0x7F or b >= 0x80 or b == 0x09)
-_WS = b" \t"
-_DROP_VALID = _ALNUM + b"-"
-_ALNUM_SET = frozenset(_ALNUM)
-_TCHAR_SET = frozenset(_TCHAR)
+_VALID_VALUE: Final = bytes(b for b in _ALL if 0x20 <= b < 0x7F or b >= 0x80 or b == 0x09)
+_WS: Final = b" \t"
+_DROP_VALID: Final = _ALNUM + b"-"
+_ALNUM_SET: Final = frozenset(_ALNUM)
+_TCHAR_SET: Final = frozenset(_TCHAR)
 
-_TE = b"transfer-encoding"
-_CL = b"content-length"
-_CHUNKED = b"chunked"
-_VALID_TE = frozenset((b"chunked", b"compress", b"deflate", b"gzip", b"identity"))
-_U64_MAX = 2**64 - 1
+_TE: Final = b"transfer-encoding"
+_CL: Final = b"content-length"
+_CHUNKED: Final = b"chunked"
+_VALID_TE: Final = frozenset((b"chunked", b"compress", b"deflate", b"gzip", b"identity"))
+_U64_MAX: Final = 2**64 - 1
 
-_HTTP_0_9 = b"HTTP/0.9"
-_HTTP_1_0 = b"HTTP/1.0"
-_HTTP_2 = b"HTTP/2"
+_HTTP_0_9: Final = b"HTTP/0.9"
+_HTTP_1_0: Final = b"HTTP/1.0"
+_HTTP_2: Final = b"HTTP/2"
 
 # Similarity of a header name to TE/CL (HDG `determine_similarity`)
-_IDENTICAL = 0
-_SAME_LETTERS = 1
-_DISTANT = 2
+_IDENTICAL: Final = 0
+_SAME_LETTERS: Final = 1
+_DISTANT: Final = 2
 # UTF-8 letters whose upper case is an ASCII letter of TE/CL: U+017F (long s), U+0131 (dotless i)
-_LOOKALIKES = {ord("s"): (0xC5, 0xBF), ord("i"): (0xC4, 0xB1)}
+_LOOKALIKES: Final = {ord("s"): (0xC5, 0xBF), ord("i"): (0xC4, 0xB1)}
 
 
 def valid_header_name(name: bytes | str) -> bool:
@@ -191,7 +192,7 @@ def valid_header_name(name: bytes | str) -> bool:
     return bool(name) and not name.translate(None, _DROP_VALID)
 
 
-_VALID_NAME_STR = re.compile(r"[-A-Za-z0-9]+", re.ASCII)
+_VALID_NAME_STR: Final = re.compile(r"[-A-Za-z0-9]+", re.ASCII)
 
 
 def framing_name(name: bytes) -> bytes | None:
@@ -579,19 +580,21 @@ def _parse_and_analyze(head: bytes) -> Classification:
 # ---------------------------------------------------------------------------------------------
 # fast path: a plainly compliant head, recognised by one precompiled regex
 
-_TCHAR_RE = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
-_NAME_RE = _TCHAR_RE + rb"+"
+_TCHAR_RE: Final = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
+_NAME_RE: Final = _TCHAR_RE + rb"+"
 # A header name that could be TE/CL or look like them: at least 14 token characters and the first
 # alphanumeric a t or c (a necessary condition for HDG's similarity). Such names go to the full
 # analysis, except one exact Content-Length or Transfer-Encoding: chunked (below).
-_NOT_TE_CL_LIKE = rb"(?!(?=" + _TCHAR_RE + rb"{14})[-!#$%&'*+.^_`|~]*[TtCc])"
-_PLAIN_HEADER = _NOT_TE_CL_LIKE + _NAME_RE + rb":[\t\x20-\x7e\x80-\xff]*\r\n"
-_URI_RE = rb"[\x21-\x7e\x80-\xff]+"
+_NOT_TE_CL_LIKE: Final = rb"(?!(?=" + _TCHAR_RE + rb"{14})[-!#$%&'*+.^_`|~]*[TtCc])"
+_PLAIN_HEADER: Final = _NOT_TE_CL_LIKE + _NAME_RE + rb":[\t\x20-\x7e\x80-\xff]*\r\n"
+_URI_RE: Final = rb"[\x21-\x7e\x80-\xff]+"
 # GET/HEAD/anything on HTTP/1.0 or 1.1 with plain headers only
-_FAST_NO_BODY = re.compile(_NAME_RE + rb" " + _URI_RE + rb" HTTP/1\.[01]\r\n(?:" + _PLAIN_HEADER + rb")*\r\n")
+_FAST_NO_BODY: Final = re.compile(
+    _NAME_RE + rb" " + _URI_RE + rb" HTTP/1\.[01]\r\n(?:" + _PLAIN_HEADER + rb")*\r\n"
+)
 # a request with a body on HTTP/1.1: exactly one `Content-Length: <digits>` (at most 18 digits, so
 # it fits in 64 bits) or exactly one `Transfer-Encoding: chunked`, and plain headers otherwise
-_FAST_ONE_BODY_HEADER = re.compile(
+_FAST_ONE_BODY_HEADER: Final = re.compile(
     rb"(?!(?:GET|HEAD) )" + _NAME_RE + rb" " + _URI_RE + rb" HTTP/1\.1\r\n"
     rb"(?:" + _PLAIN_HEADER + rb")*"
     rb"(?:(?i:content-length):[ \t]*[0-9]{1,18}|(?i:transfer-encoding):[ \t]*(?i:chunked))[ \t]*\r\n"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from albfargate.model.elbv2 import LoadBalancerAttributes
 
@@ -39,11 +39,11 @@ __all__ = [
     "trace_header",
 ]
 
-MAX_FORWARDED_FOR = 30  # more addresses than this in the incoming X-Forwarded-For -> 463 (doc)
-TRACE_HEADER_LIMIT = 7 * 1024  # request headers larger than 7 KB get a fresh Root only (doc)
-_VALID_NAME = re.compile(r"[-A-Za-z0-9]+")
+MAX_FORWARDED_FOR: Final = 30  # more addresses than this in the incoming X-Forwarded-For -> 463 (doc)
+TRACE_HEADER_LIMIT: Final = 7 * 1024  # request headers larger than 7 KB get a fresh Root only (doc)
+_VALID_NAME: Final = re.compile(r"[-A-Za-z0-9]+")
 # the header names forward_headers looks at (every other header passes through as it came)
-_SPECIAL = frozenset(
+_SPECIAL: Final = frozenset(
     {
         "x-forwarded-for",
         "x-forwarded-proto",
@@ -60,24 +60,24 @@ _SPECIAL = frozenset(
 # Header kinds: what the proxy and the rules above do with a request header, by its lower-cased name. The
 # one-pass request parser (http1.parse_plain_request_head) records each header's kind, so that
 # forward_block needs no lower-casing or set lookup of its own.
-KIND_PLAIN = 0  # passed to the target as it came
-KIND_HOST = 1
-KIND_USER_AGENT = 2
-KIND_CONTENT_LENGTH = 3  # hop-by-hop from here to KIND_HOP: the proxy re-declares the framing itself
-KIND_TRANSFER_ENCODING = 4
-KIND_CONNECTION = 5
-KIND_UPGRADE = 6
-KIND_EXPECT = 7
-KIND_HOP = 8  # keep-alive, proxy-connection, te, trailer
-KIND_XFF = 9  # x-forwarded-for (forward_headers' rules from here on)
-KIND_XF_PROTO_PORT = 10  # x-forwarded-proto, x-forwarded-port: always overwritten
-KIND_TLS = 11  # x-amzn-tls-version, x-amzn-tls-cipher-suite
-KIND_TRACE = 12  # x-amzn-trace-id
-KIND_COOKIE = 13
-KIND_SUSPICIOUS = 14  # a name the desync classifier may read as Transfer-Encoding / Content-Length
-KIND_NOT_TOKEN = 15  # not a token: the head is not plain
+KIND_PLAIN: Final = 0  # passed to the target as it came
+KIND_HOST: Final = 1
+KIND_USER_AGENT: Final = 2
+KIND_CONTENT_LENGTH: Final = 3  # hop-by-hop from here to KIND_HOP: the proxy re-declares the framing itself
+KIND_TRANSFER_ENCODING: Final = 4
+KIND_CONNECTION: Final = 5
+KIND_UPGRADE: Final = 6
+KIND_EXPECT: Final = 7
+KIND_HOP: Final = 8  # keep-alive, proxy-connection, te, trailer
+KIND_XFF: Final = 9  # x-forwarded-for (forward_headers' rules from here on)
+KIND_XF_PROTO_PORT: Final = 10  # x-forwarded-proto, x-forwarded-port: always overwritten
+KIND_TLS: Final = 11  # x-amzn-tls-version, x-amzn-tls-cipher-suite
+KIND_TRACE: Final = 12  # x-amzn-trace-id
+KIND_COOKIE: Final = 13
+KIND_SUSPICIOUS: Final = 14  # a name the desync classifier may read as Transfer-Encoding / Content-Length
+KIND_NOT_TOKEN: Final = 15  # not a token: the head is not plain
 
-KIND_OF: dict[str, int] = {
+KIND_OF: Final[dict[str, int]] = {
     "host": KIND_HOST,
     "user-agent": KIND_USER_AGENT,
     "content-length": KIND_CONTENT_LENGTH,
@@ -140,7 +140,7 @@ def _count_addresses(values: list[str]) -> int:
 
 
 # "1-<epoch seconds, 8 hex>-" of the last seconds seen (one formatting per second, not per request); bounded
-_SECOND_PREFIX: dict[int, str] = {}
+_SECOND_PREFIX: Final[dict[int, str]] = {}
 
 
 def new_trace_id(now: float, trace_random: bytes) -> str:

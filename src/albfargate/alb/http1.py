@@ -13,6 +13,7 @@ limits look at the raw bytes, and httptools would refuse or normalise what monit
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from albfargate.alb import desync
 from albfargate.alb.headers import (
@@ -28,16 +29,16 @@ from albfargate.alb.headers import (
 # ---------------------------------------------------------------------------------------------- limits
 # Spec §4.4: request line 16K, one header line 16K, whole request head 64K -> 400; response head from
 # a target 32K -> 502.
-MAX_REQUEST_LINE = 16 * 1024
-MAX_HEADER_LINE = 16 * 1024
-MAX_REQUEST_HEAD = 64 * 1024
-MAX_RESPONSE_HEAD = 32 * 1024
+MAX_REQUEST_LINE: Final = 16 * 1024
+MAX_HEADER_LINE: Final = 16 * 1024
+MAX_REQUEST_HEAD: Final = 64 * 1024
+MAX_RESPONSE_HEAD: Final = 32 * 1024
 # 414 for a URL above this many bytes (*inferred*: AWS documents 414 "URL or query string too large"
 # without a figure; 8 KiB is nginx's request-line buffer, which the ALB's front end descends from).
-MAX_URL = 8 * 1024
+MAX_URL: Final = 8 * 1024
 
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-_BLANK_LINE = re.compile(rb"\n\r?\n")
+_HEAD_END: Final = re.compile(rb"\r?\n\r?\n")
+_BLANK_LINE: Final = re.compile(rb"\n\r?\n")
 
 
 def head_end(buf: bytes | bytearray, start: int) -> int:
@@ -68,9 +69,9 @@ def take_bytes(buf: bytearray, end: int) -> bytes:
     return out
 
 
-_HEX_DIGITS = b"0123456789abcdefABCDEF"
-_CTL_OR_SPACE = re.compile(rb"[\x00-\x20\x7f]")
-HOP_BY_HOP = frozenset(
+_HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
+_CTL_OR_SPACE: Final = re.compile(rb"[\x00-\x20\x7f]")
+HOP_BY_HOP: Final = frozenset(
     {
         "connection",
         "keep-alive",
@@ -83,7 +84,7 @@ HOP_BY_HOP = frozenset(
         "expect",
     }
 )
-_RESP_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection"})
+_RESP_HOP: Final = frozenset({b"connection", b"keep-alive", b"proxy-connection"})
 
 
 class ProtocolError(Exception):
@@ -202,10 +203,10 @@ class RequestHead:
 
 # A well-formed origin-form request head below every size limit (CRLF only, an upper-case method,
 # token header names right before the colon, no obs-fold, no bare CR): parse_request_head's fast path.
-_REQ_WELL_FORMED = re.compile(
+_REQ_WELL_FORMED: Final = re.compile(
     rb"[A-Z]+ /[!-~]* HTTP/1\.[01]\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\r\n"
 )
-_REQ_SPECIAL = frozenset(
+_REQ_SPECIAL: Final = frozenset(
     {"content-length", "transfer-encoding", "connection", "upgrade", "expect", "host", "user-agent"}
 )
 
@@ -358,7 +359,7 @@ def parse_request_head_general(head: bytes, non_compliant: bool = False) -> Requ
 # The header names the shell and the forwarding rules act on have a kind (headers.KIND_*): one dictionary
 # lookup per header gives it (and whether the name is a token), instead of lower-casing and looking the
 # name up in the parser, in forward_headers and again for the hop-by-hop headers.
-_KIND_NAME = (
+_KIND_NAME: Final = (
     "",
     "host",
     "user-agent",
@@ -368,11 +369,11 @@ _KIND_NAME = (
     "upgrade",
     "expect",
 )
-_TOKEN_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_TCHAR_SYMBOLS = "!#$%&'*+-.^_`|~"
+_TOKEN_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TCHAR_SYMBOLS: Final = "!#$%&'*+-.^_`|~"
 # The kinds of the names seen so far (names repeat: a few dozen cover nearly all traffic); bounded.
-_NAME_KINDS: dict[str, int] = {}
-_NAME_KINDS_MAX = 4096
+_NAME_KINDS: Final[dict[str, int]] = {}
+_NAME_KINDS_MAX: Final = 4096
 
 
 def header_kind(name: str) -> int:
@@ -397,9 +398,9 @@ def header_kind(name: str) -> int:
 
 
 # The bytes of a plain head: printable ASCII, space, CR, LF (no tab, no obs-text, no other control).
-_PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\r\n"
-_PLAIN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"})
-_CHUNKED_VALUES = frozenset({"chunked", "Chunked", "CHUNKED"})
+_PLAIN_BYTES: Final = bytes(range(0x20, 0x7F)) + b"\r\n"
+_PLAIN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"})
+_CHUNKED_VALUES: Final = frozenset({"chunked", "Chunked", "CHUNKED"})
 
 
 def parse_plain_request_head(head: bytes) -> RequestHead | None:
@@ -563,18 +564,18 @@ def request_line_of(head: bytes) -> str:
 # The shape of a response head parse_response_head reads in one pass (CRLF only, token names right before
 # the colon, no obs-fold, no bare CR); anything else goes the general way. (Kept as the tests' statement of
 # that shape; the reader itself checks it with C-level string methods, line by line.)
-_RESP_WELL_FORMED = re.compile(
+_RESP_WELL_FORMED: Final = re.compile(
     rb"HTTP/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\r\n"
 )
 # What parse_response_head does with a response header, by its lower-cased name.
-_R_PLAIN = 0
-_R_CONNECTION = 1
-_R_HOP = 2  # keep-alive, proxy-connection: cut, like Connection
-_R_CONTENT_LENGTH = 3
-_R_TRANSFER_ENCODING = 4
-_R_SET_COOKIE = 5
-_R_NOT_TOKEN = 6
-_R_KIND_OF: dict[str, int] = {
+_R_PLAIN: Final = 0
+_R_CONNECTION: Final = 1
+_R_HOP: Final = 2  # keep-alive, proxy-connection: cut, like Connection
+_R_CONTENT_LENGTH: Final = 3
+_R_TRANSFER_ENCODING: Final = 4
+_R_SET_COOKIE: Final = 5
+_R_NOT_TOKEN: Final = 6
+_R_KIND_OF: Final[dict[str, int]] = {
     "connection": _R_CONNECTION,
     "keep-alive": _R_HOP,
     "proxy-connection": _R_HOP,
@@ -582,10 +583,10 @@ _R_KIND_OF: dict[str, int] = {
     "transfer-encoding": _R_TRANSFER_ENCODING,
     "set-cookie": _R_SET_COOKIE,
 }
-_RESP_NAME_KINDS: dict[str, int] = {}
-_STATUS_CODES = frozenset(f"{i:03d}" for i in range(1000))
-_DIGITS = frozenset("0123456789")
-_ASCII_WS = " \t\x0b\x0c"  # what bytes.strip() strips inside a line (CR and LF cannot be there)
+_RESP_NAME_KINDS: Final[dict[str, int]] = {}
+_STATUS_CODES: Final = frozenset(f"{i:03d}" for i in range(1000))
+_DIGITS: Final = frozenset("0123456789")
+_ASCII_WS: Final = " \t\x0b\x0c"  # what bytes.strip() strips inside a line (CR and LF cannot be there)
 
 
 def _response_name_kind(name: str) -> int:

@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import socket
 import ssl
+from typing import Final
 
 from albfargate.alb.connection import ClientConnection, ProxyContext
 from albfargate.alb.dispatch import ListenerState
 from albfargate.alb.stream import Stream
 
 # Grace period for in-flight requests on stop() before they are cut.
-STOP_GRACE = 5.0
+STOP_GRACE: Final = 5.0
 
 
 # ----------------------------------------------------------------------------------------- servers

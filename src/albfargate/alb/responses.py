@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
+from typing import Final
 
 from albfargate.model.elbv2 import FixedResponseAction, RedirectAction
 
@@ -26,11 +27,11 @@ __all__ = [
     "status_line_text",
 ]
 
-SERVER = "awselb/2.0"
+SERVER: Final = "awselb/2.0"
 
 # Body titles (spec §2.5). 503/502/301/302 are byte-verified against AWS; the rest are nginx-style
 # texts (*inferred*, spec §11.5).
-STATUS_TEXT: dict[int, str] = {
+STATUS_TEXT: Final[dict[int, str]] = {
     301: "Moved Permanently",
     302: "Found",
     400: "Bad Request",
@@ -53,7 +54,7 @@ STATUS_TEXT: dict[int, str] = {
 }
 
 # Where the status line differs from the body title (observed: 302 says "Moved Temporarily").
-STATUS_LINE_TEXT: dict[int, str] = {**STATUS_TEXT, 302: "Moved Temporarily"}
+STATUS_LINE_TEXT: Final[dict[int, str]] = {**STATUS_TEXT, 302: "Moved Temporarily"}
 
 
 def status_line_text(code: int) -> str:
@@ -74,7 +75,7 @@ def _title(code: int) -> str:
     return f"{code} {text}"
 
 
-_BODY_CACHE: dict[int, bytes] = {}
+_BODY_CACHE: Final[dict[int, bytes]] = {}
 
 
 def error_body(code: int) -> bytes:

@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 from urllib.parse import unquote
 
 from albfargate.model.elbv2 import (
@@ -74,8 +75,8 @@ class RuleMatch:
 # --------------------------------------------------------------------------------------------------
 # Pattern compilation (cached)
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CACHE_SIZE = 4096  # distinct patterns across all listeners; AWS allows 100 rules x 5 values per ALB
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_CACHE_SIZE: Final = 4096  # distinct patterns across all listeners; AWS allows 100 rules x 5 values per ALB
 
 
 def _strip_controls(value: str) -> str:
@@ -381,7 +382,7 @@ def _compile_source_ip(c: Condition) -> _Predicate:
     return match
 
 
-_COMPILERS: dict[ConditionField, Callable[[Condition], _Predicate]] = {
+_COMPILERS: Final[dict[ConditionField, Callable[[Condition], _Predicate]]] = {
     ConditionField.HOST_HEADER: _compile_host,
     ConditionField.PATH_PATTERN: _compile_path,
     ConditionField.HTTP_HEADER: _compile_header,
@@ -404,7 +405,7 @@ def condition_matches(condition: Condition, request: RequestView) -> bool:
 # --------------------------------------------------------------------------------------------------
 # Rule evaluation
 
-_TERMINAL = frozenset({ActionType.FORWARD, ActionType.REDIRECT, ActionType.FIXED_RESPONSE})
+_TERMINAL: Final = frozenset({ActionType.FORWARD, ActionType.REDIRECT, ActionType.FIXED_RESPONSE})
 
 
 def sort_actions(actions: Sequence[Action]) -> tuple[Action, ...]:
@@ -468,13 +469,13 @@ def evaluate(rules: Sequence[Rule], default_actions: Sequence[Action], request: 
 # --------------------------------------------------------------------------------------------------
 # Validators (used by the API before a rule is stored; None = valid, else the error message)
 
-_SINGLE_FIELDS = (
+_SINGLE_FIELDS: Final = (
     ConditionField.HOST_HEADER,
     ConditionField.HTTP_REQUEST_METHOD,
     ConditionField.PATH_PATTERN,
     ConditionField.SOURCE_IP,
 )
-_WILDCARD_FIELDS = frozenset(
+_WILDCARD_FIELDS: Final = frozenset(
     {
         ConditionField.HOST_HEADER,
         ConditionField.PATH_PATTERN,
@@ -482,17 +483,17 @@ _WILDCARD_FIELDS = frozenset(
         ConditionField.QUERY_STRING,
     }
 )
-_REGEX_FIELDS = frozenset(
+_REGEX_FIELDS: Final = frozenset(
     {ConditionField.HOST_HEADER, ConditionField.PATH_PATTERN, ConditionField.HTTP_HEADER}
 )
-_HOST_RE = re.compile(r"[A-Za-z0-9\-.*?]{1,128}")
-_PATH_RE = re.compile(r"[A-Za-z0-9_\-.$/~\"'@:+&;*?]{1,128}")
-_METHOD_RE = re.compile(r"[A-Z_\-]{1,40}")
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,40}")
-MAX_EVALUATIONS_PER_CONDITION = 3
-MAX_EVALUATIONS_PER_RULE = 5
-MAX_WILDCARDS_PER_RULE = 5
-MAX_SOURCE_IP_VALUES = 5
+_HOST_RE: Final = re.compile(r"[A-Za-z0-9\-.*?]{1,128}")
+_PATH_RE: Final = re.compile(r"[A-Za-z0-9_\-.$/~\"'@:+&;*?]{1,128}")
+_METHOD_RE: Final = re.compile(r"[A-Z_\-]{1,40}")
+_TOKEN_RE: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,40}")
+MAX_EVALUATIONS_PER_CONDITION: Final = 3
+MAX_EVALUATIONS_PER_RULE: Final = 5
+MAX_WILDCARDS_PER_RULE: Final = 5
+MAX_SOURCE_IP_VALUES: Final = 5
 
 
 def _evaluations(c: Condition) -> int:
@@ -602,19 +603,19 @@ def validate_conditions(conditions: Sequence[Condition]) -> str | None:
     return None
 
 
-_FIXED_STATUS_RE = re.compile(r"^(2|4|5)\d\d$")
-FIXED_RESPONSE_CONTENT_TYPES = frozenset(
+_FIXED_STATUS_RE: Final = re.compile(r"^(2|4|5)\d\d$")
+FIXED_RESPONSE_CONTENT_TYPES: Final = frozenset(
     {"text/plain", "text/css", "text/html", "application/javascript", "application/json"}
 )
-_REDIRECT_KEYWORDS = {
+_REDIRECT_KEYWORDS: Final = {
     "protocol": ("#{protocol}",),
     "host": ("#{host}",),
     "port": ("#{port}",),
     "path": ("#{host}", "#{path}", "#{port}"),
     "query": ("#{protocol}", "#{host}", "#{port}", "#{path}", "#{query}"),
 }
-_ALL_KEYWORDS = ("#{protocol}", "#{host}", "#{port}", "#{path}", "#{query}")
-MAX_TARGET_GROUPS_PER_ACTION = 5
+_ALL_KEYWORDS: Final = ("#{protocol}", "#{host}", "#{port}", "#{path}", "#{query}")
+MAX_TARGET_GROUPS_PER_ACTION: Final = 5
 
 
 def _keyword_error(component: str, value: str) -> str | None:

@@ -12,19 +12,19 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 # More than this many X-Forwarded-For addresses -> 463 (spec §4.2); counted by headers.forward_headers.
 # Unconsumed received bytes a connection holds before it stops reading from its socket (flow control:
 # a client or target sending faster than the other side takes is paused here, never buffered whole).
-READ_BUFFER_LIMIT = 256 * 1024
+READ_BUFFER_LIMIT: Final = 256 * 1024
 # Above this many bytes queued towards a peer we await drain(), which stops us reading from the other
 # side until the slow peer catches up: a large upload/download is never held whole in memory.
-STREAM_HIGH_WATER = 256 * 1024
+STREAM_HIGH_WATER: Final = 256 * 1024
 
 
 # Writes one stream holds at most; the next one sends them (see HeldWrites).
-HELD_WRITES_MAX = 16
+HELD_WRITES_MAX: Final = 16
 
 
 class HeldWrites:

@@ -14,14 +14,15 @@ import asyncio
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from albfargate.alb import balancing, health
 from albfargate.model import TargetGroup
 from albfargate.model.targets import TargetHealth, TargetState
 from albfargate.model.targets import TargetId as TargetId  # re-exported while callers move to model.targets
 
-NOT_REGISTERED = health.not_registered()
-NOT_IN_USE = health.not_in_use()
+NOT_REGISTERED: Final = health.not_registered()
+NOT_IN_USE: Final = health.not_in_use()
 
 
 @dataclass(slots=True, eq=False)

@@ -8,14 +8,15 @@ import asyncio
 import contextlib
 import socket
 import ssl
+from typing import Final
 
 from albfargate.alb.stream import Stream
 from albfargate.alb.targets import Target
 
 # Idle upstream connections kept per target (more concurrent requests open more; extra are closed).
-POOL_MAX_IDLE_PER_TARGET = 256
+POOL_MAX_IDLE_PER_TARGET: Final = 256
 # Target connect timeout (spec §4.3).
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT: Final = 10.0
 
 
 class Upstream:
