@@ -14,16 +14,12 @@ never with a traceback."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import http
 import inspect
-import ipaddress
 import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -49,9 +45,15 @@ from albfargate.api.sts.handlers import VERSION as STS_VERSION
 from albfargate.api.sts.handlers import XMLNS as STS_XMLNS
 from albfargate.backing.s3_requests import is_s3_request
 from albfargate.errors import RuntimeStartError
+from albfargate.net.http import BodyRules, Problem, ProblemKind, RequestHead
+from albfargate.net.http import Response as HttpResponse
+from albfargate.net.http import is_loopback_host as is_loopback_host  # the guard, re-exported
+from albfargate.net.server import HttpServer, Limits, Request
 
 if TYPE_CHECKING:
+    from albfargate.api.cloudformation.service import CloudFormationApi
     from albfargate.backing.s3 import Reply, S3Service
+    from albfargate.backing.store import ParameterStore, SecretStore
 
 log = logging.getLogger(__name__)
 
@@ -78,40 +80,8 @@ QUERY_SERVICES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "sts": (STS_VERSION, STS_XMLNS, STS_OPERATIONS),
 }
 
-REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    411: "Length Required",
-    413: "Payload Too Large",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-}
 
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost``, ``*.localhost``, 127.0.0.0/8 and ::1, with or without a port."""
-    if not host:
-        return False
-    host = host.strip()
-    if host.startswith("["):
-        name = host[1 : host.find("]")] if "]" in host else host[1:]
-    elif host.count(":") == 1:
-        name = host.split(":", 1)[0]
-    else:
-        name = host
-    name = name.rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def signed_service(headers: dict[str, str], query_params: dict[str, str]) -> str | None:
+def signed_service(headers: Mapping[str, str], query_params: Mapping[str, str]) -> str | None:
     """The service name of the SigV4 credential scope (``AKID/date/region/SERVICE/aws4_request``)."""
     credential = None
     auth = headers.get("authorization", "")
@@ -123,6 +93,14 @@ def signed_service(headers: dict[str, str], query_params: dict[str, str]) -> str
         return None
     parts = credential.split("/")
     return parts[3] if len(parts) >= 5 else None
+
+
+def _foreign_host(headers: Mapping[str, str]) -> ApiError:
+    return ApiError(
+        "AccessDenied",
+        f"Host {headers.get('host')!r} is not a loopback name; only loopback requests are served",
+        status=403,
+    )
 
 
 class Response:
@@ -189,11 +167,7 @@ class Dispatcher:
         as_json = amz_target is not None or "json" in headers.get("content-type", "")
         try:
             if not is_loopback_host(headers.get("host")):
-                raise ApiError(
-                    "AccessDenied",
-                    f"Host {headers.get('host')!r} is not a loopback name; only loopback requests are served",
-                    status=403,
-                )
+                raise _foreign_host(headers)
             url = urlsplit(target)
             qs = dict(parse_qsl(url.query, keep_blank_values=True))
             if method == "GET" and url.path in ("/", "/health", "/_albfargate/health") and not qs:
@@ -282,7 +256,8 @@ class Dispatcher:
 
 
 class ApiServer:
-    """Serves :class:`Dispatcher` over HTTP/1.1 with keep-alive on 127.0.0.1."""
+    """Serves :class:`Dispatcher` (and S3) over HTTP/1.1 with keep-alive on 127.0.0.1, through the shared
+    control-endpoint server (``albfargate.net``)."""
 
     def __init__(
         self,
@@ -293,8 +268,8 @@ class ApiServer:
         port: int = DEFAULT_PORT,
         clock: Callable[[], float] = time.time,
         max_body: int = MAX_BODY,
-        secrets: Any = None,
-        parameters: Any = None,
+        secrets: SecretStore | None = None,
+        parameters: ParameterStore | None = None,
         s3: S3Service | None = None,
         port_search: bool = True,
     ) -> None:
@@ -304,10 +279,16 @@ class ApiServer:
         self.port_search = port_search  # False: ``port`` or an error (an explicit --api-port)
         self.max_body = max_body
         self.s3 = s3
-        self.cloudformation: Any = None  # api.cloudformation.service.CloudFormationApi once attached
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.cloudformation: CloudFormationApi | None = None  # attached by api.cloudformation.service
+        limits = Limits(
+            max_head=MAX_HEAD,
+            max_body=max_body,
+            idle_timeout=IDLE_TIMEOUT,
+            loopback_only=True,
+            expect_continue=True,
+            linger=True,
+        )
+        self._http = HttpServer(self._respond, limits, refuse=self._refuse, admit=self._admit)
 
     @property
     def url(self) -> str:
@@ -317,293 +298,141 @@ class ApiServer:
         """Bind ``port`` or (with ``port_search``) the next free one above it (port 0: any); returns the
         endpoint URL."""
         search = self.port_search and self.port != 0
-        candidates = range(self.port, self.port + PORT_SEARCH) if search else [self.port]
-        last: OSError | None = None
-        for port in candidates:
-            try:
-                self._server = await asyncio.start_server(self._serve, self.host, port, limit=MAX_HEAD)
-            except OSError as exc:
-                last = exc
-                continue
-            self.port = self._server.sockets[0].getsockname()[1]
-            return self.url
-        if not search:
-            raise RuntimeStartError(f"API endpoint: port {self.port} on {self.host} is taken: {last}")
-        raise RuntimeStartError(f"API endpoint: no free port from {self.port} on {self.host}: {last}")
+        try:
+            self.port = await self._http.start(self.host, self.port, search=PORT_SEARCH if search else 0)
+        except OSError as last:
+            if not search:
+                raise RuntimeStartError(
+                    f"API endpoint: port {self.port} on {self.host} is taken: {last}"
+                ) from None
+            raise RuntimeStartError(
+                f"API endpoint: no free port from {self.port} on {self.host}: {last}"
+            ) from None
+        return self.url
 
     async def stop(self) -> None:
         if self.cloudformation is not None:  # operations in progress end; every stack record is written
             await self.cloudformation.close()
             self.cloudformation = None
-        if self._server is None:
-            return
-        self._server.close()
-        for writer in list(self._connections):
-            writer.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self._server.wait_closed()
-        self._server = None
+        await self._http.stop()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._connections.add(writer)
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            while await self._one(reader, writer):
-                pass
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass
-        except asyncio.CancelledError:  # stop(): end quietly (asyncio would log a cancelled handler)
-            pass
-        finally:
-            self._connections.discard(writer)
-            if task is not None:
-                self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    # ---- the HTTP edge (albfargate.net.server calls these) -----------------------------------------------
+    def _is_s3(self, head: RequestHead) -> bool:
+        """An S3 request (without the S3 library, only what is clearly S3 gets S3's "not installed"
+        answer)."""
+        query_params = dict(parse_qsl(urlsplit(head.target).query, keep_blank_values=True))
+        service = signed_service(head.headers, query_params)
+        return is_s3_request(service, head.method, head.target, head.headers) and (
+            self.s3 is not None or service == "s3"
+        )
 
-    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        """Serve one request; False when the connection should close."""
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT)
-        except asyncio.LimitOverrunError:
-            await self._send(
-                writer,
-                _xml_error(
-                    ApiError("RequestHeaderFieldsTooLarge", "Request headers too large", status=431), "-"
-                ),
-                False,
-            )
-            return False
-        except asyncio.IncompleteReadError:
-            return False
-        try:
-            method, target, headers = _parse_head(head)
-        except ValueError as exc:
-            await self._send(writer, _xml_error(ApiError("MalformedRequest", str(exc)), "-"), False)
-            return False
-        keep_alive = headers.get("connection", "").lower() != "close"
-        query_params = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
-        service = signed_service(headers, query_params)
-        # without the S3 library, only what is clearly S3 gets S3's "not installed" answer
-        if is_s3_request(service, method, target, headers) and (self.s3 is not None or service == "s3"):
-            return await self._serve_s3(reader, writer, method, target, headers, keep_alive)
-        as_json = "x-amz-target" in headers
-
-        def fail(error: ApiError) -> Response:
-            return _json_error(error) if as_json else _xml_error(error, str(uuid.uuid4()))
-
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            await self._send(
-                writer,
-                fail(
-                    ApiError(
-                        "MissingContentLength",
-                        "Chunked request bodies are not accepted; send Content-Length",
-                        status=411,
-                    )
-                ),
-                False,
-            )
-            return False
-        try:
-            length = int(headers.get("content-length", "0"))
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            await self._send(writer, fail(ApiError("MalformedRequest", "Invalid Content-Length")), False)
-            return False
-        if length > self.max_body:
-            error = ApiError(
-                "RequestEntityTooLarge",
-                f"Request body of {length} bytes exceeds the {self.max_body} byte limit",
-                status=413,
-            )
-            await self._send(writer, fail(error), False)
-            await _linger(reader, length)
-            return False
-        if headers.get("expect", "").lower() == "100-continue":
-            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = await reader.readexactly(length) if length else b""
-        response = await self.dispatcher.handle_async(method, target, headers, body)
-        await self._send(writer, response, keep_alive)
-        return keep_alive
-
-    async def _serve_s3(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        method: str,
-        target: str,
-        headers: dict[str, str],
-        keep_alive: bool,
-    ) -> bool:
-        """One S3 request: the body is read (``Content-Length`` or chunked, up to S3's 5 GiB for one
-        PUT) and handed to the S3 service; its answer goes out only after any change it made is on
-        disk (``backing/s3.py``)."""
+    def _admit(self, head: RequestHead) -> BodyRules | HttpResponse | None:
+        """S3 requests take bodies up to S3's 5 GiB for one PUT, by Content-Length or chunked."""
+        if not self._is_s3(head):
+            return None
         from albfargate.backing.s3 import MAX_OBJECT_BODY, error_reply
 
-        if not is_loopback_host(headers.get("host")):
-            reply = error_reply(
-                403,
-                "AccessDenied",
-                f"Host {headers.get('host')!r} is not a loopback name; only loopback requests are served",
-            )
-            await _send_s3(writer, reply, method, False)
-            return False
         if self.s3 is None:
             reply = error_reply(
                 501,
                 "NotImplemented",
                 "the local S3 endpoint needs the S3 library: pip install 'albfargate[s3]' and run up again",
             )
-            await _send_s3(writer, reply, method, False)
-            return False
-        if headers.get("expect", "").lower() == "100-continue":
-            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            try:
-                body = await _read_chunked(reader, MAX_OBJECT_BODY)
-            except ValueError as exc:
-                await _send_s3(writer, error_reply(400, "IncompleteBody", str(exc)), method, False)
-                return False
-        else:
-            try:
-                length = int(headers.get("content-length", "0"))
-                if length < 0:
-                    raise ValueError
-            except ValueError:
-                reply = error_reply(400, "InvalidArgument", "Invalid Content-Length")
-                await _send_s3(writer, reply, method, False)
-                return False
-            if length > MAX_OBJECT_BODY:
-                reply = error_reply(
-                    400,
-                    "EntityTooLarge",
-                    f"Your proposed upload of {length} bytes exceeds the maximum allowed object size "
-                    f"({MAX_OBJECT_BODY} bytes); use a multipart upload",
-                )
-                await _send_s3(writer, reply, method, False)
-                await _linger(reader, length)
-                return False
-            body = await reader.readexactly(length) if length else b""
-        reply = await self.s3.handle(method, target, headers, body)
-        await _send_s3(writer, reply, method, keep_alive)
-        return keep_alive
+            return _s3_response(reply, head.method, close=True)
+        return BodyRules(MAX_OBJECT_BODY, chunked=True)
+
+    def _refuse(self, problem: Problem, head: RequestHead | None) -> HttpResponse:
+        """Every refusal in the protocol's own error format: S3's, JSON 1.1 (``X-Amz-Target``) or the
+        query protocol's XML."""
+        if head is not None and self._is_s3(head):
+            return self._refuse_s3(problem, head)
+        if problem.kind is ProblemKind.FOREIGN_HOST and head is not None:  # as Dispatcher.handle words it
+            refused = _foreign_host(head.headers)
+            as_json = "x-amz-target" in head.headers or "json" in head.headers.get("content-type", "")
+            return _wire(_json_error(refused) if as_json else _xml_error(refused, str(uuid.uuid4())))
+        code, message, status = {
+            ProblemKind.HEAD_TOO_LARGE: ("RequestHeaderFieldsTooLarge", "Request headers too large", 431),
+            ProblemKind.MALFORMED_HEAD: ("MalformedRequest", problem.message, 400),
+            ProblemKind.CHUNKED_REFUSED: (
+                "MissingContentLength",
+                "Chunked request bodies are not accepted; send Content-Length",
+                411,
+            ),
+            ProblemKind.BAD_LENGTH: ("MalformedRequest", "Invalid Content-Length", 400),
+            ProblemKind.BODY_TOO_LARGE: (
+                "RequestEntityTooLarge",
+                f"Request body of {problem.length} bytes exceeds the {problem.limit} byte limit",
+                413,
+            ),
+        }.get(problem.kind, ("InternalFailure", "Internal server error", 500))
+        error = ApiError(code, message, status=status, sender=status < 500)
+        if head is None:
+            return _wire(_xml_error(error, "-"))
+        as_json = "x-amz-target" in head.headers
+        return _wire(_json_error(error) if as_json else _xml_error(error, str(uuid.uuid4())))
 
     @staticmethod
-    async def _send(writer: asyncio.StreamWriter, response: Response, keep_alive: bool) -> None:
-        reason = REASONS.get(response.status, "Error")
-        head = (
-            f"HTTP/1.1 {response.status} {reason}\r\n"
-            f"Content-Type: {response.content_type}\r\n"
-            f"Content-Length: {len(response.body)}\r\n"
-            f"x-amzn-RequestId: {uuid.uuid4()}\r\n"
-            f"Server: albfargate\r\n"
-            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+    def _refuse_s3(problem: Problem, head: RequestHead) -> HttpResponse:
+        from albfargate.backing.s3 import error_reply
+
+        if problem.kind is ProblemKind.FOREIGN_HOST:
+            reply = error_reply(
+                403,
+                "AccessDenied",
+                f"Host {head.header('host')!r} is not a loopback name; only loopback requests are served",
+            )
+        elif problem.kind is ProblemKind.BAD_CHUNKED:
+            reply = error_reply(400, "IncompleteBody", problem.message)
+        elif problem.kind is ProblemKind.BAD_LENGTH:
+            reply = error_reply(400, "InvalidArgument", "Invalid Content-Length")
+        elif problem.kind is ProblemKind.BODY_TOO_LARGE:
+            reply = error_reply(
+                400,
+                "EntityTooLarge",
+                f"Your proposed upload of {problem.length} bytes exceeds the maximum allowed object size "
+                f"({problem.limit} bytes); use a multipart upload",
+            )
+        else:
+            reply = error_reply(500, "InternalError", "We encountered an internal error. Please try again.")
+        return _s3_response(reply, head.method, close=True)
+
+    async def _respond(self, request: Request) -> HttpResponse:
+        head = request.head
+        if self._is_s3(head):
+            # the S3 answer goes out only after any change it made is on disk (backing/s3.py)
+            assert self.s3 is not None  # _admit answered a request without the S3 library
+            reply = await self.s3.handle(head.method, head.target, dict(head.headers), request.body)
+            return _s3_response(reply, head.method)
+        response = await self.dispatcher.handle_async(
+            head.method, head.target, dict(head.headers), request.body
         )
-        writer.write(head.encode("latin-1") + response.body)
-        await writer.drain()
+        return _wire(response)
+
+
+def _wire(response: Response) -> HttpResponse:
+    headers = (
+        ("Content-Type", response.content_type),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+        ("Server", "albfargate"),
+    )
+    return HttpResponse(response.status, headers, response.body)
 
 
 #: Response headers the S3 answer gets from the server itself, never from the S3 library.
 _HOP_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "keep-alive", "server"})
 
 
-async def _send_s3(writer: asyncio.StreamWriter, reply: Reply, method: str, keep_alive: bool) -> None:
-    try:
-        reason = http.HTTPStatus(reply.status).phrase
-    except ValueError:
-        reason = "Error"
-    lines = [f"HTTP/1.1 {reply.status} {reason}"]
-    length: str | None = str(len(reply.body))
+def _s3_response(reply: Reply, method: str, *, close: bool = False) -> HttpResponse:
+    headers: list[tuple[str, str]] = []
+    length: int | None = None
     for name, value in reply.headers:
         low = name.lower()
-        if low == "content-length" and method == "HEAD":
-            length = value  # HEAD: the object's length, no body
-        if low in _HOP_HEADERS or "\r" in value or "\n" in value:
+        if low == "content-length" and method == "HEAD" and value.strip().isdigit():
+            length = int(value)  # HEAD: the object's length, no body
+        if low in _HOP_HEADERS:
             continue
-        lines.append(f"{name}: {value}")
+        headers.append((name, value))
     if not any(n.lower() == "x-amz-request-id" for n, _ in reply.headers):
-        lines.append(f"x-amz-request-id: {uuid.uuid4().hex[:16].upper()}")
-    if reply.status not in (204, 304) and length is not None:
-        lines.append(f"Content-Length: {length}")
-    lines.append("Server: albfargate")
-    lines.append(f"Connection: {'keep-alive' if keep_alive else 'close'}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-    writer.write(head)
-    if method != "HEAD" and reply.status not in (204, 304) and reply.body:
-        writer.write(reply.body)
-    await writer.drain()
-
-
-async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
-    """An HTTP/1.1 chunked body (RFC 9112 §7.1), trailers read and dropped; ValueError when malformed or
-    above ``limit`` bytes."""
-    parts: list[bytes] = []
-    total = 0
-    while True:
-        line = await reader.readuntil(b"\r\n")
-        size_text = line.split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise ValueError(f"malformed chunk size {size_text[:20]!r}") from None
-        if size < 0:
-            raise ValueError("malformed chunk size")
-        if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                pass  # trailer fields
-            return b"".join(parts)
-        total += size
-        if total > limit:
-            raise ValueError(f"the body exceeds {limit} bytes")
-        parts.append(await reader.readexactly(size))
-        if await reader.readexactly(2) != b"\r\n":
-            raise ValueError("a chunk does not end with CRLF")
-
-
-# After refusing an oversized body, read and discard up to this much of it (for at most LINGER_SECONDS)
-# before closing, so the client reads our 413 instead of a connection reset.
-LINGER_BYTES = 8 * 1024 * 1024
-LINGER_SECONDS = 2.0
-
-
-async def _linger(reader: asyncio.StreamReader, length: int) -> None:
-    remaining = min(length, LINGER_BYTES)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + LINGER_SECONDS
-    with contextlib.suppress(Exception):
-        while remaining > 0 and loop.time() < deadline:
-            chunk = await asyncio.wait_for(reader.read(min(remaining, 65536)), deadline - loop.time())
-            if not chunk:
-                break
-            remaining -= len(chunk)
-
-
-def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
-    """Request line and headers (names lower-cased; repeated headers joined with ``,``)."""
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-        raise ValueError("undecodable request head") from None
-    lines = text.split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise ValueError(f"Malformed request line {lines[0][:100]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
-            raise ValueError(f"Malformed header line {line[:100]!r}")
-        key = name.lower()
-        headers[key] = f"{headers[key]},{value.strip()}" if key in headers else value.strip()
-    return parts[0], parts[1], headers
+        headers.append(("x-amz-request-id", uuid.uuid4().hex[:16].upper()))
+    headers.append(("Server", "albfargate"))
+    return HttpResponse(reply.status, tuple(headers), reply.body, length=length, close=close)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -46,7 +47,7 @@ def virtual_bucket(host: str | None) -> str | None:
     return match.group("bucket") if match else prefix
 
 
-def is_s3_request(signed_service: str | None, method: str, target: str, headers: dict[str, str]) -> bool:
+def is_s3_request(signed_service: str | None, method: str, target: str, headers: Mapping[str, str]) -> bool:
     """``headers`` have lower-case names. Unsigned requests are S3 unless they carry ``X-Amz-Target``
     (JSON 1.1), an ``Action`` query (ELBv2 query protocol), a form body (the query protocol as POST), or
     are the endpoint's health check (``GET /``, ``/health``)."""
