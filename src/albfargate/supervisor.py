@@ -32,11 +32,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from albfargate.alb.runtime import tune_gc
 from albfargate.api.server import DEFAULT_PORT as DEFAULT_API_PORT
-from albfargate.api.server import is_loopback_host
 from albfargate.ecs.runtime.process import STATE_DIR_ENV, kill_orphans
 from albfargate.ecs.runtime.reaper import become_subreaper
 from albfargate.engine import Engine, EngineConfig, remove_docker_orphans
 from albfargate.errors import AlbfargateError, RuntimeStartError
+from albfargate.net.http import Problem, ProblemKind, RequestHead, Response, is_loopback_host
+from albfargate.net.server import HttpServer, Limits, Request
 
 PID_FILE = "supervisor.pid"
 INFO_FILE = "supervisor.json"
@@ -44,6 +45,7 @@ LOG_FILE = "supervisor.log"
 SUPERVISOR_ENV = "ALBFARGATE_SUPERVISOR_OF"
 #: Control requests are small JSON documents.
 MAX_CONTROL_BODY = 1024 * 1024
+MAX_CONTROL_HEAD = 64 * 1024  # asyncio's default stream limit, which bounded the head before
 
 
 class NoSupervisor(AlbfargateError):
@@ -192,6 +194,7 @@ def release(state_dir: Path) -> None:
 # ---- the control channel: server ---------------------------------------------------------------------
 
 Handler = Callable[[dict[str, Any]], Awaitable[tuple[int, Any]]]
+FOREIGN_HOST = "the control channel serves loopback requests only (Host is not loopback)"
 
 
 class ControlServer:
@@ -200,7 +203,16 @@ class ControlServer:
         self.on_down = on_down
         self.token = token
         self.port = 0
-        self._server: asyncio.base_events.Server | None = None
+        # one request per connection, the Host guard before the body; every refusal is a 400 (a 403 for
+        # a foreign Host), worded for ``call``
+        limits = Limits(
+            max_head=MAX_CONTROL_HEAD,
+            max_body=MAX_CONTROL_BODY,
+            idle_timeout=10.0,
+            keep_alive=False,
+            loopback_only=True,
+        )
+        self._http = HttpServer(self._respond, limits, refuse=self._refuse)
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/status"): self._status,
             ("GET", "/steady"): self._steady,
@@ -215,49 +227,33 @@ class ControlServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = await self._http.start("127.0.0.1", 0)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        await self._http.stop()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    @staticmethod
+    def _refuse(problem: Problem, head: RequestHead | None) -> Response:
+        if problem.kind is ProblemKind.FOREIGN_HOST:
+            return _control_answer(403, {"error": FOREIGN_HOST})
+        if problem.kind is ProblemKind.INTERNAL:  # logged by the server with its traceback
+            return _control_answer(500, {"error": f"the supervisor failed on this request: see {LOG_FILE}"})
+        return _control_answer(400, {"error": "bad request"})
+
+    async def _respond(self, request: Request) -> Response:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            lines = head.decode("latin-1").split("\r\n")
-            method, target = lines[0].split()[:2]
-            headers = {}
-            for line in lines[1:]:
-                if ":" in line:
-                    k, v = line.split(":", 1)
-                    headers[k.strip().lower()] = v.strip()
-            length = int(headers.get("content-length", "0"))
-            if length > MAX_CONTROL_BODY:
-                raise ValueError("body too large")
-            body = await reader.readexactly(length) if length else b""
-            status, doc = await self._dispatch(method, target, headers, body)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
-            status, doc = 400, {"error": "bad request"}
-        except ConnectionError:
-            return
-        data = json.dumps(doc).encode()
-        with contextlib.suppress(ConnectionError):
-            writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
-                f"Connection: close\r\n\r\n".encode()
-                + data
+            status, doc = await self._dispatch(
+                request.method, request.target, dict(request.headers), request.body
             )
-            await writer.drain()
-        writer.close()
+        except ValueError:  # a body that is not JSON
+            status, doc = 400, {"error": "bad request"}
+        return _control_answer(status, doc)
 
     async def _dispatch(
         self, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, Any]:
         if not is_loopback_host(headers.get("host")):  # DNS rebinding: a page that learnt the token
-            return 403, {"error": "the control channel serves loopback requests only (Host is not loopback)"}
+            return 403, {"error": FOREIGN_HOST}
         if not secrets.compare_digest(headers.get("x-albfargate-token", ""), self.token):
             return 403, {"error": "bad token"}
         parts = urlsplit(target)
@@ -302,6 +298,10 @@ class ControlServer:
     async def _down(self, args: dict[str, Any]) -> tuple[int, Any]:
         asyncio.get_running_loop().call_soon(self.on_down)
         return 200, {"ok": True, "pid": os.getpid()}
+
+
+def _control_answer(status: int, doc: Any) -> Response:
+    return Response(status, (("Content-Type", "application/json"),), json.dumps(doc).encode())
 
 
 # ---- the control channel: client ----------------------------------------------------------------------

@@ -60,8 +60,8 @@ def test_a_taken_default_port_moves_with_a_note(tmp_path: Path, monkeypatch: pyt
                 assert server.port > taken
                 assert engine.console_url == f"http://127.0.0.1:{server.port}/"
                 assert engine.notes == [f"port {taken} is taken: the console is {engine.console_url} instead"]
-                sock = server._server.sockets[0].getsockname()
-                assert sock[0] == "127.0.0.1"
+                sock = server._http.sockname
+                assert sock is not None and sock[0] == "127.0.0.1"
                 reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
                 writer.write(b"GET /api/topology HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                 answer = await reader.read()

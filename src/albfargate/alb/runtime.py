@@ -51,6 +51,8 @@ from albfargate.model import (
 )
 from albfargate.model.elbv2 import Action
 from albfargate.model.targets import TargetId
+from albfargate.net.http import Response
+from albfargate.net.server import HttpServer, Limits, Request
 
 PORT_SEARCH = 100  # how many ports after a taken one are tried
 
@@ -148,7 +150,7 @@ class LoadBalancerRuntime:
         self.checker = HealthChecker(self.targets)
         self.targets.subscribe(self._on_target_event)
         self._started = False
-        self._metrics_server: asyncio.AbstractServer | None = None
+        self._metrics_server: HttpServer | None = None
         # workers > 1: this process plus workers-1 worker processes share the ports (alb/workers.py);
         # _replica: this runtime is such a worker (no health checks, targets from the main process)
         self.workers = max(1, workers)
@@ -412,7 +414,7 @@ class LoadBalancerRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(b.server.wait_closed(), 1.0)
         if self._metrics_server is not None:
-            self._metrics_server.close()
+            await self._metrics_server.stop()
             self._metrics_server = None
         await self.checker.stop()
         self.targets.close()
@@ -427,35 +429,26 @@ class LoadBalancerRuntime:
         snapshot) on ``host:port`` (0 = any free port) until :meth:`stop`; returns the URL."""
         import json
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-                parts = head.split(b" ", 2)
-                path = parts[1].split(b"?", 1)[0] if len(parts) > 1 else b""
-                if parts[0] != b"GET":
-                    status, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
-                elif path == b"/metrics":
-                    status, ctype = "200 OK", "text/plain; version=0.0.4; charset=utf-8"
-                    body = self.metrics.prometheus_text().encode()
-                elif path == b"/metrics.json":
-                    status, ctype = "200 OK", "application/json"
-                    body = json.dumps(self.metrics.snapshot(), indent=1).encode()
-                else:
-                    status, ctype, body = "404 Not Found", "text/plain", b"see /metrics\n"
-                writer.write(
-                    f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                    f"Connection: close\r\n\r\n".encode()
-                    + body
-                )
-                await writer.drain()
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
-                pass
-            finally:
-                writer.close()
+        async def respond(request: Request) -> Response:
+            path = request.head.path
+            if request.method != "GET":
+                status, ctype, body = 405, "text/plain", b"GET only\n"
+            elif path == "/metrics":
+                status, ctype = 200, "text/plain; version=0.0.4; charset=utf-8"
+                body = self.metrics.prometheus_text().encode()
+            elif path == "/metrics.json":
+                status, ctype = 200, "application/json"
+                body = json.dumps(self.metrics.snapshot(), indent=1).encode()
+            else:
+                status, ctype, body = 404, "text/plain", b"see /metrics\n"
+            return Response(status, (("Content-Type", ctype),), body)
 
-        server = await asyncio.start_server(handle, self.host, port)
+        # one request per connection (the control endpoints' server: albfargate.net); a malformed one is
+        # closed unanswered
+        limits = Limits(max_head=64 * 1024, max_body=64 * 1024, idle_timeout=10.0, keep_alive=False)
+        server = HttpServer(respond, limits)
+        real = await server.start(self.host, port)
         self._metrics_server = server
-        real = server.sockets[0].getsockname()[1]
         return f"http://{self._url_host()}:{real}/metrics"
 
     # ------------------------------------------------------------------ change notifications

@@ -1,15 +1,20 @@
-"""The console's HTTP/1.1 wire pieces (pure): parsing a request head into a :class:`Request`, rendering a
-:class:`Response` with the headers every console answer carries (docs/console.md), and Server-Sent Events
-framing. The asyncio shell (``console/server.py``) reads bytes and writes what these return."""
+"""The console's HTTP/1.1 wire pieces (pure): a request head as a :class:`Request`, a :class:`Response`
+with the headers every console answer carries (docs/console.md) turned into the shared server's answer
+(:func:`wire`), and Server-Sent Events framing. Heads are parsed and answers rendered by the control
+endpoints' one HTTP module (``albfargate.net.http``); ``console/server.py`` serves through
+``albfargate.net.server``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from albfargate.net import http as net
+from albfargate.net.http import HeadError as HeadError  # a head the console does not take (400)
+from albfargate.net.http import reason as reason
 
 #: Request line + headers accepted (a browser sends a few KiB).
 MAX_HEAD = 32 * 1024
@@ -30,10 +35,6 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 
 JSON_TYPE = "application/json; charset=utf-8"
 SSE_TYPE = "text/event-stream; charset=utf-8"
-
-
-class HeadError(ValueError):
-    """A request head the console does not take (answered 400 and the connection closed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +59,10 @@ class Response:
 
 
 def parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
-    """Method, target and headers (names lower-cased) of a request head ending in a blank line."""
-    text = head.decode("latin-1")
-    lines = text.split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[0].isalpha():
-        raise HeadError(f"malformed request line {lines[0][:100]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
-            raise HeadError(f"malformed header line {line[:100]!r}")
-        key = name.lower()
-        v = value.strip()
-        headers[key] = f"{headers[key]},{v}" if key in headers else v
-    return parts[0], parts[1], headers
+    """Method, target and headers (names lower-cased) of a request head ending in a blank line
+    (:class:`HeadError` otherwise)."""
+    parsed = net.parse_head(head)
+    return parsed.method, parsed.target, dict(parsed.headers)
 
 
 def request_of(method: str, target: str, headers: Mapping[str, str], body: bytes = b"") -> Request:
@@ -94,11 +82,21 @@ def error(status: int, code: str, message: str) -> Response:
     return json_response(status, {"error": message, "code": code})
 
 
-def reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+def wire_headers(content_type: str, extra: Sequence[tuple[str, str]] = ()) -> tuple[tuple[str, str], ...]:
+    """The headers of a console answer: its type, the security headers, ``extra``, ``Server``."""
+    return (
+        ("Content-Type", content_type),
+        *SECURITY_HEADERS,
+        *extra,
+        ("Server", "albfargate-console"),
+    )
+
+
+def wire(response: Response, *, close: bool = False) -> net.Response:
+    """The answer as the shared server writes it (it adds Content-Length and Connection)."""
+    return net.Response(
+        response.status, wire_headers(response.content_type, response.headers), response.body, close=close
+    )
 
 
 def render_head(
@@ -111,25 +109,11 @@ def render_head(
 ) -> bytes:
     """A response head with the security headers; ``length`` None: no Content-Length (an event stream,
     which ends with the connection)."""
-    lines = [f"HTTP/1.1 {status} {reason(status)}", f"Content-Type: {content_type}"]
-    if length is not None:
-        lines.append(f"Content-Length: {length}")
-    lines.extend(f"{k}: {v}" for k, v in SECURITY_HEADERS)
-    lines.extend(f"{k}: {v}" for k, v in extra if "\r" not in v and "\n" not in v)
-    lines.append("Server: albfargate-console")
-    lines.append(f"Connection: {'keep-alive' if keep_alive else 'close'}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+    return net.render_head(status, wire_headers(content_type, extra), length=length, keep_alive=keep_alive)
 
 
 def render(response: Response, *, keep_alive: bool, head_only: bool = False) -> bytes:
-    head = render_head(
-        response.status,
-        response.content_type,
-        length=len(response.body),
-        keep_alive=keep_alive,
-        extra=response.headers,
-    )
-    return head if head_only else head + response.body
+    return net.render(wire(response), keep_alive=keep_alive, head_only=head_only)
 
 
 def sse_event(event: str, data: Any, event_id: int | None = None) -> bytes:

@@ -12,7 +12,6 @@ of it, and the supervisor stops the console before the engine."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -28,17 +27,15 @@ from albfargate.console.http import (
     MAX_HEAD,
     SSE_KEEPALIVE,
     SSE_TYPE,
-    HeadError,
     Request,
     Response,
     content_type_of,
     error,
     json_response,
-    parse_head,
-    render,
-    render_head,
     request_of,
     sse_event,
+    wire,
+    wire_headers,
 )
 from albfargate.console.hub import CLOSE, Hub, Stream
 from albfargate.console.live import Live
@@ -47,6 +44,9 @@ from albfargate.console.security import check_host, check_state_change
 from albfargate.console.timeline import entry
 from albfargate.console.topology import Reader
 from albfargate.errors import RuntimeStartError
+from albfargate.net import http as net
+from albfargate.net import server as http_server
+from albfargate.net.http import ProblemKind
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,10 @@ class ConsoleServer:
         self.live = Live(engine, self.hub, self.reader)
         self.live.on_runtime.append(self.sampler.runtime_started)
         self.actions = Actions(engine, self.sampler.timeline)
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        limits = http_server.Limits(
+            max_head=MAX_HEAD, max_body=MAX_BODY, idle_timeout=IDLE_TIMEOUT, loopback_only=True
+        )
+        self._http = http_server.HttpServer(self._serve, limits, refuse=self._refuse)
         self._log_streams = 0
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "/api/session"): self._session,
@@ -111,24 +113,18 @@ class ConsoleServer:
         """Bind ``port`` or (``port_search``) the next free one above it (0: any); start following the
         system. Returns the URL."""
         search = self.port_search and self.port != 0
-        candidates = range(self.port, min(65536, self.port + PORT_SEARCH)) if search else [self.port]
-        last: OSError | None = None
-        for port in candidates:
-            try:
-                self._server = await asyncio.start_server(self._serve, self.host, port, limit=MAX_HEAD)
-            except OSError as exc:
-                last = exc
-                continue
-            self.port = self._server.sockets[0].getsockname()[1]
-            break
-        else:
+        try:
+            self.port = await self._http.start(self.host, self.port, search=PORT_SEARCH if search else 0)
+        except OSError as last:
             if not search:
-                why = last.strerror if last is not None and last.strerror else last
+                why = last.strerror or last
                 raise RuntimeStartError(
                     f"--console-port {self.port}: the port is not available on {self.host} ({why}); pick "
                     f"another one, or leave --console-port out to use {DEFAULT_PORT} or the next free port"
-                )
-            raise RuntimeStartError(f"console: no free port from {self.port} on {self.host}: {last}")
+                ) from None
+            raise RuntimeStartError(
+                f"console: no free port from {self.port} on {self.host}: {last}"
+            ) from None
         self.live.start()
         self.sampler.start()
         return self.url
@@ -137,78 +133,31 @@ class ConsoleServer:
         self.live.stop()
         self.hub.close()
         await self.sampler.stop()
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
-            self._server = None
+        await self._http.stop()
 
-    # ---- connections ---------------------------------------------------------------------------------
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            while await self._one(reader, writer):
-                pass
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, asyncio.CancelledError):
-            pass
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    # ---- connections (albfargate.net.server reads, guards and writes) ---------------------------------
+    def _refuse(self, problem: net.Problem, head: net.RequestHead | None) -> net.Response:
+        """The server's refusals in the console's error shape; each closes the connection."""
+        if problem.kind is ProblemKind.FOREIGN_HOST:  # before anything else, the body unread
+            refusal = check_host(head.header("host") if head is not None else None)
+            if refusal is not None:
+                return wire(error(refusal.status, refusal.code, refusal.message))
+        answer = {
+            ProblemKind.HEAD_TOO_LARGE: error(431, "bad_request", "request head too large"),
+            ProblemKind.MALFORMED_HEAD: error(400, "bad_request", problem.message),
+            ProblemKind.CHUNKED_REFUSED: error(411, "bad_request", "send Content-Length"),
+            ProblemKind.BAD_LENGTH: error(400, "bad_request", "invalid Content-Length"),
+            ProblemKind.BODY_TOO_LARGE: error(413, "bad_request", f"bodies are at most {MAX_BODY} bytes"),
+        }.get(problem.kind)
+        if answer is None:
+            answer = error(500, "internal", "the console failed on this request (see the supervisor log)")
+        return wire(answer)
 
-    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT)
-        except asyncio.LimitOverrunError:
-            writer.write(render(error(431, "bad_request", "request head too large"), keep_alive=False))
-            return False
-        except asyncio.IncompleteReadError:
-            return False
-        try:
-            method, target, headers = parse_head(head)
-        except HeadError as exc:
-            writer.write(render(error(400, "bad_request", str(exc)), keep_alive=False))
-            return False
-        keep_alive = headers.get("connection", "").lower() != "close"
-        refusal = check_host(headers.get("host"))
-        if refusal is not None:  # before anything else, the body unread
-            writer.write(render(error(refusal.status, refusal.code, refusal.message), keep_alive=False))
-            await writer.drain()
-            return False
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            writer.write(render(error(411, "bad_request", "send Content-Length"), keep_alive=False))
-            return False
-        try:
-            length = int(headers.get("content-length", "0"))
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            writer.write(render(error(400, "bad_request", "invalid Content-Length"), keep_alive=False))
-            return False
-        if length > MAX_BODY:
-            writer.write(
-                render(error(413, "bad_request", f"bodies are at most {MAX_BODY} bytes"), keep_alive=False)
-            )
-            await writer.drain()
-            return False
-        body = await reader.readexactly(length) if length else b""
-        request = request_of(method, target, headers, body)
-        if method == "GET" and request.path in ("/api/events", "/api/logs/stream"):
-            await self._stream(request, writer)
-            return False
-        response = await self._respond(request)
-        writer.write(render(response, keep_alive=keep_alive, head_only=method == "HEAD"))
-        await writer.drain()
-        return keep_alive
+    async def _serve(self, received: http_server.Request) -> net.Response | http_server.Streamed:
+        request = request_of(received.method, received.target, received.headers, received.body)
+        if request.method == "GET" and request.path in ("/api/events", "/api/logs/stream"):
+            return self._stream(request)
+        return wire(await self._respond(request))
 
     async def _respond(self, request: Request) -> Response:
         refusal = check_state_change(request.method, request.headers, self.token)
@@ -339,27 +288,25 @@ class ConsoleServer:
         return Response(200, file.read_bytes(), content_type_of(file.name))
 
     # ---- event streams -------------------------------------------------------------------------------
-    async def _stream(self, request: Request, writer: asyncio.StreamWriter) -> None:
+    def _stream(self, request: Request) -> net.Response | http_server.Streamed:
+        """An event stream (``/api/events``) or a log stream; a refusal closes the connection."""
         if self.hub.full() or self._log_streams >= 8:
-            writer.write(render(error(409, "conflict", "too many console streams open"), keep_alive=False))
-            await writer.drain()
-            return
+            return wire(error(409, "conflict", "too many console streams open"), close=True)
         if request.path == "/api/logs/stream":
-            await self._log_stream(request, writer)
-            return
+            return self._log_stream(request)
         last = request.header("last-event-id")
         stream = self.hub.open(
             requests=request.query.get("requests") == "1",
             last_event_id=int(last) if last is not None and last.isdigit() else None,
         )
-        try:
-            writer.write(render_head(200, SSE_TYPE, length=None, keep_alive=False))
-            await writer.drain()
-            await self._pump(stream, writer)
-        finally:
-            self.hub.close_stream(stream)
+        return http_server.Streamed(
+            200,
+            wire_headers(SSE_TYPE),
+            lambda sink: self._pump(stream, sink),
+            done=lambda: self.hub.close_stream(stream),
+        )
 
-    async def _pump(self, stream: Stream, writer: asyncio.StreamWriter) -> None:
+    async def _pump(self, stream: Stream, writer: http_server.Sink) -> None:
         while True:
             try:
                 frame = await asyncio.wait_for(stream.queue.get(), KEEPALIVE_SECONDS)
@@ -377,41 +324,44 @@ class ConsoleServer:
                 writer.write(more)
             await writer.drain()
 
-    async def _log_stream(self, request: Request, writer: asyncio.StreamWriter) -> None:
+    def _log_stream(self, request: Request) -> net.Response | http_server.Streamed:
         try:
             path = logs.resolve(self.engine, request.query)
         except logs.LogNotFound as exc:
-            writer.write(render(error(404, "not_found", str(exc)), keep_alive=False))
-            await writer.drain()
-            return
+            return wire(error(404, "not_found", str(exc)), close=True)
         needle = request.query.get("filter")
         start = request.query.get("offset")
         offset = (
             int(start) if start is not None and start.isdigit() else logs.tail(path, lines=1, needle=None)[1]
         )
         self._log_streams += 1
-        try:
-            writer.write(render_head(200, SSE_TYPE, length=None, keep_alive=False))
-            writer.write(sse_event("hello", {"offset": offset}))
-            await writer.drain()
-            quiet = 0.0
-            while not self.hub.closed:
-                lines, offset = logs.read_from(path, offset)
-                for line in lines:
-                    if not needle or needle in line:
-                        writer.write(sse_event("log", {"line": line}))
-                if lines:
-                    quiet = 0.0
-                    await writer.drain()
-                else:
-                    quiet += logs.FOLLOW_INTERVAL
-                    if quiet >= KEEPALIVE_SECONDS:
-                        quiet = 0.0
-                        writer.write(SSE_KEEPALIVE)
-                        await writer.drain()
-                await asyncio.sleep(logs.FOLLOW_INTERVAL)
-        finally:
+
+        def done() -> None:
             self._log_streams -= 1
+
+        return http_server.Streamed(
+            200, wire_headers(SSE_TYPE), lambda sink: self._follow(path, offset, needle, sink), done=done
+        )
+
+    async def _follow(self, path: Path, offset: int, needle: str | None, writer: http_server.Sink) -> None:
+        writer.write(sse_event("hello", {"offset": offset}))
+        await writer.drain()
+        quiet = 0.0
+        while not self.hub.closed:
+            lines, offset = logs.read_from(path, offset)
+            for line in lines:
+                if not needle or needle in line:
+                    writer.write(sse_event("log", {"line": line}))
+            if lines:
+                quiet = 0.0
+                await writer.drain()
+            else:
+                quiet += logs.FOLLOW_INTERVAL
+                if quiet >= KEEPALIVE_SECONDS:
+                    quiet = 0.0
+                    writer.write(SSE_KEEPALIVE)
+                    await writer.drain()
+            await asyncio.sleep(logs.FOLLOW_INTERVAL)
 
 
 def _json_body(request: Request) -> dict[str, Any]:

@@ -18,8 +18,6 @@ are never logged nor shown by ``status`` or ``describe``."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import secrets
@@ -32,6 +30,8 @@ from typing import Any
 
 from albfargate.model.ecs import TaskDefinition
 from albfargate.model.ids import LOCAL_REGION
+from albfargate.net.http import Response
+from albfargate.net.server import HttpServer, Limits, Request
 from albfargate.state.store import ContainerRecord, Store, TaskRecord
 
 #: Requests to this endpoint are tiny GETs; anything bigger is not ours.
@@ -210,7 +210,9 @@ class MetadataServer:
         self.port = 0
         self.clock = clock
         self.credentials_lifetime = credentials_lifetime
-        self._server: asyncio.base_events.Server | None = None
+        # containers' SDKs keep connections alive; a malformed or big request is not ours: closed unanswered
+        limits = Limits(max_head=MAX_REQUEST_HEAD, max_body=MAX_REQUEST_HEAD, idle_timeout=30.0)
+        self._http = HttpServer(self._respond, limits)
         self._credentials: dict[str, TaskCredentials] = {}  # credentials id -> credentials
         self._by_task: dict[str, TaskCredentials] = {}
 
@@ -256,56 +258,16 @@ class MetadataServer:
         return f"{self.base_url}/v4/{task_id}/{container}"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = await self._http.start(self.host, 0)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
-            self._server = None
+        await self._http.stop()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                try:
-                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
-                    return
-                if len(head) > MAX_REQUEST_HEAD:
-                    return
-                line = head.split(b"\r\n", 1)[0].decode("latin-1").split()
-                if len(line) < 2:
-                    return
-                method, path = line[0], line[1]
-                close = b"connection: close" in head.lower()
-                if method != "GET":
-                    status, doc = 405, {"error": "method not allowed"}
-                elif path.startswith(CREDENTIALS_PATH):
-                    status, doc = self.resolve_credentials(path, _header(head, b"authorization"))
-                else:
-                    status, doc = resolve(self.store, path)
-                body = json.dumps(doc).encode()
-                writer.write(
-                    f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                    f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n".encode()
-                    + body
-                )
-                await writer.drain()
-                if close:
-                    return
-        except ConnectionError:
-            return
-        finally:
-            writer.close()
-
-
-def _header(head: bytes, name: bytes) -> str | None:
-    """The value of header ``name`` (lower case) in a request head, or None."""
-    for line in head.split(b"\r\n")[1:]:
-        key, sep, value = line.partition(b":")
-        if sep and key.strip().lower() == name:
-            return value.strip().decode("latin-1")
-    return None
+    async def _respond(self, request: Request) -> Response:
+        if request.method != "GET":
+            status, doc = 405, {"error": "method not allowed"}
+        elif request.target.startswith(CREDENTIALS_PATH):
+            status, doc = self.resolve_credentials(request.target, request.head.header("authorization"))
+        else:
+            status, doc = resolve(self.store, request.target)
+        return Response(status, (("Content-Type", "application/json"),), json.dumps(doc).encode())

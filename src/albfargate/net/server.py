@@ -285,6 +285,14 @@ class HttpServer:
     def serving(self) -> bool:
         return self._server is not None
 
+    @property
+    def sockname(self) -> tuple[str, int] | None:
+        """The bound (address, port), or None before :meth:`start` and after :meth:`stop`."""
+        if self._server is None:
+            return None
+        name = self._server.sockets[0].getsockname()
+        return str(name[0]), int(name[1])
+
     async def start(self, host: str, port: int, *, search: int = 0) -> int:
         """Bind ``port`` on ``host``, or with ``search`` > 0 the first free one of the ``search`` ports from
         ``port`` up (port 0: any free port); returns the port. Raises the last ``OSError`` when none is
