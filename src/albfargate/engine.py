@@ -58,6 +58,9 @@ from albfargate.state.store import DeploymentRecord, ServiceRecord, Store, TaskR
 if TYPE_CHECKING:  # imported when the model has load balancers / scalable targets (start-up cost)
     from albfargate.alb.runtime import LoadBalancerRuntime
     from albfargate.alb.targets import LiveTargets
+    from albfargate.api.ecr.service import EcrService
+    from albfargate.backing.manager import BackingManager
+    from albfargate.backing.s3 import S3Service
     from albfargate.ecs.autoscaler import Autoscaler
 
 log = logging.getLogger("albfargate.engine")
@@ -176,14 +179,14 @@ class Engine:
         self.api_server: Any = None  # the AWS endpoint when start() was given serve_api
         self.console_url: str | None = None  # the web console's URL once the supervisor serves it
         self._lb_watchers: list[Callable[[Any], None]] = []  # on_load_balancers subscribers
-        self.s3: Any = self._make_s3()  # backing.s3.S3Service, or None without the s3 extra
+        self.s3: S3Service | None = self._make_s3()  # None without the s3 extra
         self.notes: list[str] = []  # what `up` should tell the user (e.g. a port that moved); in status
         self.started_at: float | None = None
         #: when each start phase ended (``status --json`` ``startup``: where the time of ``up`` goes)
         self.startup: dict[str, float] = {}
         self._secrets: dict[str, str] | None = None
-        self.backing: Any = None  # backing.manager.BackingManager when the model has backing resources
-        self.ecr: Any = None  # api.ecr.service.EcrService once the AWS endpoint serves ECR
+        self.backing: BackingManager | None = None  # when the model has backing resources
+        self.ecr: EcrService | None = None  # once the AWS endpoint serves ECR
         self._change = asyncio.Event()
         self._stopping = False
         self._forced = False  # a second Ctrl-C: skip the drain, SIGKILL the tasks (force_stop)
@@ -204,7 +207,7 @@ class Engine:
             return DockerDriver(self.state_dir)
         raise RuntimeStartError(f"unknown driver {name!r} (expected auto, process or docker)")
 
-    def _make_s3(self) -> Any:
+    def _make_s3(self) -> S3Service | None:
         from albfargate.backing import s3
 
         if not s3.available():
@@ -973,7 +976,7 @@ class Engine:
         buckets = self.s3.status(self.api_url) if self.s3 is not None else []
         if not buckets:
             return backing
-        out = (
+        out: dict[str, Any] = (
             dict(backing)
             if backing is not None
             else {

@@ -1,6 +1,8 @@
 """The :class:`~albfargate.api.backend.Backend` over the running :class:`albfargate.engine.Engine`: reads
 the live store (``engine.store``) and the load balancers' target registry (``engine.lb.targets``); writes
-go through the engine's public methods and ``LoadBalancerRuntime``'s change methods.
+go through the engine's public methods and ``LoadBalancerRuntime``'s change methods. It knows the engine
+only through the Protocols of ``api/ports.py`` (:class:`~albfargate.api.ports.EngineCommands`,
+:class:`~albfargate.api.ports.ApiHost`).
 
 Also :func:`start_api`, which the engine (or ``up``) calls to serve the endpoint and set ``api_url``."""
 
@@ -41,22 +43,23 @@ from albfargate.model.elbv2 import (
 )
 
 if TYPE_CHECKING:  # the engine imports the API, never the other way round at run time
+    from albfargate.api.ports import ApiHost, EngineCommands, ListenerChanges, LoadBalancers, TargetTable
     from albfargate.api.server import ApiServer
-    from albfargate.engine import Engine
+    from albfargate.model.targets import TargetHealth
     from albfargate.state import store as live
 
 
 _log = logging.getLogger(__name__)
 
 
-def _health(h: Any) -> Health:
+def _health(h: TargetHealth) -> Health:
     return Health(str(h.state), h.reason, h.description)
 
 
 class EngineBackend:
     """Adapts the engine to the API. All calls run on the engine's event loop."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineCommands) -> None:
         self.engine = engine
         self._extra_clusters: dict[str, Cluster] = {}
         self._deleted_clusters: set[str] = set()
@@ -234,7 +237,7 @@ class EngineBackend:
         return [r.task_arn for r in records]
 
     # --- ELBv2 data plane ---------------------------------------------------------------------------------
-    def _targets(self) -> Any:
+    def _targets(self) -> TargetTable | None:
         return None if self.engine.lb is None else self.engine.lb.targets
 
     def describe_targets(self, target_group_arn: str) -> list[tuple[Target, Health]]:
@@ -273,7 +276,7 @@ class EngineBackend:
         if reg is not None:
             reg.deregister(target_group_arn, TargetId(target.id, target.port))
 
-    def _on_runtime(self, change: Callable[[Any], None]) -> None:
+    def _on_runtime(self, change: Callable[[LoadBalancers], None]) -> None:
         """Apply ``change`` to the load balancers' runtime now -- or, while listener binds are still being
         applied (a listener just created, a runtime starting), after them, so a rule made right after its
         listener is not lost."""
@@ -310,7 +313,7 @@ class EngineBackend:
         self._on_runtime(lambda lb: lb.update_load_balancer_attributes(lb_arn, attributes))
 
     # --- load balancers and listeners created/deleted through the API -------------------------------------
-    def _runtime(self, what: str) -> Any:
+    def _runtime(self, what: str) -> ListenerChanges:
         """The load balancers' runtime; a system that started without any gets one now (an empty
         ``up``, then a load balancer made through the API or CloudFormation)."""
         lb = self.engine.lb
@@ -331,7 +334,7 @@ class EngineBackend:
             )
         return lb
 
-    def _later(self, make: Callable[[], Awaitable[Any]]) -> None:
+    def _later(self, make: Callable[[], Awaitable[object]]) -> None:
         """Run ``make()`` on the loop after every change scheduled before it (binds and unbinds are
         async; the API answers at once and the change lands in call order)."""
         prev = self._chain
@@ -441,7 +444,7 @@ class _LazyRuntime:
     """Stands for the load balancers' runtime of a system that has none yet: the first change starts it
     (in the chain of changes, so every later one sees it)."""
 
-    def __init__(self, backend: EngineBackend, ensure: Callable[[], Awaitable[Any]]) -> None:
+    def __init__(self, backend: EngineBackend, ensure: Callable[[], Awaitable[object]]) -> None:
         self.backend = backend
         self.ensure = ensure
         backend._later(ensure)
@@ -466,7 +469,7 @@ def _backing_of(engine: Engine, secrets: Any, parameters: Any) -> Any:
 
 
 async def start_api(
-    engine: Engine, *, port: int = 4566, host: str = "127.0.0.1", exact: bool = False
+    engine: ApiHost, *, port: int = 4566, host: str = "127.0.0.1", exact: bool = False
 ) -> ApiServer:
     """Serve the AWS-compatible endpoint for ``engine`` (port 4566 or the next free one; with ``exact``
     that port or an error); sets ``engine.api_url``. The caller stops it (``await server.stop()``) before
