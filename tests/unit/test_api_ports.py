@@ -1,0 +1,209 @@
+"""The AWS endpoint's engine adapter (``api.engine_backend.EngineBackend``) over its seam
+(``api.ports.EngineCommands``): it runs against a small fake host -- no engine, no load balancer, no
+sockets -- and the module imports no engine at run time (issue 14, item 4)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from albfargate.api.backend import Health, LocalListener, Target
+from albfargate.api.engine_backend import EngineBackend
+from albfargate.api.ports import EngineCommands, TargetTable
+from albfargate.ecs.autoscaler import Activity
+from albfargate.model import SystemModel, TargetGroup
+from albfargate.model.ecs import Service, TaskDefinition
+from albfargate.model.elbv2 import Action, Listener, LoadBalancer, LoadBalancerAttributes, Rule
+from albfargate.model.targets import TargetHealth, TargetId, TargetState
+from albfargate.state.store import ServiceRecord, TaskRecord
+
+TG = TargetGroup(arn="arn:tg/web", name="web", tg_id="abc123")
+LB = LoadBalancer(arn="arn:lb/app", name="app", lb_id="0123456789abcdef", dns_name="app.local")
+
+
+@dataclass
+class Registry:
+    targets: dict[str, dict[TargetId, TargetHealth]] = field(default_factory=lambda: {TG.arn: {}})
+
+    def _group(self, arn: str) -> dict[TargetId, TargetHealth]:
+        return self.targets[arn]  # KeyError for an unknown group, as LiveTargets
+
+    def register(self, target_group_arn: str, target: TargetId) -> None:
+        self._group(target_group_arn)[target] = TargetHealth(
+            TargetState.INITIAL, "Elb.RegistrationInProgress", None
+        )
+
+    def deregister(self, target_group_arn: str, target: TargetId) -> None:
+        self._group(target_group_arn).pop(target, None)
+
+    def describe(self, target_group_arn: str) -> Sequence[tuple[TargetId, TargetHealth]]:
+        return list(self._group(target_group_arn).items())
+
+    def health_of(self, target_group_arn: str, target: TargetId) -> TargetHealth:
+        return self._group(target_group_arn)[target]
+
+
+@dataclass(frozen=True)
+class Bound:
+    lb_arn: str
+    protocol: str
+    port: int
+    local_port: int
+
+
+@dataclass
+class Balancers:
+    targets: TargetTable = field(default_factory=Registry)
+    workers: int = 1
+    changed: list[str] = field(default_factory=list)
+
+    def bindings(self) -> Sequence[Bound]:
+        return [Bound(LB.arn, "HTTP", 80, 8080)]
+
+    def set_rules(self, listener_arn: str, rules: Iterable[Rule]) -> None:
+        self.changed.append(f"rules {listener_arn}")
+
+    def set_default_actions(self, listener_arn: str, actions: Iterable[Action]) -> None:
+        self.changed.append(f"defaults {listener_arn}")
+
+    def update_target_group(self, tg: TargetGroup) -> None:
+        self.changed.append(f"group {tg.arn}")
+
+    def update_load_balancer_attributes(self, lb_arn: str, attributes: LoadBalancerAttributes) -> None:
+        self.changed.append(f"attributes {lb_arn}")
+
+    async def add_load_balancer(self, lb: LoadBalancer) -> None: ...
+    async def add_listener(self, listener: Listener, rules: Iterable[Rule]) -> object: ...
+    async def remove_listener(self, listener_arn: str) -> None: ...
+    async def remove_load_balancer(self, lb_arn: str) -> None: ...
+
+
+@dataclass
+class Store:
+    services: Mapping[str, ServiceRecord] = field(default_factory=dict)
+    tasks: Mapping[str, TaskRecord] = field(default_factory=dict)
+    task_definitions: Mapping[str, TaskDefinition] = field(default_factory=dict)
+
+    def service(self, name_or_arn: str) -> ServiceRecord | None:
+        return None
+
+    def touch_service(self, svc: ServiceRecord) -> None:
+        raise AssertionError("not written in these tests")
+
+
+@dataclass
+class Scheduler:
+    target_groups: dict[str, TargetGroup] = field(default_factory=dict)
+
+
+@dataclass
+class Scaling:
+    activities: Sequence[Activity] = ()
+
+
+@dataclass
+class Host:
+    model: SystemModel = field(default_factory=lambda: SystemModel(target_groups=(TG,), load_balancers=(LB,)))
+    store: Store = field(default_factory=Store)
+    started_at: float | None = 100.0
+    lb: Balancers | None = field(default_factory=Balancers)
+    scheduler: Scheduler | None = field(default_factory=Scheduler)
+    autoscaler: Scaling | None = None
+
+    def register_task_definition(self, td: TaskDefinition) -> TaskDefinition:
+        return td
+
+    def update_service(
+        self,
+        service: str,
+        *,
+        task_definition: str | None = None,
+        desired_count: int | None = None,
+        force_new_deployment: bool = False,
+    ) -> object:
+        return None
+
+    def create_service(self, svc: Service) -> object:
+        return None
+
+    def delete_service(self, service: str, *, force: bool = False) -> object:
+        return None
+
+    def stop_task(self, task_id: str, reason: str | None = None) -> object:
+        raise KeyError(task_id)
+
+    def run_task(
+        self, task_definition: str, *, count: int = 1, cluster: str = "default", started_by: str | None = None
+    ) -> Sequence[TaskRecord]:
+        return []
+
+    async def ensure_load_balancers(self) -> None: ...
+
+    def start_autoscaler(self) -> None: ...
+
+
+def backend(host: Host) -> EngineBackend:
+    seam: EngineCommands = host  # mypy would refuse a host that is not one
+    return EngineBackend(seam)
+
+
+def test_targets_go_through_the_registry_of_the_seam() -> None:
+    host = Host()
+    b = backend(host)
+    b.register_target(TG.arn, Target("127.0.0.1", 9001))
+    assert b.describe_targets(TG.arn) == [
+        (Target("127.0.0.1", 9001), Health("initial", "Elb.RegistrationInProgress", None))
+    ]
+    assert b.describe_targets("arn:tg/unknown") == []
+    b.deregister_target(TG.arn, Target("127.0.0.1", 9001))
+    assert b.health_of(TG.arn, Target("127.0.0.1", 9001)).reason == "Target.NotRegistered"
+
+
+def test_without_load_balancers_targets_are_refused_and_nothing_is_listed() -> None:
+    host = Host(lb=None)
+    b = backend(host)
+    assert b.describe_targets(TG.arn) == [] and b.local_listeners() == []
+    assert b.health_of(TG.arn, Target("127.0.0.1", 1)).state == "unused"
+
+
+def test_configuration_changes_reach_the_runtime_the_model_and_the_scheduler() -> None:
+    host = Host()
+    b = backend(host)
+    changed = replace(TG, port=81)
+    b.update_target_group(changed)
+    assert host.model.target_groups == (changed,)
+    assert host.scheduler is not None and host.scheduler.target_groups[TG.arn] == changed
+    b.set_rules("arn:listener/1", ())
+    assert host.lb is not None and host.lb.changed == [f"group {TG.arn}", "rules arn:listener/1"]
+    assert b.local_listeners() == [LocalListener("app.local", "HTTP", 80, 8080)]
+
+
+def test_scaling_activities_are_read_from_the_autoscaler() -> None:
+    host = Host(autoscaler=Scaling([Activity("service/c/web", "Setting desired count to 3.", "alarm", 5.0)]))
+    [activity] = backend(host).scaling_activities()
+    assert (activity.resource_id, activity.description, activity.start_time, activity.end_time) == (
+        "service/c/web",
+        "Setting desired count to 3.",
+        5.0,
+        5.0,
+    )
+    assert backend(Host()).scaling_activities() == []
+
+
+def test_the_adapter_imports_no_engine_at_run_time() -> None:
+    path = Path(__file__).resolve().parents[2] / "src" / "albfargate" / "api" / "engine_backend.py"
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(inner)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+        for inner in ast.walk(block)
+    }
+    runtime = [
+        n.module
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and id(n) not in typing_only and n.module is not None
+    ]
+    assert runtime and not [m for m in runtime if m == "albfargate.engine" or m.startswith("albfargate.alb")]
