@@ -456,7 +456,7 @@ class _LazyRuntime:
         return call
 
 
-def _backing_of(engine: Engine, secrets: Any, parameters: Any) -> Any:
+def _backing_of(engine: Any, secrets: Any, parameters: Any) -> Any:  # the Engine: it sets engine.backing
     """The engine's backing manager, made on first use (a CloudFormation stack's first database in a
     system that had no backing resources) over the stores the endpoint already serves."""
     if engine.backing is None:
