@@ -59,12 +59,6 @@ def test_target_failing_elb_health_checks_is_replaced(tmp_path: Path) -> None:
         assert "due to (reason " in unhealthy and unhealthy.endswith(".")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, not yet found: after tests/integration/test_up_full_disk.py in the same pytest run "
-    "the failure event never comes (reproduce: pytest tests/integration/test_up_full_disk.py "
-    "tests/integration/test_up_health.py); passes alone and in this file alone",
-)
 def test_container_failing_its_health_check_is_replaced(tmp_path: Path) -> None:
     hc = {"Command": ["CMD-SHELL", "exit 1"], "Interval": 5, "Timeout": 2, "Retries": 1, "StartPeriod": 0}
     tpl = make_template(tmp_path / "t.json", [Svc(name="web", desired=1, health_check=hc)])

@@ -174,6 +174,10 @@ class ProcessDriver:
         self._order: dict[str, list[str]] = {}
         self._streams: dict[tuple[str, str], int] = {}  # container -> its log pump stream
         self._checks: set[int] = set()  # pids of the health checks running now
+        # spawns in flight: until create_subprocess_exec returns, the new pid is in no waiter set, and a
+        # reap pass then could take the exit status of a child that exits at once (a health check's
+        # `exit 1`): the loop's own waiter never learns of it and `proc.wait()` hangs (on uvloop, for ever)
+        self._spawning = 0
         self.logs = LogPump(on_warning, max_bytes=log_buffer_bytes or DEFAULT_MAX_BYTES)
         self._reaper: asyncio.Task[None] | None = None
         self.last_orphans: list[dict[str, object]] = []
@@ -220,6 +224,7 @@ class ProcessDriver:
         stream, out = self.logs.open(
             spec.log_path(c.name), task_id=spec.task_id, container=c.name, service=spec.service
         )
+        self._spawning += 1
         try:
             proc = await asyncio.create_subprocess_exec(
                 *c.argv,
@@ -237,8 +242,9 @@ class ProcessDriver:
                 f"CannotStartContainerError: container {c.name}: {exc.strerror or exc}: {c.argv[0]}"
             ) from None
         finally:
+            self._spawning -= 1
             os.close(out)  # the process holds it now: the pipe ends when every holder has exited
-        self._procs[key] = proc
+        self._procs[key] = proc  # no await since the spawn: no reap pass ran before this
         self._streams[key] = stream
         with contextlib.suppress(OSError):  # a full disk must not fail the start; the marker still finds it
             (self.pid_dir / f"{spec.task_id}-{c.name}.pid").write_text(f"{proc.pid}\n")
@@ -284,6 +290,7 @@ class ProcessDriver:
     async def _run_check(
         self, argv: list[str], timeout: float, *, c: ContainerSpec, env: dict[str, str]
     ) -> bool:
+        self._spawning += 1
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -297,7 +304,9 @@ class ProcessDriver:
             )
         except OSError:
             return False
-        self._checks.add(proc.pid)
+        finally:
+            self._spawning -= 1
+        self._checks.add(proc.pid)  # no await since the spawn: no reap pass ran before this
         try:
             rc = await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
@@ -401,7 +410,7 @@ class ProcessDriver:
         )
 
     def _reap_now(self) -> None:
-        if self._reaper is None:
+        if self._reaper is None or self._spawning:  # a zombie of now is reaped on the next pass
             return
         with contextlib.suppress(Exception):
             reaper.reap(self._started())

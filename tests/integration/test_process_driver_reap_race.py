@@ -1,0 +1,77 @@
+"""The supervisor's orphan reaper must never take the exit status of a process the driver is starting.
+
+A health check (or a container leader) runs in a session of its own; until ``create_subprocess_exec``
+returns, its pid is in none of the driver's waiter sets, so a reap pass in that window saw a check that had
+already exited (``exit 1`` is instant) as an adopted zombie and waited for it. On uvloop (the supervisor's
+loop) the loop's own waiter then never learns of the exit: ``proc.wait()`` hung for ever, the container's
+health-check loop stopped, and the container stayed UNKNOWN instead of going UNHEALTHY. That is the failure
+``test_up_health.py::test_container_failing_its_health_check_is_replaced`` showed when a reaper tick hit the
+window. Here a reap pass runs on every turn of the loop while checks are spawned, so the window is always
+hit; both loops are tried."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from albfargate.ecs.runtime.base import ContainerSpec
+from albfargate.ecs.runtime.process import ProcessDriver
+
+pytestmark = pytest.mark.integration
+
+
+def _loops() -> list[object]:
+    out: list[object] = [pytest.param(asyncio.new_event_loop, id="asyncio")]
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is in the dev extras
+        return out
+    out.append(pytest.param(uvloop.new_event_loop, id="uvloop"))
+    return out
+
+
+@pytest.mark.parametrize("new_loop", _loops())
+def test_a_reap_pass_while_a_check_starts_does_not_take_its_exit_status(
+    tmp_path: Path, new_loop: Callable[[], asyncio.AbstractEventLoop]
+) -> None:
+    async def main() -> list[bool]:
+        d = ProcessDriver(tmp_path / "state")
+        c = ContainerSpec(name="app", image="img", argv=("/bin/sh", "-c", "exit 0"))
+        stop = asyncio.Event()
+
+        async def reap_always() -> None:
+            while not stop.is_set():
+                d._reap_now()
+                await asyncio.sleep(0)
+
+        # _reap_now acts only with the reaper running (under a subreaper); the checks are our own
+        # children, so the pass reaches them without one
+        d._reaper = asyncio.get_running_loop().create_task(stop.wait())
+        reaping = asyncio.get_running_loop().create_task(reap_always())
+        try:
+            results = []
+            for _ in range(20):
+                for argv, want in ((["/bin/sh", "-c", "exit 1"], False), (["/bin/sh", "-c", "exit 0"], True)):
+                    ok = await asyncio.wait_for(
+                        d._run_check(argv, 2.0, c=c, env={"PATH": "/usr/bin:/bin"}), 10
+                    )
+                    results.append(ok == want)
+            return results
+        finally:
+            stop.set()
+            await reaping
+            with contextlib.suppress(asyncio.CancelledError):
+                await d._reaper
+            d._reaper = None
+            await d.aclose()
+
+    loop = new_loop()
+    try:
+        results = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert all(results), f"{results.count(False)} of {len(results)} checks got a wrong result"
