@@ -129,8 +129,12 @@ def serve_alb(
             console = ConsoleServer(_BenchEngine(rt, model, state), port=console_port, port_search=False)
             await console.start()
         tune_gc()  # as the supervisor does once it is up
+        diag_path = os.environ.get("ALBBENCH_DIAG")
+        diag = _Diagnostics.start(f"{diag_path}.{port}" if diag_path else None)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        if diag is not None:
+            loop.add_signal_handler(signal.SIGUSR1, diag.write)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
         print("ready", flush=True)
@@ -147,6 +151,81 @@ def serve_alb(
         uvloop.run(main())
     except ImportError:
         asyncio.run(main())
+
+
+class _Diagnostics:
+    """``ALBBENCH_DIAG=<file>`` (serve mode): what may lengthen the LB's latency tail, written to the
+    file when the LB stops: every garbage collection (wall time, generation, duration) and every time a
+    1 ms timer on the LB's loop fired more than 0.5 ms late (a stall of the loop delays every connection
+    ready in it), one ``gc``/``lag`` line each, times in ms; the bench prints a summary per wrk run."""
+
+    def __init__(self, path: str) -> None:
+        import gc
+
+        self.path = path
+        self.events: list[str] = []
+        self._t0 = 0.0
+        gc.callbacks.append(self._on_gc)
+        from albfargate.alb.accesslog_writer import AccessLogWriter
+
+        append = AccessLogWriter._append_to
+        events = self.events
+
+        def timed_append(writer: AccessLogWriter, path: Path, data: bytearray) -> None:
+            t = time.perf_counter()
+            append(writer, path, data)
+            events.append(f"write {time.time():.6f} {len(data)} {(time.perf_counter() - t) * 1e3:.3f}")
+
+        AccessLogWriter._append_to = timed_append  # type: ignore[method-assign]
+        self._loop = asyncio.get_running_loop()
+        self._due = time.perf_counter() + 0.001
+        self._cpu = time.process_time()
+        self._loop.call_later(0.001, self._tick)
+
+    @classmethod
+    def start(cls, path: str | None) -> _Diagnostics | None:
+        return cls(path) if path else None
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            d = (time.perf_counter() - self._t0) * 1e3
+            self.events.append(f"gc {time.time():.6f} {info['generation']} {d:.3f}")
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        cpu = time.process_time()
+        late = now - self._due
+        if late > 0.0005:  # with the CPU time this process had since the last tick (own work or not)
+            self.events.append(f"lag {time.time():.6f} {(cpu - self._cpu) * 1e3:.3f} {late * 1e3:.3f}")
+        self._due = now + 0.001
+        self._cpu = cpu
+        self._loop.call_later(0.001, self._tick)
+
+    def write(self) -> None:
+        Path(self.path).write_text("".join(e + "\n" for e in self.events))
+
+
+def diagnostics_summary(path: Path, t0: float, t1: float) -> str:
+    """What ``_Diagnostics`` saw between the wall times t0 and t1 (one wrk run), one line."""
+    gcs: list[float] = []
+    lags: list[float] = []
+    writes: list[float] = []
+    with contextlib.suppress(OSError):
+        for line in path.read_text().splitlines():
+            kind, t, *rest = line.split()
+            if t0 <= float(t) <= t1:
+                {"gc": gcs, "lag": lags, "write": writes}[kind].append(float(rest[-1]))
+    lags.sort()
+    writes.sort()
+    worst = ", ".join(f"{x:.1f}" for x in lags[-5:])
+    return (
+        f"gc {len(gcs)} ({sum(gcs):.1f} ms); loop late > 0.5 ms {len(lags)} times "
+        f"({sum(lags):.0f} ms; > 2 ms {sum(1 for x in lags if x > 2)}), worst {worst}; "
+        f"access-log writes {len(writes)} ({sum(writes):.0f} ms; > 1 ms {sum(1 for x in writes if x > 1)}, "
+        f"worst {writes[-1] if writes else 0:.1f} ms)"
+    )
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -434,10 +513,13 @@ def main() -> int:
         # interleaved rounds, best of each: the machine may be shared, and a burst of someone else's
         # work should not land on one proxy only
         rounds: dict[str, list[tuple[float, float, float, float]]] = {n: [] for n in ports}
+        windows: list[tuple[str, int, float, float]] = []  # (name, port, start, end) for ALBBENCH_DIAG
         for r in range(args.rounds):
             for name, port in ports.items():
                 cpu0 = _cpu_seconds(pids[name])
+                w0 = time.time()
                 rps, p50, p99, total = run_wrk(port, args.duration, args.connections)
+                windows.append((f"round {r + 1} {name}", port, w0, time.time()))
                 us = (_cpu_seconds(pids[name]) - cpu0) / max(1, total) * 1e6
                 rounds[name].append((rps, p50, p99, us))
                 print(
@@ -487,6 +569,17 @@ def main() -> int:
             f"{rss_after:.1f} MB after the load",
             flush=True,
         )
+        diag_path = os.environ.get("ALBBENCH_DIAG")
+        if diag_path:
+            alb_pids = {PROXY_PORTS["albfargate"]: alb.pid}
+            if args.console:
+                alb_pids[CONSOLE_ALB_PORT] = calb.pid
+            for pid in alb_pids.values():
+                os.kill(pid, signal.SIGUSR1)
+            time.sleep(0.5)
+            for label, port, w0, w1 in windows:
+                if port in alb_pids:
+                    print(f"diag {label}: {diagnostics_summary(Path(f'{diag_path}.{port}'), w0, w1)}")
         if "nginx" in best:
             cpu_ratio = best["albfargate"][3] / best["nginx"][3]
             print(f"alb/nginx cpu per request ratio: {cpu_ratio:.2f}", flush=True)
