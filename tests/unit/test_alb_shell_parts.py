@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,34 @@ def test_access_log_writer_flushes_formatted_lines_and_bounds_its_queue(
         assert w.dropped == 4  # 3 over the bound + the unformattable one
         await w.close()
         assert path.read_text().splitlines()[-2:] == ["line 10", "line 11"]
+
+    asyncio.run(scenario())
+
+
+def test_access_log_flush_writes_a_piece_per_loop_iteration_and_keeps_the_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from albfargate.alb import accesslog_writer
+
+    monkeypatch.setattr(accesslog_writer, "WRITE_PIECE", 64)
+    lines = [f"line {i:02d}" for i in range(20)]  # 8 bytes each with the newline: 160 bytes, 3 pieces
+
+    async def scenario() -> None:
+        w = AccessLogWriter(tmp_path, lambda r: str(r))
+        w.start()
+        for line in lines:
+            w.add("app/lb/0123", line)
+        path = w.path_for("app/lb/0123")
+        end = time.monotonic() + 5
+        while not path.exists() and time.monotonic() < end:  # iterations until the first piece is written
+            await asyncio.sleep(0)
+        first = path.read_bytes()
+        assert 0 < len(first) <= 64  # one piece in this iteration, the rest in the next ones
+        w.add("app/lb/0123", "line 99")
+        w.flush()  # what the task still holds goes first, then the new line
+        assert path.read_text().splitlines() == [*lines, "line 99"]
+        await w.close()
+        assert path.read_text().splitlines() == [*lines, "line 99"]
 
     asyncio.run(scenario())
 

@@ -8,8 +8,10 @@ appended to its load balancer's byte buffer, so the cost is spread evenly over t
 object outlives its request: formatting a whole batch at flush time made bursts of several milliseconds
 (the latency tail) and kept thousands of records alive (memory). Every ``FLUSH_INTERVAL`` seconds the
 buffers are swapped out and appended to the files with ``os.write``, from the event loop itself, as nginx
-writes its access log from its event loop: a write of 20 ms of lines to the page cache takes well under a
-millisecond. A worker thread did it before; joining and encoding a batch there held the GIL for a
+writes its access log from its event loop, at most ``WRITE_PIECE`` bytes per load balancer in one loop
+iteration (the rest in the next ones, before anything newer): on the development VM one write of 20 ms of
+a fast benchmark's lines (~150 KB) took 1.3 ms on average and up to 10, a pause for every connection.
+A worker thread did it before; joining and encoding a batch there held the GIL for a
 millisecond ten times a second, a pause for every request in flight (the p99 of the benchmark,
 docs/alb.md), and even handing it only the write cost the loop a visibly longer tail on one core (thread
 wake-up and GIL hand-offs). On close everything left is written at once.
@@ -33,6 +35,10 @@ from albfargate.alb.exchange import LineQueue
 # 20 ms of lines per write: the write pauses the loop while it copies (longer batches, longer pauses);
 # flushing every 5 ms gave a longer tail in the benchmark too (docs/alb.md)
 FLUSH_INTERVAL = 0.02
+# A flush writes at most this much per load balancer in one loop iteration: on the development VM an
+# append costs ~7 ns a byte (page-cache pages), so 20 ms of a fast benchmark's lines (~150 KB) in one write
+# paused every connection for 1-10 ms (docs/alb.md, "Where the LB's latency tail comes from").
+WRITE_PIECE = 32 * 1024
 # Lines held between flushes at most (far more than one flush interval of a fast benchmark); more are dropped
 # and counted.
 MAX_PENDING = 100_000
@@ -47,6 +53,7 @@ class AccessLogWriter:
         self._task: asyncio.Task[None] | None = None
         self.failed = 0  # lines a write failed for
         self._warned: set[tuple[str, int | None]] = set()
+        self._out: dict[str, bytearray] = {}  # taken off the queue, not written yet
 
     def path_for(self, lb_full_name: str) -> Path:
         # app/<name>/<id> -> <name>.<id>.log
@@ -70,9 +77,28 @@ class AccessLogWriter:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
-            pending = self._take()
-            if pending:
-                self._append(pending)
+            self._collect()
+            while self._out:  # a piece per loop iteration: no connection waits behind the whole batch
+                self._append({lb: self._piece(lb) for lb in list(self._out)})
+                await asyncio.sleep(0)
+
+    def _collect(self) -> None:
+        """Move the queued lines behind what is still to write (in order, per load balancer)."""
+        for lb, data in self._take().items():
+            held = self._out.get(lb)
+            if held is None:
+                self._out[lb] = data
+            else:
+                held += data
+
+    def _piece(self, lb: str) -> bytearray:
+        data = self._out[lb]
+        if len(data) <= WRITE_PIECE:
+            del self._out[lb]
+            return data
+        piece = data[:WRITE_PIECE]
+        del data[:WRITE_PIECE]
+        return piece
 
     def _take(self) -> dict[str, bytearray]:
         return self.queue.take()
@@ -104,8 +130,10 @@ class AccessLogWriter:
             os.close(fd)
 
     def flush(self) -> None:
-        """Write everything queued, now, on the calling thread."""
-        self._append(self._take())
+        """Write everything queued, now, on the calling thread (after what a flush left to write)."""
+        self._collect()
+        out, self._out = self._out, {}
+        self._append(out)
 
     async def close(self) -> None:
         if self._task is not None:
