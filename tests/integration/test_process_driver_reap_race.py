@@ -75,3 +75,46 @@ def test_a_reap_pass_while_a_check_starts_does_not_take_its_exit_status(
     finally:
         loop.close()
     assert all(results), f"{results.count(False)} of {len(results)} checks got a wrong result"
+
+
+def test_a_timed_out_check_whose_exit_never_reports_counts_as_failed_and_does_not_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If a timed-out check's exit status is lost (taken by another waiter), the check still ends."""
+    import subprocess
+
+    from albfargate.ecs.runtime import process
+
+    child = subprocess.Popen(["sleep", "30"], start_new_session=True)  # our own child: killpg reaches it
+
+    class LostStatus:
+        pid = child.pid
+
+        async def wait(self) -> int:
+            await asyncio.Event().wait()  # never: the status went elsewhere
+            return 0
+
+    async def fake_exec(*_a: object, **_k: object) -> LostStatus:
+        return LostStatus()
+
+    monkeypatch.setattr(process.asyncio, "create_subprocess_exec", fake_exec)
+    monkeypatch.setattr(process, "CHECK_KILL_WAIT", 0.2)
+
+    async def main() -> bool:
+        d = ProcessDriver(tmp_path / "state")
+        c = ContainerSpec(name="app", image="img", argv=("/bin/sh", "-c", "exit 0"))
+        try:
+            return await asyncio.wait_for(d._run_check(["x"], 0.1, c=c, env={}), 5)
+        finally:
+            await d.aclose()
+
+    try:
+        with caplog.at_level("WARNING", logger=process.__name__):
+            ok = asyncio.run(main())
+        assert child.wait(timeout=5) == -9  # the driver's SIGKILL reached the check's group
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert ok is False
+    assert any("did not report its exit" in r.getMessage() for r in caplog.records)

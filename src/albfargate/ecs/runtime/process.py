@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import signal
 import time
@@ -54,6 +55,12 @@ from albfargate.ecs.runtime.logpump import LogPump
 REAP_SECONDS = 1.0
 #: Every how many reaps the process table is searched for orphans (``status`` shows the last result).
 ORPHAN_SCAN_TICKS = 10
+_log = logging.getLogger(__name__)
+
+#: How long a timed-out health check's exit is awaited after SIGKILL (a status taken by another waiter
+#: must not stop the container's check loop).
+CHECK_KILL_WAIT = 5.0
+
 #: How long the log of a container whose process exited is still read (from what it left running
 #: before the tree was killed) before it is closed.
 LOG_END_GRACE = 2.0
@@ -312,7 +319,16 @@ class ProcessDriver:
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
+            try:  # bounded: if another waiter ever took the status, the check loop still goes on
+                await asyncio.wait_for(proc.wait(), CHECK_KILL_WAIT)
+            except TimeoutError:
+                _log.warning(
+                    "health check of container %s (pid %d) did not report its exit %.0f s after SIGKILL; "
+                    "counted as failed, checks go on",
+                    c.name,
+                    proc.pid,
+                    CHECK_KILL_WAIT,
+                )
             return False
         finally:
             self._checks.discard(proc.pid)
