@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from albfargate import engine_status
 from albfargate.ecs.metadata import MetadataServer
 from albfargate.ecs.runtime.base import ContainerSpec, TaskDriver, TaskSpec, TaskStartError
 from albfargate.ecs.runtime.process import ProcessDriver, free_port
@@ -44,7 +45,6 @@ from albfargate.errors import RuntimeStartError
 from albfargate.model import ids
 from albfargate.model.ecs import ContainerDefinition, ContainerHealthCheck, Service, TaskDefinition
 from albfargate.model.system import SystemModel
-from albfargate.model.targets import TargetId
 from albfargate.runsettings import (
     ContainerRunSetting,
     RunSettings,
@@ -53,7 +53,7 @@ from albfargate.runsettings import (
     secret_value,
 )
 from albfargate.snapshots import CodeSnapshots, Snapshot
-from albfargate.state.store import DeploymentRecord, ServiceRecord, Store, TaskRecord, task_summary
+from albfargate.state.store import DeploymentRecord, ServiceRecord, Store, TaskRecord
 
 if TYPE_CHECKING:  # imported when the model has load balancers / scalable targets (start-up cost)
     from albfargate.alb.runtime import LoadBalancerRuntime
@@ -825,142 +825,19 @@ class Engine:
         dep = self.force_new_deployment(svc.name)
         return f"{svc.name}: new deployment {dep.id}"
 
-    # ---- reading -------------------------------------------------------------------------------------
+    # ---- reading (built in engine_status.py) ----------------------------------------------------------
     def steady(self) -> tuple[bool, list[str]]:
         """Whether every ACTIVE service is steady (one deployment, COMPLETED, running == desired, all
         healthy); otherwise one line per service saying why not."""
-        why: list[str] = []
-        sched = self.scheduler
-        for svc in self.store.services.values():
-            if svc.status != "ACTIVE":
-                continue
-            if svc.steady() and sched is not None and sched.steady.get(svc.name):
-                continue
-            why.append(self._why_not_steady(svc))
-        return (not why, why)
-
-    def _why_not_steady(self, svc: ServiceRecord) -> str:
-        parts = [f"service {svc.name}: {svc.running_count}/{svc.desired_count} running"]
-        if svc.pending_count:
-            parts.append(f"{svc.pending_count} pending")
-        if len(svc.deployments) != 1:
-            parts.append(f"{len(svc.deployments)} deployments")
-        p = svc.primary
-        if p is not None and p.rollout_state != "COMPLETED":
-            parts.append(f"rollout {p.rollout_state}")
-        for t in self.store.tasks_of(svc.name):
-            if t.last_status == "STOPPED":
-                continue
-            th = self._target_health(t)
-            if th is not None and th[0] != "healthy":
-                parts.append(f"task {t.task_id[:8]} target {th[0]}" + (f" ({th[1]})" if th[1] else ""))
-        last_stop = max(
-            (t for t in self.store.tasks_of(svc.name) if t.last_status == "STOPPED"),
-            key=lambda t: t.stopped_at or 0.0,
-            default=None,
-        )
-        if last_stop is not None and last_stop.stop_code in ("TaskFailedToStart", "EssentialContainerExited"):
-            parts.append(f"last stopped task: {last_stop.stopped_reason}")
-        if self.scheduler is not None and svc.name in self.scheduler.last_error:
-            parts.append(f"scheduler error: {self.scheduler.last_error[svc.name]}")
-        return "; ".join(parts)
-
-    def _target_health(self, t: TaskRecord) -> tuple[str, str | None] | None:
-        if not t.targets:
-            return None
-        b = t.targets[0]
-        if self.lb is None:
-            return None
-        h = self.lb.targets.health_of(b.target_group_arn, TargetId(b.host, b.port))
-        return str(h.state), h.reason
+        return engine_status.steady(self)
 
     def status(self, *, supervisor_pid: int | None = None, events: int = 10) -> dict[str, Any]:
         """The ``status --json`` document (a documented contract; keys may be added, not removed)."""
-        lbs = []
-        for lb in self.model.load_balancers:
-            listeners = []
-            if self.lb is not None:
-                for b in self.lb.bindings():
-                    if b.lb_arn == lb.arn:
-                        listeners.append(
-                            {"port": b.port, "protocol": b.protocol, "url": b.url, "local_port": b.local_port}
-                        )
-            lbs.append(
-                {"name": lb.name, "scheme": str(lb.scheme), "dns_name": lb.dns_name, "listeners": listeners}
-            )
-        logs = getattr(self.driver, "logs", None)  # the process driver's log pump
-        services = []
-        for svc in self.store.services.values():
-            tasks = []
-            for t in sorted(self.store.tasks_of(svc.name), key=lambda t: t.created_at):
-                if t.last_status == "STOPPED":
-                    continue
-                d = task_summary(t)
-                th = self._target_health(t)
-                d["target_state"] = th[0] if th is not None else None
-                d["target_reason"] = th[1] if th is not None else None
-                d["log_lines_dropped"] = logs.dropped(t.task_id) if logs is not None else 0
-                tasks.append(d)
-            services.append(
-                {
-                    "name": svc.name,
-                    "arn": svc.arn,
-                    "cluster": svc.cluster,
-                    "target_groups": [lb.target_group_arn for lb in svc.model.load_balancers],
-                    "status": svc.status,
-                    "desired": svc.desired_count,
-                    "running": svc.running_count,
-                    "pending": svc.pending_count,
-                    "steady": bool(svc.steady() and self.scheduler and self.scheduler.steady.get(svc.name)),
-                    "deployments": [
-                        {
-                            "id": d.id,
-                            "status": d.status,
-                            "rollout_state": d.rollout_state,
-                            "rollout_state_reason": d.rollout_state_reason,
-                            "task_definition": d.task_definition_arn,
-                            "desired": d.desired_count,
-                            "running": d.running_count,
-                            "pending": d.pending_count,
-                            "failed_tasks": d.failed_tasks,
-                        }
-                        for d in svc.deployments
-                    ],
-                    "tasks": tasks,
-                    "log_lines_dropped": logs.dropped_of_service(svc.name) if logs is not None else 0,
-                    "events": [
-                        {"created_at": e.created_at, "message": e.message} for e in list(svc.events)[:events]
-                    ],
-                }
-            )
-        steady, why = self.steady()
-        return {
-            "supervisor_pid": supervisor_pid,
-            "api_url": self.api_url,
-            "console_url": self.console_url,
-            "state_dir": str(self.state_dir),
-            "steady": steady,
-            "not_steady": why,
-            "load_balancers": lbs,
-            "services": services,
-            "not_emulated": len(self.model.not_emulated),
-            "backing": self._backing_status(),
-            "startup": dict(self.startup),
-            "notes": [*self.notes, *(logs.warned if logs is not None else ())],
-            "log_lines_dropped": logs.dropped_total() if logs is not None else 0,
-            "log_write_error": logs.write_error if logs is not None else None,
-            "orphans": self._orphans(),
-        }
+        return engine_status.status(self, supervisor_pid=supervisor_pid, events=events)
 
     def backing_status(self) -> dict[str, Any] | None:
         """``backing`` of ``status --json`` (names and endpoints; never a secret value)."""
-        return self._backing_status()
-
-    def _orphans(self) -> list[dict[str, Any]]:
-        """``orphans`` of ``status --json``: processes with this state dir's marker that belong to no
-        running task nor database server (what escaped a stop, or was left by an earlier run), as last
-        looked for (:meth:`refresh_orphans`; the process driver also looks every few seconds)."""
-        return list(getattr(self.driver, "last_orphans", ()))
+        return engine_status.backing_status(self)
 
     async def refresh_orphans(self) -> None:
         """Look for orphans now (a /proc scan, off the event loop); ``status`` of the CLI asks for it."""
@@ -968,26 +845,6 @@ class Engine:
         if find is not None:
             with contextlib.suppress(Exception):
                 await find()
-
-    def _backing_status(self) -> dict[str, Any] | None:
-        """``backing`` of ``status --json``: the databases, secrets and parameters (backing/manager.py) and
-        the S3 buckets (``buckets``, in the shape of the databases' entries); None when there is none."""
-        backing = self.backing.status() if self.backing is not None else None
-        buckets = self.s3.status(self.api_url) if self.s3 is not None else []
-        if not buckets:
-            return backing
-        out: dict[str, Any] = (
-            dict(backing)
-            if backing is not None
-            else {
-                "databases": [],
-                "secrets": [],
-                "parameters": [],
-                "data_dir": str(self.state_dir / "data"),
-            }
-        )
-        out["buckets"] = buckets
-        return out
 
     # ---- stop ------------------------------------------------------------------------------------------
     async def stop(self, on_stage: Callable[[str], None] | None = None) -> None:
