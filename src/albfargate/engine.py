@@ -719,10 +719,7 @@ class Engine:
         return svc
 
     def update_desired_count(self, service: str, count: int) -> None:
-        if count < 0:
-            raise ValueError("desired count must be >= 0")
-        svc = self._svc(service)
-        self._sched().set_desired_count(svc.name, count)
+        self.update_service(service, desired_count=count)
 
     def force_new_deployment(self, service: str) -> DeploymentRecord:
         svc = self._svc(service)
@@ -743,19 +740,27 @@ class Engine:
         task_definition: str | None = None,
         desired_count: int | None = None,
         force_new_deployment: bool = False,
+        model: Service | None = None,
     ) -> ServiceRecord:
+        """One command: everything is checked first (the service, the count, the task definition), then
+        the scheduler applies it as one store change (:meth:`Scheduler.update_service`). ``model`` is the
+        service's new definition (UpdateService's deployment configuration, load balancers ...)."""
         svc = self._svc(service)
-        if desired_count is not None:
-            self.update_desired_count(svc.name, desired_count)
+        if desired_count is not None and desired_count < 0:
+            raise ValueError("desired count must be >= 0")
+        td_arn = None
         if task_definition is not None:
             td = self.store.task_definition(task_definition)
             if td is None:
                 raise KeyError(f"task definition {task_definition} not found")
-            if td.arn != svc.task_definition_arn:
-                self._sched().new_deployment(svc.name, td.arn)
-                return svc
-        if force_new_deployment:
-            self._sched().new_deployment(svc.name)
+            td_arn = td.arn
+        self._sched().update_service(
+            svc.name,
+            model=model,
+            desired_count=desired_count,
+            task_definition_arn=td_arn,
+            force_new_deployment=force_new_deployment,
+        )
         return svc
 
     def stop_task(self, task_id: str, reason: str | None = None) -> TaskRecord:
@@ -784,11 +789,7 @@ class Engine:
         svc = self._svc(service)
         if svc.desired_count > 0 and not force:
             raise ValueError("the service cannot be stopped while it is scaled above 0")
-        svc.desired_count = 0
-        svc.status = "DRAINING"
-        self.store.touch_service(svc)
-        self._sched().enqueue(svc.name)
-        return svc
+        return self._sched().delete_service(svc.name)
 
     async def redeploy_from_model(self, model: SystemModel) -> list[str]:
         """``--watch``: the app changed. For every service of ``model`` that runs here, register its task

@@ -307,6 +307,43 @@ class FakeBackend:
         self.advance_tasks()  # the next read sees one lifecycle step later
         return out
 
+    # --- ECS reads by key: scans here, so a read advances the fake as the full reads do
+    def service(self, cluster_arn: str, ref: str) -> ServiceRecord | None:
+        return next(
+            (
+                s
+                for s in self.services()
+                if s.service.cluster_arn == cluster_arn and ref in (s.service.name, s.service.arn)
+            ),
+            None,
+        )
+
+    def task(self, cluster_arn: str, ref: str) -> TaskRecord | None:
+        wanted = ref.rsplit("/", 1)[-1]
+        return next(
+            (
+                t
+                for t in self.tasks()
+                if t.cluster_arn == cluster_arn and (t.task_id == wanted or t.arn == ref)
+            ),
+            None,
+        )
+
+    def task_definition(self, ref: str) -> TaskDefinitionRecord | None:
+        records = self.task_definitions()
+        if ref.startswith("arn:"):
+            return next((r for r in records if r.definition.arn == ref), None)
+        family, _, rev = ref.partition(":")
+        if rev:
+            if not rev.isdigit():
+                return None
+            return next(
+                (r for r in records if r.definition.family == family and r.definition.revision == int(rev)),
+                None,
+            )
+        active = [r for r in records if r.definition.family == family and r.status == "ACTIVE"]
+        return max(active, key=lambda r: r.definition.revision, default=None)
+
     # --- ECS writes
     def create_cluster(self, cluster: Cluster) -> None:
         self._clusters.append(cluster)

@@ -77,15 +77,38 @@ class EngineBackend:
         return [c for arn, c in out.items() if arn not in self._deleted_clusters]
 
     def task_definitions(self) -> Sequence[TaskDefinitionRecord]:
-        return [
-            TaskDefinitionRecord(
-                td,
-                "INACTIVE" if td.arn in self._inactive_tds else "ACTIVE",
-                self._registered_at.get(td.arn, self._started),
-                self._inactive_tds.get(td.arn),
-            )
-            for td in self.engine.store.task_definitions.values()
-        ]
+        return [self._task_definition(td) for td in self.engine.store.task_definitions.values()]
+
+    def _task_definition(self, td: TaskDefinition) -> TaskDefinitionRecord:
+        return TaskDefinitionRecord(
+            td,
+            "INACTIVE" if td.arn in self._inactive_tds else "ACTIVE",
+            self._registered_at.get(td.arn, self._started),
+            self._inactive_tds.get(td.arn),
+        )
+
+    # --- ECS reads by key: the store's index, one record projected --------------------------------------
+    def service(self, cluster_arn_: str, ref: str) -> ServiceRecord | None:
+        s = self.engine.store.service(ref)
+        return self._service(s) if s is not None and s.cluster_arn == cluster_arn_ else None
+
+    def task(self, cluster_arn_: str, ref: str) -> TaskRecord | None:
+        t = self.engine.store.task(ref)  # by id, or by the id at the end of an ARN
+        return self._task(t) if t is not None and t.cluster_arn == cluster_arn_ else None
+
+    def task_definition(self, ref: str) -> TaskDefinitionRecord | None:
+        store = self.engine.store
+        if ref.startswith("arn:"):
+            td = store.task_definitions.get(ref)
+        else:
+            family, _, rev = ref.partition(":")
+            revs = store.revisions(family)
+            if rev:
+                td = revs.get(int(rev)) if rev.isdigit() else None
+            else:
+                active = [n for n, t in revs.items() if t.arn not in self._inactive_tds]
+                td = revs[max(active)] if active else None
+        return None if td is None else self._task_definition(td)
 
     def services(self) -> Sequence[ServiceRecord]:
         return [self._service(s) for s in self.engine.store.services.values()]
@@ -183,19 +206,18 @@ class EngineBackend:
         return svc.name
 
     def update_service(self, service_arn: str, update: ServiceUpdate) -> None:
-        name = self._name(service_arn)
-        svc = self.engine.store.service(name)
-        assert svc is not None
+        """One engine command (one store change): the adapter reads the record and never writes it."""
+        svc = self.engine.store.service(service_arn)
+        if svc is None:
+            raise BackendError("ServiceNotFoundException", "Service not found.")
         model = update.apply(svc.model)
-        if model != svc.model:
-            svc.model = model
-            self.engine.store.touch_service(svc)
         try:
             self.engine.update_service(
-                name,
+                svc.name,
                 task_definition=update.task_definition_arn,
                 desired_count=update.desired_count,
                 force_new_deployment=update.force_new_deployment,
+                model=model if model != svc.model else None,
             )
         except (KeyError, ValueError) as exc:
             raise BackendError("InvalidParameterException", str(exc).strip("'\"")) from None

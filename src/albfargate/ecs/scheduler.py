@@ -35,7 +35,7 @@ from albfargate.ecs.ports import TargetRegistry
 from albfargate.ecs.runtime.base import RunningTask, TaskDriver, TaskSpec, TaskStartError
 from albfargate.ecs.tasks import DesiredStatus, LastStatus, StopCode, TaskEvent, TaskLifecycle
 from albfargate.model import ids
-from albfargate.model.ecs import TaskDefinition
+from albfargate.model.ecs import Service, TaskDefinition
 from albfargate.model.elbv2 import TargetGroup
 from albfargate.model.targets import TargetId
 from albfargate.state.store import (
@@ -502,24 +502,63 @@ class Scheduler:
         svc.last_launch_failure_at = None
         return dep
 
-    def new_deployment(self, name: str, task_definition_arn: str | None = None) -> DeploymentRecord:
+    def update_service(
+        self,
+        name: str,
+        *,
+        model: Service | None = None,
+        desired_count: int | None = None,
+        task_definition_arn: str | None = None,
+        force_new_deployment: bool = False,
+    ) -> DeploymentRecord | None:
+        """The one write path of an UpdateService (and of scaling, and of a forced redeploy): the new
+        definition (``model``: deployment configuration, load balancers, grace period ...), the desired
+        count (the primary deployment's too) and a new deployment when the task definition changes or
+        one is forced -- applied to the record together, then one store change, one enqueue, one change
+        notification. Returns the new deployment, if one was made."""
         svc = self._service(name)
-        dep = self._new_deployment(svc, task_definition_arn or svc.task_definition_arn, self.clock())
-        self.store.touch_service(svc)
-        self.enqueue(name)
-        self._changed()
+        now = self.clock()
+        changed = False
+        if model is not None and model != svc.model:
+            svc.model = model
+            changed = True
+        if desired_count is not None:
+            svc.desired_count = desired_count
+            for d in svc.deployments:
+                if d.status == "PRIMARY":
+                    d.desired_count = desired_count
+                    d.updated_at = now
+            changed = True
+        dep = None
+        new_td = task_definition_arn is not None and task_definition_arn != svc.task_definition_arn
+        if new_td or force_new_deployment:
+            dep = self._new_deployment(svc, task_definition_arn or svc.task_definition_arn, now)
+            changed = True
+        if changed:
+            self.store.touch_service(svc)
+            self.enqueue(name)
+            self._changed()
+        return dep
+
+    def new_deployment(self, name: str, task_definition_arn: str | None = None) -> DeploymentRecord:
+        """A new deployment of ``task_definition_arn`` (default: the service's own, forced)."""
+        dep = self.update_service(name, task_definition_arn=task_definition_arn, force_new_deployment=True)
+        assert dep is not None
         return dep
 
     def set_desired_count(self, name: str, count: int) -> None:
+        self.update_service(name, desired_count=count)
+
+    def delete_service(self, name: str) -> ServiceRecord:
+        """DeleteService: desired count 0 and DRAINING in one store change; the reconcile then stops the
+        tasks and marks the service INACTIVE."""
         svc = self._service(name)
-        svc.desired_count = count
-        for d in svc.deployments:
-            if d.status == "PRIMARY":
-                d.desired_count = count
-                d.updated_at = self.clock()
+        svc.desired_count = 0
+        svc.status = "DRAINING"
         self.store.touch_service(svc)
         self.enqueue(name)
         self._changed()
+        return svc
 
     def _service(self, name: str) -> ServiceRecord:
         svc = self.store.service(name)

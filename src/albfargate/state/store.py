@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,6 +169,7 @@ class Store:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.task_definitions: dict[str, TaskDefinition] = {}
+        self._families: dict[str, dict[int, TaskDefinition]] = {}  # family -> revision -> definition
         self.services: dict[str, ServiceRecord] = {}
         self.tasks: dict[str, TaskRecord] = {}
         self._subscribers: list[Subscriber] = []
@@ -191,22 +192,27 @@ class Store:
     # ---- task definitions --------------------------------------------------------------------
     def register_task_definition(self, td: TaskDefinition) -> TaskDefinition:
         self.task_definitions[td.arn] = td
+        self._families.setdefault(td.family, {})[td.revision] = td
         self._notify("task_definition", td.arn)
         return td
 
     def next_revision(self, family: str) -> int:
-        revs = [t.revision for t in self.task_definitions.values() if t.family == family]
-        return max(revs, default=0) + 1
+        return max(self._families.get(family, {}), default=0) + 1
+
+    def revisions(self, family: str) -> Mapping[int, TaskDefinition]:
+        """The registered revisions of ``family`` by number (read by key: nothing is copied)."""
+        return self._families.get(family, {})
 
     def task_definition(self, arn_or_family: str) -> TaskDefinition | None:
+        """By ARN, ``family:revision`` or ``family`` (its newest revision); looked up by key."""
         td = self.task_definitions.get(arn_or_family)
         if td is not None:
             return td
         family, _, rev = arn_or_family.rpartition("/")[2].partition(":")
-        matching = [t for t in self.task_definitions.values() if t.family == family]
+        revs = self._families.get(family, {})
         if rev:
-            return next((t for t in matching if str(t.revision) == rev), None)
-        return max(matching, key=lambda t: t.revision, default=None)
+            return next((t for n, t in revs.items() if str(n) == rev), None)
+        return revs[max(revs)] if revs else None
 
     # ---- services ----------------------------------------------------------------------------
     def add_service(self, svc: ServiceRecord) -> ServiceRecord:

@@ -77,10 +77,7 @@ def resolve_cluster(ctx: Context, ref: str | None) -> Cluster:
 
 
 def find_service(ctx: Context, cluster: Cluster, ref: str) -> ServiceRecord | None:
-    for s in ctx.backend.services():
-        if s.service.cluster_arn == cluster.arn and ref in (s.service.name, s.service.arn):
-            return s
-    return None
+    return ctx.backend.service(cluster.arn, ref)
 
 
 def resolve_service(ctx: Context, cluster: Cluster, ref: str) -> ServiceRecord:
@@ -91,30 +88,12 @@ def resolve_service(ctx: Context, cluster: Cluster, ref: str) -> ServiceRecord:
 
 
 def resolve_task_definition(ctx: Context, ref: str) -> TaskDefinitionRecord | None:
-    records = ctx.backend.task_definitions()
-    if ref.startswith("arn:"):
-        return next((r for r in records if r.definition.arn == ref), None)
-    family, _, rev = ref.partition(":")
-    if rev:
-        if not rev.isdigit():
-            return None
-        return next(
-            (r for r in records if r.definition.family == family and r.definition.revision == int(rev)), None
-        )
-    active = [r for r in records if r.definition.family == family and r.status == "ACTIVE"]
-    return max(active, key=lambda r: r.definition.revision, default=None)
-
-
-def _task_id(ref: str) -> str:
-    return ref.rsplit("/", 1)[-1]
+    """By ARN, ``family:revision`` or ``family`` (its newest ACTIVE revision); read by key."""
+    return ctx.backend.task_definition(ref)
 
 
 def find_task(ctx: Context, cluster: Cluster, ref: str) -> TaskRecord | None:
-    wanted = _task_id(ref)
-    for t in ctx.backend.tasks():
-        if t.cluster_arn == cluster.arn and (t.task_id == wanted or t.arn == ref):
-            return t
-    return None
+    return ctx.backend.task(cluster.arn, ref)
 
 
 # --- clusters ---------------------------------------------------------------------------------------------
