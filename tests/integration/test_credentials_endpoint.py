@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from albfargate.ecs.metadata import MetadataServer
+from albfargate.ecs.tasks import LastStatus, TaskEvent, TaskLifecycle
 from albfargate.state.store import Store, TaskRecord
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ def served() -> Iterator[tuple[MetadataServer, Store, dict[str, float]]]:
             task_definition_arn="arn:aws:ecs:us-east-1:000000000000:task-definition/f:1",
             service_name="web",
             deployment_id=None,
-            last_status="RUNNING",
+            life=TaskLifecycle(created_at=time.time(), last_status=LastStatus.RUNNING),
         )
     )
     # 14 minutes: inside botocore's advisory refresh window (15 min), so every read refetches
@@ -103,6 +104,10 @@ def test_refusals(served: Any) -> None:
         == 404
     )
     assert _get(url, {"Authorization": env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})[0] == 200
-    store.task("a" * 32).last_status = "STOPPED"
+    task = store.task("a" * 32)
+    assert task is not None
+    task.move(TaskEvent.STOP_REQUESTED, now=time.time())
+    for event in (TaskEvent.DRAINED, TaskEvent.STOPPED_PROCESSES, TaskEvent.DEPROVISIONED):
+        task.move(event, now=time.time())
     status, doc = _get(url, {"Authorization": env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
     assert status == 404 and "stopped" in doc["message"]

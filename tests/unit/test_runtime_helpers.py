@@ -14,6 +14,7 @@ from albfargate.ecs import metadata
 from albfargate.ecs.runtime.base import ContainerSpec, TaskStartError
 from albfargate.ecs.runtime.process import exit_code_of, start_order
 from albfargate.ecs.standin import MAX_SLEEP_SECONDS, Identity, build_response
+from albfargate.ecs.tasks import LastStatus, TaskLifecycle
 from albfargate.engine import missing_run_settings, stand_in_matches
 from albfargate.errors import UsageError
 from albfargate.model import (
@@ -272,8 +273,7 @@ def test_metadata_documents() -> None:
         task_definition_arn="td:3",
         service_name="web",
         deployment_id="d",
-        created_at=1700000000.0,
-        last_status="RUNNING",
+        life=TaskLifecycle(created_at=1700000000.0, last_status=LastStatus.RUNNING),
     )
     t.containers.append(
         ContainerRecord(name="web", container_arn="arn:container", image="img", ports=((80, 4000),))

@@ -6,6 +6,7 @@ a target-health change, a store change and a drain's end wake the scheduler with
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from albfargate.ecs.runtime.base import (
     TaskStartError,
 )
 from albfargate.ecs.scheduler import Scheduler, new_deployment_id
+from albfargate.ecs.tasks import IllegalTransition, LastStatus, StopCode, TaskEvent
 from albfargate.model import ContainerDefinition, PortMapping, Service, ServiceLoadBalancer, TaskDefinition
 from albfargate.model.ecs import DeploymentConfiguration
 from albfargate.model.elbv2 import TargetGroup, TargetGroupAttributes
@@ -372,6 +374,75 @@ def test_a_store_change_enqueues_its_service(tmp_path: Path) -> None:
         svc.primary.desired_count = 2
         store.touch_service(svc)
         await _until(lambda: sum(1 for t in store.tasks.values() if t.last_status == "RUNNING") == 2, 1.0)
+        await sched.stop_everything(drain=False)
+
+    asyncio.run(go())
+
+
+def test_an_illegal_transition_raises_and_changes_nothing(tmp_path: Path) -> None:
+    """``Scheduler._move`` no longer skips an event the lifecycle table does not allow: it raises the typed
+    error of ecs/tasks.py, and the record and the store are left as they were."""
+    driver, registry = FakeDriver(), FakeRegistry()
+
+    async def go() -> None:
+        store, sched = _setup(tmp_path, driver, registry)
+        sched.start()
+        await _until(lambda: sched.steady.get("web", False), timeout=2.0)
+        (rec,) = store.tasks.values()
+        assert rec.last_status == "RUNNING"
+        before = rec.life
+        seen: list[tuple[str, str]] = []
+        store.subscribe(lambda kind, key: seen.append((kind, key)))
+        with pytest.raises(IllegalTransition) as err:
+            sched._move(rec, TaskEvent.DRAINED)  # RUNNING is drained only after a stop
+        assert (err.value.status, err.value.event) == (LastStatus.RUNNING, TaskEvent.DRAINED)
+        assert rec.life is before and seen == []
+        await sched.stop_everything(drain=False)
+        assert rec.last_status == "STOPPED" and rec.stop_code == "ServiceSchedulerInitiated"
+
+    asyncio.run(go())
+
+
+def test_a_flow_that_raises_is_logged_as_a_bug(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    driver, registry = FakeDriver(), FakeRegistry()
+
+    async def go() -> None:
+        store, sched = _setup(tmp_path, driver, registry)
+        sched.start()
+        await _until(lambda: sched.steady.get("web", False), timeout=2.0)
+        (rec,) = store.tasks.values()
+
+        async def broken_flow() -> None:
+            sched._move(rec, TaskEvent.PROVISIONED)  # a RUNNING task is not provisioned again
+
+        await asyncio.gather(sched._spawn(broken_flow()), return_exceptions=True)
+        await asyncio.sleep(0)
+        await sched.stop_everything(drain=False)
+
+    with caplog.at_level(logging.ERROR, logger="albfargate.scheduler"):
+        asyncio.run(go())
+    bugs = [r for r in caplog.records if r.getMessage().startswith("bug: a task flow failed")]
+    assert len(bugs) == 1 and "IllegalTransition" in bugs[0].getMessage()
+
+
+def test_a_stop_asked_for_during_the_launch_is_applied_once_it_settled(tmp_path: Path) -> None:
+    """StopTask while the task is launching records the intent on the record (desiredStatus STOPPED, the
+    stop code), leaves the status to the launch, and the stop flow moves it after: every step legal."""
+    driver, registry = FakeDriver(), FakeRegistry()
+
+    async def go() -> None:
+        _store, sched = _setup(tmp_path, driver, registry, desired=0)
+        (rec,) = sched.run_task(TD, cluster="c")
+        sched.stop_task(rec.task_id, StopCode.UserInitiated, "stop it")
+        assert (rec.last_status, rec.desired_status, rec.stop_code) == (
+            "PROVISIONING",
+            "STOPPED",
+            "UserInitiated",
+        )
+        await _until(lambda: rec.last_status == "STOPPED", timeout=2.0)
+        assert rec.stopped_reason == "stop it" and rec.started_at is not None
+        assert rec.stopping_at is not None and rec.stopped_at is not None
+        assert f"stop {rec.task_id}" in driver.log
         await sched.stop_everything(drain=False)
 
     asyncio.run(go())

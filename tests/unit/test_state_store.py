@@ -5,6 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from albfargate.ecs.tasks import (
+    DesiredStatus,
+    IllegalTransition,
+    LastStatus,
+    StopCode,
+    TaskEvent,
+    TaskLifecycle,
+)
 from albfargate.model.ecs import ContainerDefinition, Service, TaskDefinition
 from albfargate.state.store import (
     MAX_SERVICE_EVENTS,
@@ -61,8 +69,9 @@ def _task(
         task_definition_arn="td:1",
         service_name=service,
         deployment_id=dep,
-        last_status=status,
-        desired_status=desired,
+        life=TaskLifecycle(
+            created_at=store.clock(), last_status=LastStatus(status), desired_status=DesiredStatus(desired)
+        ),
     )
     return store.add_task(t)
 
@@ -98,9 +107,10 @@ def test_counts_per_deployment_and_notifications() -> None:
     _task(store, "a", dep="d1")
     t = _task(store, "b", dep="d2", status="PENDING")
     assert ("service", "web") in seen and ("task", "a") in seen
-    t.last_status = "RUNNING"
-    store.touch_task(t)
-    assert t.version == 2
+    t.move(TaskEvent.STARTED, now=1.0)
+    t.move(TaskEvent.ACTIVATED, now=2.0)
+    store.task_changed(t)
+    assert t.version == 3 and t.last_status == "RUNNING" and t.started_at == 2.0
     by = {d.id: (d.running_count, d.pending_count) for d in svc.deployments}
     assert by == {"d1": (1, 0), "d2": (1, 0)}
     unsubscribe()
@@ -159,8 +169,8 @@ def test_prune_keeps_stopped_tasks_an_hour() -> None:
     clock = Clock()
     store = Store(clock)
     _svc(store)
-    t = _task(store, "old", status="STOPPED", desired="STOPPED")
-    t.stopped_at = clock.now
+    t = _task(store, "old", status="DEPROVISIONING", desired="STOPPED")
+    t.move(TaskEvent.DEPROVISIONED, now=clock.now)
     _task(store, "live")
     assert store.prune(clock.now + STOPPED_TASK_RETENTION_SECONDS) == 0
     assert store.prune(clock.now + STOPPED_TASK_RETENTION_SECONDS + 1) == 1
@@ -176,5 +186,31 @@ def test_task_summary_names_the_target() -> None:
     s = task_summary(t)
     assert s["target"] == "127.0.0.1:40001" and s["id"] == "a" and s["last_status"] == "RUNNING"
     assert t.active
-    t.desired_status = "STOPPED"
-    assert not t.active
+    t.move(TaskEvent.STOP_REQUESTED, now=1.0)
+    assert not t.active and t.desired_status == "STOPPED" and t.last_status == "DEACTIVATING"
+
+
+def test_the_record_owns_its_lifecycle_and_an_illegal_event_raises() -> None:
+    """Only the table of ecs/tasks.py moves a task: its status fields cannot be set beside it, and an
+    event the table does not allow raises the typed error and leaves the record as it was."""
+    store = Store(Clock())
+    _svc(store)
+    t = _task(store, "a", status="PROVISIONING")
+    before = t.life
+    with pytest.raises(IllegalTransition) as err:
+        t.move(TaskEvent.DRAINED, now=5.0)
+    assert (err.value.status, err.value.event) == (LastStatus.PROVISIONING, TaskEvent.DRAINED)
+    assert t.life is before and t.last_status == "PROVISIONING" and t.version == 1
+    with pytest.raises(AttributeError):
+        t.last_status = "RUNNING"  # type: ignore[misc]
+    t.move(TaskEvent.PROVISIONED, now=5.0)
+    assert (t.last_status, t.version, t.pull_started_at, t.connectivity_at) == ("PENDING", 2, 5.0, 5.0)
+    t.request_stop(StopCode.UserInitiated, "bye")  # during the launch: the status is the launch's
+    assert (t.last_status, t.desired_status, t.stop_code, t.stopped_reason) == (
+        "PENDING",
+        "STOPPED",
+        "UserInitiated",
+        "bye",
+    )
+    with pytest.raises(IllegalTransition):
+        t.move(TaskEvent.ACTIVATED, now=6.0)

@@ -27,13 +27,13 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from albfargate.ecs import events, planner
 from albfargate.ecs import tasks as lifecycle
 from albfargate.ecs.ports import TargetRegistry
 from albfargate.ecs.runtime.base import RunningTask, TaskDriver, TaskSpec, TaskStartError
-from albfargate.ecs.tasks import DesiredStatus, LastStatus, StopCode, TaskEvent, TaskLifecycle
+from albfargate.ecs.tasks import DesiredStatus, LastStatus, StopCode, TaskEvent
 from albfargate.model import ids
 from albfargate.model.ecs import Service, TaskDefinition
 from albfargate.model.elbv2 import TargetGroup
@@ -77,13 +77,21 @@ def new_deployment_id() -> str:
 
 @dataclass(slots=True)
 class _Flow:
+    """The running parts of a task's flows: their asyncio tasks, the driver's handle and the stop order
+    the stop flow carries out. No lifecycle: that is the task's record (``TaskRecord.life``)."""
+
     launch: asyncio.Task[None] | None = None
     stop: asyncio.Task[None] | None = None
     running: RunningTask | None = None
-    life: TaskLifecycle | None = None
-    ever_healthy: bool = False
-    failed_health_checks: bool = False
     stop_requested: tuple[TaskEvent, StopCode | None, str | None] | None = None
+
+
+#: The event that moves a task on its way out one status further (a failed start has nothing to drain).
+_TOWARDS_STOPPED = {
+    LastStatus.DEACTIVATING: TaskEvent.DRAINED,
+    LastStatus.STOPPING: TaskEvent.STOPPED_PROCESSES,
+    LastStatus.DEPROVISIONING: TaskEvent.DEPROVISIONED,
+}
 
 
 @dataclass(slots=True)
@@ -344,9 +352,8 @@ class Scheduler:
                 running_since=t.started_at,
                 now=now,
             )
-            flow = self._flows.get(t.task_id)
-            if healthy and flow is not None and not flow.ever_healthy:
-                flow.ever_healthy = True
+            if healthy and not t.ever_healthy:
+                t.ever_healthy = True
                 dep = next((d for d in svc.deployments if d.id == t.deployment_id), None)
                 if dep is not None and dep.failed_tasks:
                     dep.failed_tasks = 0  # resetOnHealthyTask
@@ -437,9 +444,7 @@ class Scheduler:
                 if t is None or t.desired_status != "RUNNING":
                     continue
                 if order.reason.startswith("Task failed"):
-                    flow = self._flows.get(order.task_id)
-                    if flow is not None:
-                        flow.failed_health_checks = True
+                    t.failed_health_checks = True
                 if t.last_status == "RUNNING":
                     ids_.append(t.task_id)
                 self.stop_task(order.task_id, order.stop_code, order.reason, emit=False)
@@ -581,7 +586,6 @@ class Scheduler:
         task_id = new_task_id()
         cname = service.cluster if service is not None else (cluster or "default")
         carn = service.cluster_arn if service is not None else (cluster_arn or ids.cluster_arn(cname))
-        life = lifecycle.new_task(now)
         rec = TaskRecord(
             task_id=task_id,
             task_arn=ids.task_arn(cname, task_id),
@@ -590,7 +594,7 @@ class Scheduler:
             task_definition_arn=td.arn,
             service_name=service.name if service is not None else None,
             deployment_id=deployment_id,
-            created_at=now,
+            life=lifecycle.new_task(now),
             started_by=deployment_id if service is not None else started_by,
             group=f"service:{service.name}" if service is not None else f"family:{td.family}",
             cpu=td.cpu,
@@ -605,24 +609,9 @@ class Scheduler:
             )
             for c in td.containers
         ]
-        self._flows[task_id] = _Flow(life=life)
-        self._sync(rec, life)
+        self._flows[task_id] = _Flow()
         self.store.add_task(rec)
         return rec
-
-    def _sync(self, rec: TaskRecord, life: TaskLifecycle) -> None:
-        rec.last_status = life.last_status.value
-        rec.desired_status = life.desired_status.value
-        rec.version = life.version
-        rec.pull_started_at = life.pull_started_at
-        rec.pull_stopped_at = life.pull_stopped_at
-        rec.started_at = life.started_at
-        rec.connectivity_at = life.pull_started_at
-        rec.stopping_at = life.stopping_at
-        rec.execution_stopped_at = life.execution_stopped_at
-        rec.stopped_at = life.stopped_at
-        rec.stop_code = life.stop_code.value if life.stop_code else None
-        rec.stopped_reason = life.stopped_reason
 
     def _move(
         self,
@@ -631,23 +620,24 @@ class Scheduler:
         *,
         stop_code: StopCode | None = None,
         reason: str | None = None,
-    ) -> bool:
-        flow = self._flows[rec.task_id]
-        assert flow.life is not None
-        if not lifecycle.is_allowed(flow.life.last_status, event):
-            return False
-        flow.life = lifecycle.apply(flow.life, event, now=self.clock(), stop_code=stop_code, reason=reason)
-        self._sync(rec, flow.life)
-        rec.version = flow.life.version
+    ) -> None:
+        """Move the task by the lifecycle table, then one store change. An event the table does not allow
+        raises :class:`~albfargate.ecs.tasks.IllegalTransition` (a bug in a flow; the record is unchanged)."""
+        rec.move(event, now=self.clock(), stop_code=stop_code, reason=reason)
         self.store.task_changed(rec)
         self._changed()
-        return True
 
     def _spawn(self, coro: object) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
         self._bg.add(task)
-        task.add_done_callback(self._bg.discard)
+        task.add_done_callback(self._flow_done)
         return task
+
+    def _flow_done(self, task: asyncio.Task[None]) -> None:
+        """A flow that raised is a bug (an illegal transition among them): logged, never swallowed."""
+        self._bg.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("bug: a task flow failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
 
     def _spawn_launch(self, rec: TaskRecord, td: TaskDefinition) -> None:
         flow = self._flows[rec.task_id]
@@ -750,8 +740,8 @@ class Scheduler:
         flow = self._flows[rec.task_id]
         rec.failed_to_start = True
         self._move(rec, TaskEvent.FAILED_TO_START, stop_code=StopCode.TaskFailedToStart, reason=reason)
-        for ev in (TaskEvent.STOPPED_PROCESSES, TaskEvent.DEPROVISIONED):
-            self._move(rec, ev)
+        while rec.last_status != LastStatus.STOPPED:
+            self._move(rec, _TOWARDS_STOPPED[rec.life.last_status])
         for c in rec.containers:
             if c.last_status != "STOPPED":
                 c.last_status = "STOPPED"
@@ -760,7 +750,7 @@ class Scheduler:
 
     def _account_stop(self, rec: TaskRecord, flow: _Flow) -> None:
         svc = self.store.service(rec.service_name) if rec.service_name else None
-        if svc is None or flow.life is None:
+        if svc is None:
             return
         dep = next((d for d in svc.deployments if d.id == rec.deployment_id), None)
         counters = planner.FailureCounters(
@@ -770,10 +760,10 @@ class Scheduler:
         )
         counters = planner.on_task_stopped(
             counters,
-            stop_code=flow.life.stop_code,
-            reached_running=flow.life.reached_running,
-            ever_healthy=flow.ever_healthy,
-            failed_health_checks=flow.failed_health_checks,
+            stop_code=rec.life.stop_code,
+            reached_running=rec.life.reached_running,
+            ever_healthy=rec.ever_healthy,
+            failed_health_checks=rec.failed_health_checks,
             now=self.clock(),
         )
         if dep is not None:
@@ -829,7 +819,7 @@ class Scheduler:
         """Set desiredStatus STOPPED now and run the stop flow in the background (§6.2, §7.6)."""
         rec = self.store.task(task_id)
         flow = self._flows.get(rec.task_id) if rec is not None else None
-        if rec is None or flow is None or flow.life is None:
+        if rec is None or flow is None:
             return rec
         if flow.stop is not None:
             return rec
@@ -839,13 +829,7 @@ class Scheduler:
             self._move(rec, event, stop_code=stop_code, reason=reason)
         else:
             # still launching: record the intent; the stop flow waits for the launch to settle
-            flow.life = replace(
-                flow.life,
-                desired_status=DesiredStatus.STOPPED,
-                stop_code=flow.life.stop_code or stop_code,
-                stopped_reason=flow.life.stopped_reason or reason,
-            )
-            self._sync(rec, flow.life)
+            rec.request_stop(stop_code, reason)
             self.store.task_changed(rec)
         if emit and rec.service_name and was_running:
             svc = self.store.service(rec.service_name)
@@ -863,8 +847,10 @@ class Scheduler:
                 await asyncio.shield(flow.launch)
         if rec.last_status == "STOPPED":
             return
-        # the event after a launch that finished in the meantime
-        self._move(rec, event, stop_code=code, reason=reason)
+        if rec.life.last_status in lifecycle.ACTIVE_STATUSES:
+            # the stop was asked for during the launch (or the launch saw an essential container exit):
+            # its event now that the launch settled; a stop asked for later was applied by stop_task
+            self._move(rec, event, stop_code=code, reason=reason)
         svc = self.store.service(rec.service_name) if rec.service_name else None
         if rec.last_status == "DEACTIVATING":
             await self._drain(svc, rec)

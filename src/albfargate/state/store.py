@@ -3,19 +3,21 @@ with their containers and timestamps. It is what ``status``, the AWS-compatible 
 and what the scheduler writes.
 
 Records are plain mutable dataclasses owned by the store and changed only from the event loop (the
-scheduler and engine methods); every change goes through :meth:`Store.touch_task` /
-:meth:`Store.touch_service` (or the add/remove helpers), which bump versions and call the subscribers
-with ``(kind, key)`` so readers can follow changes. Times are wall-clock seconds (epoch), as the API shows
-them."""
+scheduler's and the engine's commands); every change goes through :meth:`Store.task_changed` /
+:meth:`Store.touch_service` (or the add helpers), which call the subscribers with ``(kind, key)`` so
+readers can follow changes. A task's lifecycle is its record's (:meth:`TaskRecord.move`, by the table of
+``ecs/tasks.py``). Times are wall-clock seconds (epoch), as the API shows them."""
 
 from __future__ import annotations
 
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from albfargate.ecs import tasks as lifecycle
+from albfargate.ecs.tasks import ACTIVE_STATUSES, DesiredStatus, StopCode, TaskEvent, TaskLifecycle
 from albfargate.model.ecs import Service, TaskDefinition
 
 #: AWS keeps the 100 newest service events (spec §7.7).
@@ -58,6 +60,16 @@ class TargetBinding:
 
 @dataclass(slots=True)
 class TaskRecord:
+    """The one record of a task: what it is (ids, definition, containers, targets) and its lifecycle.
+
+    The lifecycle (``lastStatus``, ``desiredStatus``, ``version``, the timestamps, the stop code and reason)
+    is ``life``, a :class:`~albfargate.ecs.tasks.TaskLifecycle` value that only :meth:`move` changes, by the
+    ``(lastStatus, event) -> lastStatus`` table of :mod:`albfargate.ecs.tasks`: an event the table does not
+    allow raises :class:`~albfargate.ecs.tasks.IllegalTransition` and leaves the record as it was. The
+    lifecycle's fields are read-only properties here (the ECS ``Task`` shape, as strings), so nothing can
+    set a status beside the table. The API's task view and the planner's ``TaskView`` are projections of
+    this record; nothing copies it."""
+
     task_id: str
     task_arn: str
     cluster_arn: str
@@ -65,20 +77,8 @@ class TaskRecord:
     task_definition_arn: str
     service_name: str | None
     deployment_id: str | None
-    last_status: str = "PROVISIONING"
-    desired_status: str = "RUNNING"
+    life: TaskLifecycle = field(default_factory=lambda: TaskLifecycle(created_at=0.0))
     health_status: str = "UNKNOWN"
-    stop_code: str | None = None
-    stopped_reason: str | None = None
-    created_at: float = 0.0
-    pull_started_at: float | None = None
-    pull_stopped_at: float | None = None
-    started_at: float | None = None
-    connectivity_at: float | None = None
-    stopping_at: float | None = None
-    execution_stopped_at: float | None = None
-    stopped_at: float | None = None
-    version: int = 1
     started_by: str | None = None
     group: str | None = None
     cpu: int | None = None
@@ -87,15 +87,83 @@ class TaskRecord:
     targets: list[TargetBinding] = field(default_factory=list)
     failed_to_start: bool = False
     unhealthy_reason: str | None = None
+    # what the failure accounting of a stopped task reads (circuit breaker, launch throttle; planner)
+    ever_healthy: bool = False
+    failed_health_checks: bool = False
+
+    # ---- the lifecycle ------------------------------------------------------------------------
+    def move(
+        self, event: TaskEvent, *, now: float, stop_code: StopCode | None = None, reason: str | None = None
+    ) -> None:
+        """Apply ``event`` at ``now`` (:func:`albfargate.ecs.tasks.apply`); raises
+        :class:`~albfargate.ecs.tasks.IllegalTransition` when the table has no entry for it."""
+        self.life = lifecycle.apply(self.life, event, now=now, stop_code=stop_code, reason=reason)
+
+    def request_stop(self, stop_code: StopCode, reason: str | None) -> None:
+        """desiredStatus STOPPED while the task is still being launched: the status is left to the launch,
+        the stop flow applies the stop event once it settled (the first stop code and reason are kept)."""
+        self.life = replace(
+            self.life,
+            desired_status=DesiredStatus.STOPPED,
+            stop_code=self.life.stop_code or stop_code,
+            stopped_reason=self.life.stopped_reason or reason,
+        )
+
+    @property
+    def last_status(self) -> str:
+        return self.life.last_status.value
+
+    @property
+    def desired_status(self) -> str:
+        return self.life.desired_status.value
+
+    @property
+    def version(self) -> int:
+        return self.life.version
+
+    @property
+    def created_at(self) -> float:
+        return self.life.created_at
+
+    @property
+    def pull_started_at(self) -> float | None:
+        return self.life.pull_started_at
+
+    @property
+    def pull_stopped_at(self) -> float | None:
+        return self.life.pull_stopped_at
+
+    @property
+    def started_at(self) -> float | None:
+        return self.life.started_at
+
+    @property
+    def connectivity_at(self) -> float | None:
+        return self.life.pull_started_at  # the emulated ENI is ready when the pull starts
+
+    @property
+    def stopping_at(self) -> float | None:
+        return self.life.stopping_at
+
+    @property
+    def execution_stopped_at(self) -> float | None:
+        return self.life.execution_stopped_at
+
+    @property
+    def stopped_at(self) -> float | None:
+        return self.life.stopped_at
+
+    @property
+    def stop_code(self) -> str | None:
+        return self.life.stop_code.value if self.life.stop_code is not None else None
+
+    @property
+    def stopped_reason(self) -> str | None:
+        return self.life.stopped_reason
 
     @property
     def active(self) -> bool:
-        return self.desired_status == "RUNNING" and self.last_status in (
-            "PROVISIONING",
-            "PENDING",
-            "ACTIVATING",
-            "RUNNING",
-        )
+        return self.life.desired_status is DesiredStatus.RUNNING and self.life.last_status in ACTIVE_STATUSES
 
     def target_address(self) -> str | None:
         return self.targets[0].address if self.targets else None
@@ -268,12 +336,8 @@ class Store:
         tail = id_or_arn.rsplit("/", 1)[-1]
         return self.tasks.get(tail)
 
-    def touch_task(self, task: TaskRecord) -> None:
-        task.version += 1
-        self._after_task_change(task)
-
     def task_changed(self, task: TaskRecord) -> None:
-        """A task record was changed by its owner (the scheduler keeps ``version`` itself)."""
+        """A task record was changed by its owner, the scheduler (its ``version`` is the lifecycle's)."""
         self._after_task_change(task)
 
     def _after_task_change(self, task: TaskRecord) -> None:
