@@ -14,7 +14,11 @@ Owns
   *launch* (PROVISIONING → PENDING → start containers → ACTIVATING → RUNNING → register targets) and
   *stop* (desiredStatus STOPPED → DEACTIVATING: deregister and wait for the target to be drained/unused →
   STOPPING: SIGTERM, stopTimeout, SIGKILL → DEPROVISIONING → STOPPED), §6.1, §7.6;
-- the edge-triggered failure counters the planner reads (circuit breaker, launch throttle).
+- the edge-triggered failure counters the planner reads (circuit breaker, launch throttle);
+- the commands every change goes through (``update_service``, ``delete_service``, ``stop_task``,
+  ``run_task``): each changes the store once (one notification, one enqueue). A task's lifecycle is its
+  store record's (``TaskRecord.move``): an event the table does not allow raises ``IllegalTransition``,
+  and a flow that raises is logged as a bug.
 
 The engine gives it the store, a task driver, the target registry (None without load balancers) and a
 ``build_spec`` callable that turns a task definition into a :class:`TaskSpec` (run settings, stand-ins,

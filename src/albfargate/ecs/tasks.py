@@ -3,7 +3,8 @@ their ``stoppedReason`` texts, and task-level health from the essential containe
 
 The table is the only place that knows which status follows which. Anything not in it raises
 :class:`IllegalTransition`. :class:`TaskLifecycle` carries the status plus the timestamps and ``version``
-that ``DescribeTasks`` shows, and :func:`apply` moves it (stamping ``now``).
+that ``DescribeTasks`` shows, and :func:`apply` moves it (stamping ``now``). The store's ``TaskRecord``
+(``state/store.py``) holds one as its ``life`` and moves it only through :func:`apply`.
 
 Normal path: PROVISIONING -PROVISIONED-> PENDING -STARTED-> ACTIVATING -ACTIVATED-> RUNNING
 -STOP_REQUESTED-> DEACTIVATING -DRAINED-> STOPPING -STOPPED_PROCESSES-> DEPROVISIONING -DEPROVISIONED->
