@@ -89,8 +89,11 @@ class Store:
     def service(self, name_or_arn: str) -> ServiceRecord | None:
         return None
 
-    def touch_service(self, svc: ServiceRecord) -> None:
-        raise AssertionError("not written in these tests")
+    def task(self, id_or_arn: str) -> TaskRecord | None:
+        return None
+
+    def revisions(self, family: str) -> Mapping[int, TaskDefinition]:
+        return {}
 
 
 @dataclass
@@ -122,6 +125,7 @@ class Host:
         task_definition: str | None = None,
         desired_count: int | None = None,
         force_new_deployment: bool = False,
+        model: Service | None = None,
     ) -> object:
         return None
 

@@ -38,8 +38,9 @@ __all__ = [
 
 
 class LiveStore(Protocol):
-    """The live ECS store as the adapter reads it (``state.store.Store``). ``touch_service`` is the one
-    write left in the adapter (UpdateService's model change; issue 14 item 1 moves it into the engine)."""
+    """The live ECS store as the adapter reads it (``state.store.Store``): read-only, the adapter never
+    writes it (every change is an :class:`EngineCommands` command). Reads by key use the store's indexes:
+    ``service`` by name or ARN, ``task`` by id or ARN, ``revisions`` one family's task definitions."""
 
     @property
     def services(self) -> Mapping[str, ServiceRecord]: ...
@@ -48,7 +49,8 @@ class LiveStore(Protocol):
     @property
     def task_definitions(self) -> Mapping[str, TaskDefinition]: ...
     def service(self, name_or_arn: str) -> ServiceRecord | None: ...
-    def touch_service(self, svc: ServiceRecord) -> None: ...
+    def task(self, id_or_arn: str) -> TaskRecord | None: ...
+    def revisions(self, family: str) -> Mapping[int, TaskDefinition]: ...
 
 
 class TargetTable(Protocol):
@@ -154,6 +156,7 @@ class EngineCommands(Protocol):
         task_definition: str | None = None,
         desired_count: int | None = None,
         force_new_deployment: bool = False,
+        model: Service | None = None,
     ) -> object: ...
     def create_service(self, svc: Service) -> object: ...
     def delete_service(self, service: str, *, force: bool = False) -> object: ...
