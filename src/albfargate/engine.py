@@ -44,6 +44,7 @@ from albfargate.ecs.tasks import StopCode, user_stop_reason
 from albfargate.errors import RuntimeStartError
 from albfargate.model import ids
 from albfargate.model.ecs import ContainerDefinition, ContainerHealthCheck, Service, TaskDefinition
+from albfargate.model.elbv2 import TargetGroup
 from albfargate.model.system import SystemModel
 from albfargate.runsettings import (
     ContainerRunSetting,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:  # imported when the model has load balancers / scalable targe
     from albfargate.api.ecr.service import EcrService
     from albfargate.backing.manager import BackingManager
     from albfargate.backing.s3 import S3Service
+    from albfargate.backing.store import ParameterStore, SecretStore
     from albfargate.ecs.autoscaler import Autoscaler
 
 log = logging.getLogger("albfargate.engine")
@@ -724,6 +726,33 @@ class Engine:
     def force_new_deployment(self, service: str) -> DeploymentRecord:
         svc = self._svc(service)
         return self._sched().new_deployment(svc.name)
+
+    def update_target_group(self, tg: TargetGroup) -> None:
+        """One command: a target group's new settings replace the old ones in the model (a load balancer
+        runtime started later knows them) and in the scheduler (the deregistration delay of its drains).
+        The running load balancers' change is the caller's (``LoadBalancerRuntime.update_target_group``,
+        applied after any listener binds still under way)."""
+        others = tuple(x for x in self.model.target_groups if x.arn != tg.arn)
+        self.model = replace(self.model, target_groups=(*others, tg))
+        if self.scheduler is not None:
+            self.scheduler.update_target_group(tg)
+
+    def ensure_backing(self, secrets: SecretStore, parameters: ParameterStore) -> BackingManager:
+        """The backing manager, made on first use (a CloudFormation stack's first database in a system
+        that had no backing resources) over the secret and parameter stores the AWS endpoint already
+        serves; the one that started with the system otherwise."""
+        if self.backing is None:
+            from albfargate.backing.manager import BackingManager
+
+            self.backing = BackingManager(
+                self.model,
+                self.state_dir,
+                host=self.config.host,
+                clock=self.clock,
+                secrets=secrets,
+                parameters=parameters,
+            )
+        return self.backing
 
     def register_task_definition(self, td: TaskDefinition) -> TaskDefinition:
         """Register ``td`` as the next revision of its family (arn/revision are assigned here)."""

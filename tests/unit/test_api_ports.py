@@ -98,7 +98,7 @@ class Store:
 
 @dataclass
 class Scheduler:
-    target_groups: dict[str, TargetGroup] = field(default_factory=dict)
+    """Only whether it runs: the adapter never writes the scheduler."""
 
 
 @dataclass
@@ -114,9 +114,13 @@ class Host:
     lb: Balancers | None = field(default_factory=Balancers)
     scheduler: Scheduler | None = field(default_factory=Scheduler)
     autoscaler: Scaling | None = None
+    groups_updated: list[TargetGroup] = field(default_factory=list)
 
     def register_task_definition(self, td: TaskDefinition) -> TaskDefinition:
         return td
+
+    def update_target_group(self, tg: TargetGroup) -> None:
+        self.groups_updated.append(tg)
 
     def update_service(
         self,
@@ -172,13 +176,12 @@ def test_without_load_balancers_targets_are_refused_and_nothing_is_listed() -> N
     assert b.health_of(TG.arn, Target("127.0.0.1", 1)).state == "unused"
 
 
-def test_configuration_changes_reach_the_runtime_the_model_and_the_scheduler() -> None:
+def test_configuration_changes_are_one_engine_command_then_the_runtime() -> None:
     host = Host()
     b = backend(host)
     changed = replace(TG, port=81)
     b.update_target_group(changed)
-    assert host.model.target_groups == (changed,)
-    assert host.scheduler is not None and host.scheduler.target_groups[TG.arn] == changed
+    assert host.groups_updated == [changed] and host.model.target_groups == (TG,)  # the host's to change
     b.set_rules("arn:listener/1", ())
     assert host.lb is not None and host.lb.changed == [f"group {TG.arn}", "rules arn:listener/1"]
     assert b.local_listeners() == [LocalListener("app.local", "HTTP", 80, 8080)]

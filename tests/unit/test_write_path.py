@@ -255,3 +255,41 @@ def test_the_store_indexes_task_definitions_by_family() -> None:
     assert dict(store.revisions("web")) == {1: TD1, 2: TD2} and store.revisions("nope") == {}
     assert store.next_revision("web") == 3 and store.task_definition("web") is TD2
     assert store.task_definition("web:1") is TD1 and store.task_definition("web:01") is None
+
+
+def test_update_target_group_is_one_engine_command(tmp_path: Path) -> None:
+    """ModifyTargetGroup(Attributes): the adapter calls the engine's command once and writes neither the
+    model nor the scheduler's groups itself; the command changes both, and no store record."""
+    from albfargate.model.elbv2 import TargetGroup
+
+    tg = TargetGroup(arn="arn:aws:elasticloadbalancing:us-east-1:0:targetgroup/web/1", name="web", tg_id="1")
+    clock = Clock()
+    engine, counts = _engine(tmp_path, clock)
+    engine.model = replace(engine.model, target_groups=(tg,))
+    assert engine.scheduler is not None
+    engine.scheduler.target_groups[tg.arn] = tg
+    changed = replace(tg, port=81)
+    calls: list[TargetGroup] = []
+    real = engine.update_target_group
+    engine.update_target_group = calls.append  # type: ignore[method-assign]
+    model = engine.model
+    EngineBackend(engine).update_target_group(changed)
+    assert calls == [changed] and engine.model is model and engine.scheduler.target_groups[tg.arn] is tg
+    real(changed)
+    assert engine.model.target_groups == (changed,) and engine.scheduler.target_groups[tg.arn] is changed
+    assert counts.notified == [] and (counts.queued, counts.changed) == (0, 0)
+
+
+def test_ensure_backing_makes_the_manager_once_over_the_given_stores(tmp_path: Path) -> None:
+    from albfargate.backing.store import ParameterStore, SecretStore
+
+    clock = Clock()
+    engine, _ = _engine(tmp_path, clock)
+    secrets = SecretStore(tmp_path / "s.json", clock=clock)
+    parameters = ParameterStore(tmp_path / "p.json", clock=clock)
+    assert engine.backing is None
+    made = engine.ensure_backing(secrets, parameters)
+    assert engine.backing is made and made.secrets is secrets and made.parameters is parameters
+    assert made.clock is clock  # the engine's clock, not the wall clock
+    other = SecretStore(tmp_path / "o.json", clock=clock)
+    assert engine.ensure_backing(other, parameters) is made and made.secrets is secrets

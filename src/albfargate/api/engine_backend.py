@@ -321,15 +321,9 @@ class EngineBackend:
         self._on_runtime(lambda lb: lb.set_default_actions(listener_arn, actions))
 
     def update_target_group(self, target_group: TargetGroup) -> None:
-        engine = self.engine
-        # in the engine's model too: a runtime started later (see _runtime) knows the group
-        others = tuple(x for x in engine.model.target_groups if x.arn != target_group.arn)
-        engine.model = replace(engine.model, target_groups=(*others, target_group))
+        """One engine command (the model and the scheduler's view), then the running load balancers."""
+        self.engine.update_target_group(target_group)
         self._on_runtime(lambda lb: lb.update_target_group(target_group))
-        sched = self.engine.scheduler
-        groups = getattr(sched, "target_groups", None)
-        if isinstance(groups, dict):  # deregistration delay etc. as the scheduler sees it
-            groups[target_group.arn] = target_group
 
     def update_load_balancer_attributes(self, lb_arn: str, attributes: LoadBalancerAttributes) -> None:
         self._on_runtime(lambda lb: lb.update_load_balancer_attributes(lb_arn, attributes))
@@ -478,18 +472,6 @@ class _LazyRuntime:
         return call
 
 
-def _backing_of(engine: Any, secrets: Any, parameters: Any) -> Any:  # the Engine: it sets engine.backing
-    """The engine's backing manager, made on first use (a CloudFormation stack's first database in a
-    system that had no backing resources) over the stores the endpoint already serves."""
-    if engine.backing is None:
-        from albfargate.backing.manager import BackingManager
-
-        engine.backing = BackingManager(
-            engine.model, engine.state_dir, host=engine.config.host, secrets=secrets, parameters=parameters
-        )
-    return engine.backing
-
-
 async def start_api(
     engine: ApiHost, *, port: int = 4566, host: str = "127.0.0.1", exact: bool = False
 ) -> ApiServer:
@@ -533,7 +515,7 @@ async def start_api(
     from albfargate.api.cloudformation.service import attach
 
     server.dispatcher.context.ecr = ecr
-    server.dispatcher.context.databases = lambda: _backing_of(engine, secrets, parameters)
+    server.dispatcher.context.databases = lambda: engine.ensure_backing(secrets, parameters)
     from albfargate.api.rds.provider import register as register_databases
 
     register_databases()

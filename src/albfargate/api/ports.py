@@ -19,6 +19,7 @@ from albfargate.state.store import ServiceRecord, TaskRecord
 
 if TYPE_CHECKING:
     from albfargate.api.ecr.service import EcrService
+    from albfargate.backing.manager import BackingManager
     from albfargate.backing.s3 import S3Service
     from albfargate.backing.store import ParameterStore, SecretStore
 
@@ -101,10 +102,9 @@ class LoadBalancers(ListenerChanges, Protocol):
 
 
 class SchedulerView(Protocol):
-    """The reconcile loops (``ecs.scheduler.Scheduler``): the target groups as they see them (the
-    deregistration delay of a group changed through the API)."""
-
-    target_groups: dict[str, TargetGroup]
+    """The reconcile loops (``ecs.scheduler.Scheduler``), read only for whether they run: the adapter
+    never writes them (a target group's new settings reach them through
+    :meth:`EngineCommands.update_target_group`)."""
 
 
 class ActivityView(Protocol):
@@ -149,6 +149,7 @@ class EngineCommands(Protocol):
     def autoscaler(self) -> ScalingLog | None: ...
 
     def register_task_definition(self, td: TaskDefinition) -> TaskDefinition: ...
+    def update_target_group(self, tg: TargetGroup) -> None: ...
     def update_service(
         self,
         service: str,
@@ -196,3 +197,4 @@ class ApiHost(EngineCommands, Protocol):
     def s3(self) -> S3Service | None: ...
     @property
     def driver(self) -> object: ...
+    def ensure_backing(self, secrets: SecretStore, parameters: ParameterStore) -> BackingManager: ...

@@ -511,6 +511,11 @@ class Scheduler:
         svc.last_launch_failure_at = None
         return dep
 
+    def update_target_group(self, tg: TargetGroup) -> None:
+        """A target group's new settings (ModifyTargetGroup/ModifyTargetGroupAttributes: the
+        deregistration delay a drain waits, ...), from the next reconcile on; the store is not changed."""
+        self.target_groups[tg.arn] = tg
+
     def update_service(
         self,
         name: str,

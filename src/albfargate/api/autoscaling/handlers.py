@@ -69,14 +69,11 @@ def _service_of(ctx: Context, resource_id: str) -> ServiceRecord | None:
         raise errors.validation(
             f"Unsupported resource ID '{resource_id}'; expected service/<cluster>/<service>"
         )
-    return next(
-        (
-            s
-            for s in ctx.backend.services()
-            if s.service.cluster_name == parts[1] and s.service.name == parts[2] and s.status == "ACTIVE"
-        ),
-        None,
-    )
+    cluster = next((c for c in ctx.backend.clusters() if c.name == parts[1]), None)
+    if cluster is None:
+        return None
+    s = ctx.backend.service(cluster.arn, parts[2])  # by key: one record, not every service projected
+    return s if s is not None and s.service.name == parts[2] and s.status == "ACTIVE" else None
 
 
 def _clamp_desired(ctx: Context, target: ScalableTarget) -> None:

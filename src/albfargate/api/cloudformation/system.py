@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from albfargate.api.backend import BackendError, ServiceUpdate
+from albfargate.api.backend import BackendError, ServiceRecord, ServiceUpdate
 from albfargate.api.context import Context
 from albfargate.api.store import PolicyRecord, TargetRecord, policy_config
 from albfargate.cfn.live import DeploymentState, ServiceState, handler_message
@@ -164,20 +164,17 @@ class ApiSystem:
         self._call(self._backend.delete_cluster, arn)
 
     async def register_task_definition(self, td: TaskDefinition) -> str:
-        before = {r.definition.arn for r in self._backend.task_definitions()}
+        """The new revision's ARN: the family's newest ACTIVE revision, read by key before and after."""
+        before = self._backend.task_definition(td.family)
         self._call(self._backend.register_task_definition, td)
-        made = [
-            r.definition
-            for r in self._backend.task_definitions()
-            if r.definition.family == td.family and r.definition.arn not in before
-        ]
-        if not made:
+        after = self._backend.task_definition(td.family)
+        if after is None or (before is not None and after.definition.arn == before.definition.arn):
             raise ResourceFailed(handler_message(f"task definition {td.family} was not registered"))
-        newest: TaskDefinition = max(made, key=lambda d: d.revision)
-        return newest.arn
+        made: TaskDefinition = after.definition
+        return made.arn
 
     async def deregister_task_definition(self, arn: str) -> None:
-        if any(r.definition.arn == arn for r in self._backend.task_definitions()):
+        if self._backend.task_definition(arn) is not None:
             self._call(self._backend.deregister_task_definition, arn)
 
     async def create_service(self, service: Service) -> None:
@@ -200,28 +197,38 @@ class ApiSystem:
             return
         self._call(self._backend.delete_service, arn, force=True)
 
+    def _service(self, arn: str) -> ServiceRecord | None:
+        """The service with that ARN, read by key (``.../service/<cluster>/<name>``: its cluster's ARN is
+        the same but ``cluster/<cluster>``)."""
+        prefix, sep, rest = arn.rpartition(":service/")
+        cluster, slash, _ = rest.partition("/")
+        if not sep or not slash:
+            return None
+        s = self._backend.service(f"{prefix}:cluster/{cluster}", arn)
+        return s if s is not None and s.service.arn == arn else None
+
     def service_state(self, arn: str) -> ServiceState | None:
-        for s in self._backend.services():
-            if s.service.arn == arn:
-                return ServiceState(
-                    status=s.status,
-                    desired_count=s.service.desired_count,
-                    running_count=s.running_count,
-                    deployments=tuple(
-                        DeploymentState(
-                            id=d.id,
-                            status=d.status,
-                            rollout_state=d.rollout_state,
-                            task_definition_arn=d.task_definition_arn,
-                            rollout_state_reason=d.rollout_state_reason,
-                            created_at=d.created_at,
-                        )
-                        for d in s.deployments
-                        if d.status != "INACTIVE"
-                    ),
-                    events=tuple(e.message for e in s.events[:5]),
+        s = self._service(arn)
+        if s is None:
+            return None
+        return ServiceState(
+            status=s.status,
+            desired_count=s.service.desired_count,
+            running_count=s.running_count,
+            deployments=tuple(
+                DeploymentState(
+                    id=d.id,
+                    status=d.status,
+                    rollout_state=d.rollout_state,
+                    task_definition_arn=d.task_definition_arn,
+                    rollout_state_reason=d.rollout_state_reason,
+                    created_at=d.created_at,
                 )
-        return None
+                for d in s.deployments
+                if d.status != "INACTIVE"
+            ),
+            events=tuple(e.message for e in s.events[:5]),
+        )
 
     # ---- Application Auto Scaling -----------------------------------------------------------------------
     def _push_scaling(self) -> None:
