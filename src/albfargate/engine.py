@@ -43,8 +43,9 @@ from albfargate.ecs.scheduler import Scheduler, new_deployment_id
 from albfargate.ecs.tasks import StopCode, user_stop_reason
 from albfargate.errors import RuntimeStartError
 from albfargate.model import ids
+from albfargate.model.autoscaling import ScalableTarget, TargetTrackingPolicy
 from albfargate.model.ecs import ContainerDefinition, ContainerHealthCheck, Service, TaskDefinition
-from albfargate.model.elbv2 import TargetGroup
+from albfargate.model.elbv2 import Listener, LoadBalancer, TargetGroup
 from albfargate.model.system import SystemModel
 from albfargate.runsettings import (
     ContainerRunSetting,
@@ -736,6 +737,43 @@ class Engine:
         self.model = replace(self.model, target_groups=(*others, tg))
         if self.scheduler is not None:
             self.scheduler.update_target_group(tg)
+
+    # The configuration made through the API: each command replaces the model once (what a load balancer
+    # runtime or autoscaler started later reads); the running load balancers' own change is the caller's.
+    def add_load_balancer_config(self, lb: LoadBalancer) -> None:
+        if all(x.arn != lb.arn for x in self.model.load_balancers):
+            self.model = replace(self.model, load_balancers=(*self.model.load_balancers, lb))
+
+    def put_listener_config(self, listener: Listener) -> None:
+        others = tuple(x for x in self.model.listeners if x.arn != listener.arn)
+        self.model = replace(self.model, listeners=(*others, listener))
+
+    def remove_listener_config(self, listener_arn: str) -> None:
+        """The listener and its rules."""
+        self._drop_listeners({listener_arn}, self.model.load_balancers)
+
+    def remove_load_balancer_config(self, lb_arn: str) -> None:
+        """The load balancer, its listeners and their rules."""
+        gone = {x.arn for x in self.model.listeners if x.load_balancer_arn == lb_arn}
+        self._drop_listeners(gone, tuple(x for x in self.model.load_balancers if x.arn != lb_arn))
+
+    def _drop_listeners(self, gone: set[str], load_balancers: tuple[LoadBalancer, ...]) -> None:
+        m = self.model
+        self.model = replace(
+            m,
+            load_balancers=load_balancers,
+            listeners=tuple(x for x in m.listeners if x.arn not in gone),
+            rules=tuple(r for r in m.rules if r.listener_arn not in gone),
+        )
+
+    def set_scaling(
+        self, targets: Sequence[ScalableTarget], policies: Sequence[TargetTrackingPolicy]
+    ) -> None:
+        """Application Auto Scaling's configuration replaces the model's (the autoscaler reads it on every
+        tick); the autoscaler starts when the first scalable target appears in a running system."""
+        self.model = replace(self.model, scalable_targets=tuple(targets), scaling_policies=tuple(policies))
+        if self.autoscaler is None and targets and self.scheduler is not None:
+            self.start_autoscaler()
 
     def ensure_backing(self, secrets: SecretStore, parameters: ParameterStore) -> BackingManager:
         """The backing manager, made on first use (a CloudFormation stack's first database in a system

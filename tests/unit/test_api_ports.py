@@ -5,6 +5,7 @@ sockets -- and the module imports no engine at run time (issue 14, item 4)."""
 from __future__ import annotations
 
 import ast
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from albfargate.api.engine_backend import EngineBackend
 from albfargate.api.ports import EngineCommands, TargetTable
 from albfargate.ecs.autoscaler import Activity
 from albfargate.model import SystemModel, TargetGroup
+from albfargate.model.autoscaling import ScalableTarget, TargetTrackingPolicy
 from albfargate.model.ecs import Service, TaskDefinition
 from albfargate.model.elbv2 import Action, Listener, LoadBalancer, LoadBalancerAttributes, Rule
 from albfargate.model.targets import TargetHealth, TargetId, TargetState
@@ -115,6 +117,7 @@ class Host:
     scheduler: Scheduler | None = field(default_factory=Scheduler)
     autoscaler: Scaling | None = None
     groups_updated: list[TargetGroup] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
 
     def register_task_definition(self, td: TaskDefinition) -> TaskDefinition:
         return td
@@ -149,7 +152,22 @@ class Host:
 
     async def ensure_load_balancers(self) -> None: ...
 
-    def start_autoscaler(self) -> None: ...
+    def add_load_balancer_config(self, lb: LoadBalancer) -> None:
+        self.commands.append(f"lb {lb.arn}")
+
+    def put_listener_config(self, listener: Listener) -> None:
+        self.commands.append(f"listener {listener.arn}")
+
+    def remove_listener_config(self, listener_arn: str) -> None:
+        self.commands.append(f"-listener {listener_arn}")
+
+    def remove_load_balancer_config(self, lb_arn: str) -> None:
+        self.commands.append(f"-lb {lb_arn}")
+
+    def set_scaling(
+        self, targets: Sequence[ScalableTarget], policies: Sequence[TargetTrackingPolicy]
+    ) -> None:
+        self.commands.append(f"scaling {len(targets)} {len(policies)}")
 
 
 def backend(host: Host) -> EngineBackend:
@@ -214,3 +232,44 @@ def test_the_adapter_imports_no_engine_at_run_time() -> None:
         if isinstance(n, ast.ImportFrom) and id(n) not in typing_only and n.module is not None
     ]
     assert runtime and not [m for m in runtime if m == "albfargate.engine" or m.startswith("albfargate.alb")]
+
+
+def test_configuration_made_through_the_api_is_one_engine_command_each() -> None:
+    host = Host()
+    b = backend(host)
+    model = host.model
+    b.set_scaling([ScalableTarget("service/c/web", 1, 2)], [])
+
+    async def unbind() -> None:  # the runtime's changes land in call order, on the loop
+        b.remove_listener("arn:listener/1")
+        b.remove_load_balancer(LB.arn)
+        await b.settle()
+
+    asyncio.run(unbind())
+    assert host.commands == ["scaling 1 0", "-listener arn:listener/1", f"-lb {LB.arn}"]
+    assert host.model is model  # the adapter replaced nothing itself
+
+
+def test_the_adapter_assigns_no_engine_attribute_but_what_start_api_wires() -> None:
+    """Every change is an engine command: the only attributes of the engine the module assigns are the
+    endpoint's URL and ECR service, which :func:`start_api` sets (``ApiHost``)."""
+    path = Path(__file__).resolve().parents[2] / "src" / "albfargate" / "api" / "engine_backend.py"
+    assigned = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+            else []
+        )
+        for t in targets:
+            while isinstance(t, (ast.Subscript, ast.Attribute)) and not (
+                isinstance(t, ast.Attribute)
+                and isinstance(t.value, (ast.Name, ast.Attribute))
+                and ast.unparse(t.value) in ("engine", "self.engine")
+            ):
+                t = t.value
+            if isinstance(t, ast.Attribute) and ast.unparse(t.value) in ("engine", "self.engine"):
+                assigned.append(t.attr)
+    assert sorted(assigned) == ["api_url", "ecr"]

@@ -271,7 +271,7 @@ def test_update_target_group_is_one_engine_command(tmp_path: Path) -> None:
     changed = replace(tg, port=81)
     calls: list[TargetGroup] = []
     real = engine.update_target_group
-    engine.update_target_group = calls.append  # type: ignore[method-assign]
+    engine.update_target_group = calls.append  # type: ignore[method-assign,assignment]
     model = engine.model
     EngineBackend(engine).update_target_group(changed)
     assert calls == [changed] and engine.model is model and engine.scheduler.target_groups[tg.arn] is tg
@@ -293,3 +293,35 @@ def test_ensure_backing_makes_the_manager_once_over_the_given_stores(tmp_path: P
     assert made.clock is clock  # the engine's clock, not the wall clock
     other = SecretStore(tmp_path / "o.json", clock=clock)
     assert engine.ensure_backing(other, parameters) is made and made.secrets is secrets
+
+
+def test_configuration_commands_replace_the_model_once(tmp_path: Path) -> None:
+    from albfargate.model.autoscaling import ScalableTarget
+    from albfargate.model.elbv2 import Listener, LoadBalancer, Rule
+
+    clock = Clock()
+    engine, counts = _engine(tmp_path, clock)
+    lb = LoadBalancer(arn="arn:lb/a", name="a", lb_id="1", dns_name="a.local")
+    listener = Listener(arn="arn:l/1", load_balancer_arn=lb.arn, port=80, protocol="HTTP", default_actions=())
+    other = replace(listener, arn="arn:l/2", port=81)
+    rule = Rule(arn="arn:r/1", listener_arn=listener.arn, priority=1, conditions=(), actions=())
+    engine.add_load_balancer_config(lb)
+    engine.add_load_balancer_config(lb)  # known: unchanged
+    engine.put_listener_config(listener)
+    engine.put_listener_config(other)
+    engine.put_listener_config(replace(listener, port=8080))  # replaces, keeps one
+    engine.model = replace(engine.model, rules=(rule,))
+    assert engine.model.load_balancers == (lb,) and [x.port for x in engine.model.listeners] == [81, 8080]
+    engine.remove_listener_config(listener.arn)
+    assert [x.arn for x in engine.model.listeners] == [other.arn] and engine.model.rules == ()
+    engine.remove_load_balancer_config(lb.arn)
+    assert (engine.model.load_balancers, engine.model.listeners) == ((), ())
+    started: list[str] = []
+    engine.start_autoscaler = lambda: started.append("autoscaler")  # type: ignore[method-assign]
+    engine.set_scaling([ScalableTarget("service/c/web", 1, 3)], [])
+    assert engine.model.scalable_targets == (ScalableTarget("service/c/web", 1, 3),) and started == [
+        "autoscaler"
+    ]
+    engine.set_scaling([], [])
+    assert engine.model.scalable_targets == () and started == ["autoscaler"]
+    assert counts.notified == []  # configuration, not the live store

@@ -373,39 +373,23 @@ class EngineBackend:
 
     def add_load_balancer(self, lb: LoadBalancer) -> None:
         runtime = self._runtime("Creating a load balancer")
-        engine = self.engine
-        if all(x.arn != lb.arn for x in engine.model.load_balancers):
-            engine.model = replace(engine.model, load_balancers=(*engine.model.load_balancers, lb))
+        self.engine.add_load_balancer_config(lb)
         self._later(lambda: runtime.add_load_balancer(lb))
 
     def add_listener(self, listener: Listener, rules: Sequence[Rule]) -> None:
         runtime = self._runtime("Creating a listener")
-        engine = self.engine
-        others = tuple(x for x in engine.model.listeners if x.arn != listener.arn)
-        engine.model = replace(engine.model, listeners=(*others, listener))
+        self.engine.put_listener_config(listener)
         rules = tuple(rules)
         self._later(lambda: runtime.add_listener(listener, rules))
 
     def remove_listener(self, listener_arn: str) -> None:
         runtime = self._runtime("Deleting a listener")
-        engine = self.engine
-        engine.model = replace(
-            engine.model,
-            listeners=tuple(x for x in engine.model.listeners if x.arn != listener_arn),
-            rules=tuple(r for r in engine.model.rules if r.listener_arn != listener_arn),
-        )
+        self.engine.remove_listener_config(listener_arn)
         self._later(lambda: runtime.remove_listener(listener_arn))
 
     def remove_load_balancer(self, lb_arn: str) -> None:
         runtime = self._runtime("Deleting a load balancer")
-        engine = self.engine
-        gone = {x.arn for x in engine.model.listeners if x.load_balancer_arn == lb_arn}
-        engine.model = replace(
-            engine.model,
-            load_balancers=tuple(x for x in engine.model.load_balancers if x.arn != lb_arn),
-            listeners=tuple(x for x in engine.model.listeners if x.arn not in gone),
-            rules=tuple(r for r in engine.model.rules if r.listener_arn not in gone),
-        )
+        self.engine.remove_load_balancer_config(lb_arn)
         self._later(lambda: runtime.remove_load_balancer(lb_arn))
 
     def local_listeners(self) -> list[LocalListener]:
@@ -423,16 +407,9 @@ class EngineBackend:
     def set_scaling(
         self, targets: Sequence[ScalableTarget], policies: Sequence[TargetTrackingPolicy]
     ) -> None:
-        """The autoscaler reads ``engine.model``'s scalable targets and policies on every tick, so the new
-        configuration replaces them there; the autoscaler is started if it was not running."""
-        engine = self.engine
-        engine.model = replace(
-            engine.model, scalable_targets=tuple(targets), scaling_policies=tuple(policies)
-        )
-        if engine.autoscaler is None and targets and engine.scheduler is not None:
-            start = getattr(engine, "start_autoscaler", None) or getattr(engine, "_start_autoscaler", None)
-            if callable(start):
-                start()
+        """One engine command: the model's scalable targets and policies, and the autoscaler started if
+        it was not running."""
+        self.engine.set_scaling(targets, policies)
 
     def scaling_activities(self) -> Sequence[ScalingActivity]:
         out = []

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from albfargate.model.autoscaling import ScalableTarget, TargetTrackingPolicy
 from albfargate.model.ecs import Service, TaskDefinition
 from albfargate.model.elbv2 import Action, Listener, LoadBalancer, LoadBalancerAttributes, Rule, TargetGroup
 from albfargate.model.system import SystemModel
@@ -131,12 +132,14 @@ class ScalingLog(Protocol):
 
 class EngineCommands(Protocol):
     """What :class:`~albfargate.api.engine_backend.EngineBackend` reads and calls of the engine: the live
-    store, the current model (replaced when ELBv2 or Application Auto Scaling change it), the load
-    balancers, the scheduler and autoscaler once running, and the engine's commands (ECS writes). A
-    command refuses with ``KeyError`` or ``ValueError``; the adapter turns them into AWS errors."""
+    store and the current model (both read-only here), the load balancers, the scheduler and autoscaler
+    once running, and the engine's commands: every change of the store or the model is one of them (ECS
+    writes; the target groups, load balancers, listeners and scaling configuration made through ELBv2 and
+    Application Auto Scaling). A command refuses with ``KeyError`` or ``ValueError``; the adapter turns
+    them into AWS errors."""
 
-    model: SystemModel
-
+    @property
+    def model(self) -> SystemModel: ...
     @property
     def store(self) -> LiveStore: ...
     @property
@@ -150,6 +153,13 @@ class EngineCommands(Protocol):
 
     def register_task_definition(self, td: TaskDefinition) -> TaskDefinition: ...
     def update_target_group(self, tg: TargetGroup) -> None: ...
+    def add_load_balancer_config(self, lb: LoadBalancer) -> None: ...
+    def put_listener_config(self, listener: Listener) -> None: ...
+    def remove_listener_config(self, listener_arn: str) -> None: ...
+    def remove_load_balancer_config(self, lb_arn: str) -> None: ...
+    def set_scaling(
+        self, targets: Sequence[ScalableTarget], policies: Sequence[TargetTrackingPolicy]
+    ) -> None: ...
     def update_service(
         self,
         service: str,
@@ -166,7 +176,6 @@ class EngineCommands(Protocol):
         self, task_definition: str, *, count: int = 1, cluster: str = "default", started_by: str | None = None
     ) -> Sequence[TaskRecord]: ...
     async def ensure_load_balancers(self) -> None: ...
-    def start_autoscaler(self) -> None: ...
 
 
 class BackingStores(Protocol):
