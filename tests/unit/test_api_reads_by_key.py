@@ -107,3 +107,18 @@ def test_the_cloudformation_system_reads_services_and_definitions_by_key() -> No
     assert backend.listings == []
     statuses = {r.definition.revision: r.status for r in backend.task_definitions()}
     assert statuses == {1: "INACTIVE", 2: "ACTIVE"}
+
+
+def test_describe_service_deployments_reads_each_service_by_key() -> None:
+    from albfargate.api.ecs.handlers import _deployment_arn, describe_service_deployments
+    from tests.api.fakes import CLUSTER_ARN
+
+    ctx, backend = _ctx()
+    record = backend.service(CLUSTER_ARN, "web")
+    assert record is not None
+    arn = _deployment_arn(record, record.deployments[0].id)
+    missing = arn.replace("/web/", "/nope/")
+    out = describe_service_deployments(ctx, {"serviceDeploymentArns": [arn, missing, "arn:nonsense"]})
+    assert [d["serviceDeploymentArn"] for d in out["serviceDeployments"]] == [arn]
+    assert [f["arn"] for f in out["failures"]] == [missing, "arn:nonsense"]
+    assert backend.listings == []

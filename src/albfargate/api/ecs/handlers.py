@@ -644,10 +644,13 @@ def describe_service_deployments(ctx: Context, params: Params) -> Result:
     found, failures = [], []
     for arn in arns:
         hit = None
-        for record in ctx.backend.services():
-            for i, d in enumerate(record.deployments):
-                if _deployment_arn(record, d.id) == arn:
-                    hit = (record, d, record.deployments[i + 1 :])
+        # .../service-deployment/<cluster>/<service>/<id>: the service is read by key
+        prefix, sep, rest = arn.partition(":service-deployment/")
+        cluster, _, service = rest.partition("/")
+        named = ctx.backend.service(f"{prefix}:cluster/{cluster}", service.partition("/")[0]) if sep else None
+        for i, d in enumerate(named.deployments if named is not None else ()):
+            if named is not None and _deployment_arn(named, d.id) == arn:
+                hit = (named, d, named.deployments[i + 1 :])
         if hit is None:
             failures.append({"arn": arn, "reason": "MISSING"})
             continue
