@@ -284,6 +284,9 @@ class FakeBackend:
     def task_definitions(self) -> Sequence[TaskDefinitionRecord]:
         return list(self._tds)
 
+    def latest_revision(self, family: str) -> int:
+        return max((x.definition.revision for x in self._tds if x.definition.family == family), default=0)
+
     def services(self) -> Sequence[ServiceRecord]:
         out = []
         for svc in self._services.values():

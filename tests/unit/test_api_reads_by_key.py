@@ -62,6 +62,13 @@ class CountingBackend(FakeBackend):
         finally:
             self._inside -= 1
 
+    def latest_revision(self, family: str) -> int:
+        self._inside += 1
+        try:
+            return super().latest_revision(family)
+        finally:
+            self._inside -= 1
+
 
 def _ctx() -> tuple[Context, CountingBackend]:
     backend = CountingBackend()
@@ -121,4 +128,18 @@ def test_describe_service_deployments_reads_each_service_by_key() -> None:
     out = describe_service_deployments(ctx, {"serviceDeploymentArns": [arn, missing, "arn:nonsense"]})
     assert [d["serviceDeploymentArn"] for d in out["serviceDeployments"]] == [arn]
     assert [f["arn"] for f in out["failures"]] == [missing, "arn:nonsense"]
+    assert backend.listings == []
+
+
+def test_register_task_definition_numbers_the_revision_by_family_key() -> None:
+    from albfargate.api.ecs.handlers import deregister_task_definition, register_task_definition
+
+    ctx, backend = _ctx()
+    params = {"family": "web", "containerDefinitions": [{"name": "app", "image": "img", "essential": True}]}
+    out = register_task_definition(ctx, params)
+    assert out["taskDefinition"]["revision"] == 2  # the demo model has web:1
+    deregister_task_definition(ctx, {"taskDefinition": "web:2"})
+    # a deregistered revision still counts: revisions only go up, as on AWS
+    assert register_task_definition(ctx, params)["taskDefinition"]["revision"] == 3
+    assert register_task_definition(ctx, {**params, "family": "other"})["taskDefinition"]["revision"] == 1
     assert backend.listings == []

@@ -110,6 +110,9 @@ class EngineBackend:
                 td = revs[max(active)] if active else None
         return None if td is None else self._task_definition(td)
 
+    def latest_revision(self, family: str) -> int:
+        return max(self.engine.store.revisions(family), default=0)
+
     def services(self) -> Sequence[ServiceRecord]:
         return [self._service(s) for s in self.engine.store.services.values()]
 

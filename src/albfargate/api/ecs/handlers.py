@@ -250,10 +250,7 @@ def register_task_definition(ctx: Context, params: Params) -> Result:
     names = [c.name for c in containers]
     if len(set(names)) != len(names):
         raise errors.client("Container names must be unique within a task definition.")
-    revision = 1 + max(
-        (x.definition.revision for x in ctx.backend.task_definitions() if x.definition.family == family),
-        default=0,
-    )
+    revision = 1 + ctx.backend.latest_revision(family)
     runtime = r.struct("runtimePlatform") or {}
     td = TaskDefinition(
         arn=task_definition_arn(family, revision),
