@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from albfargate.model.targets import TargetId
-from albfargate.state.store import ServiceRecord, TaskRecord, task_summary
+from albfargate.state.store import ServiceRecord, TaskRecord, deployment_summary, task_summary
 
 if TYPE_CHECKING:
     from albfargate.engine import Engine
@@ -104,20 +104,7 @@ def _service(engine: Engine, svc: ServiceRecord, logs: Any, events: int) -> dict
         "running": svc.running_count,
         "pending": svc.pending_count,
         "steady": bool(svc.steady() and engine.scheduler and engine.scheduler.steady.get(svc.name)),
-        "deployments": [
-            {
-                "id": d.id,
-                "status": d.status,
-                "rollout_state": d.rollout_state,
-                "rollout_state_reason": d.rollout_state_reason,
-                "task_definition": d.task_definition_arn,
-                "desired": d.desired_count,
-                "running": d.running_count,
-                "pending": d.pending_count,
-                "failed_tasks": d.failed_tasks,
-            }
-            for d in svc.deployments
-        ],
+        "deployments": [deployment_summary(d) for d in svc.deployments],
         "tasks": tasks,
         "log_lines_dropped": logs.dropped_of_service(svc.name) if logs is not None else 0,
         "events": [{"created_at": e.created_at, "message": e.message} for e in list(svc.events)[:events]],

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from albfargate.console.views import rule_views, target_group_view, target_view
-from albfargate.state.store import DeploymentRecord, ServiceRecord, TaskRecord
+from albfargate.state.store import DeploymentRecord, ServiceRecord, TaskRecord, deployment_summary
 
 if TYPE_CHECKING:
     from albfargate.engine import Engine
@@ -51,15 +51,7 @@ def task_view(t: TaskRecord, target: tuple[str, str | None] | None) -> dict[str,
 
 def deployment_view(d: DeploymentRecord) -> dict[str, Any]:
     return {
-        "id": d.id,
-        "status": d.status,
-        "rollout_state": d.rollout_state,
-        "rollout_state_reason": d.rollout_state_reason,
-        "task_definition": d.task_definition_arn,
-        "desired": d.desired_count,
-        "running": d.running_count,
-        "pending": d.pending_count,
-        "failed_tasks": d.failed_tasks,
+        **deployment_summary(d),
         "created_at": d.created_at,
         "updated_at": d.updated_at,
     }

@@ -368,6 +368,21 @@ class Store:
         self._subscribers.clear()
 
 
+def deployment_summary(d: DeploymentRecord) -> dict[str, Any]:
+    """A deployment in ``status --json`` and the console's views."""
+    return {
+        "id": d.id,
+        "status": d.status,
+        "rollout_state": d.rollout_state,
+        "rollout_state_reason": d.rollout_state_reason,
+        "task_definition": d.task_definition_arn,
+        "desired": d.desired_count,
+        "running": d.running_count,
+        "pending": d.pending_count,
+        "failed_tasks": d.failed_tasks,
+    }
+
+
 def task_summary(t: TaskRecord) -> dict[str, Any]:
     """The task part of ``status --json`` (target health is filled in by the engine)."""
     return {
