@@ -25,31 +25,22 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from albfargate.model.backing import Database
-
 from .dbversions import ServerVersion, data_too_new, mysql_version_note, parse_series, parse_server_version
+from .runner import DatabaseRunner
 from .server import (
     ServerStartError,
-    ServerStatus,
     clear_previous,
-    data_dir,
-    log_path,
     log_tail,
-    pid_file,
-    read_meta,
     run_with_input,
     socket_dir,
     spawn_server,
-    start_on_free_port,
     stop_server,
     timed,
     unprivileged_prefix,
     wait_listening,
-    write_meta,
 )
 from .templates import materialise, template_key
 
@@ -150,46 +141,14 @@ def admin_script(*, username: str, password: str, db_name: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-class MysqlRunner:
+class MysqlRunner(DatabaseRunner):
     kind = "mysql"
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        state_dir: Path,
-        host: str,
-        username: str,
-        password: str,
-        note: Callable[[str], None],
-        exclude_ports: frozenset[int] = frozenset(),
-    ) -> None:
-        self.db = db
-        self.state_dir = state_dir
-        self.host = host
-        self.username = username
-        self.password = password
-        self.note = note
-        self.exclude_ports = exclude_ports
-        self.data = data_dir(state_dir, "mysql", db.local_name)
-        self.datadir = self.data / "datadir"
-        self.meta_path = self.data / "albfargate.json"
-        self.log = log_path(state_dir, db)
-        self.pid_path = pid_file(state_dir, db)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log_start = 0
-        self.status = ServerStatus(
-            key=db.key,
-            logical_id=db.logical_id,
-            identifier=db.identifier,
-            engine=db.engine,
-            engine_version=db.engine_version,
-            username=username,
-            db_name=db.db_name,
-            data_dir=str(self.data),
-            log_path=str(self.log),
-            host=host,
-        )
+    default_db_name = None
+
+    @property
+    def datadir(self) -> Path:
+        return self.data / "datadir"
 
     # ---- checks ----------------------------------------------------------------------------------
     def _data_version(self) -> tuple[int, int] | None:
@@ -222,12 +181,6 @@ class MysqlRunner:
                     f"the directory with `albfargate down --volumes`"
                 )
         return None
-
-    def _meta(self) -> dict[str, object]:
-        return read_meta(self.meta_path)
-
-    def _save_meta(self, doc: dict[str, object]) -> None:
-        write_meta(self.meta_path, doc)
 
     # ---- start -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -267,22 +220,7 @@ class MysqlRunner:
         sock.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(sock, 0o700)
         await clear_previous(sock / "mysqld.pid", self.state_dir, f"database {self.db.logical_id}")
-        last = meta.get("port")
-        preferred = int(last) if isinstance(last, int) else (self.db.port or 3306)
-        port = await start_on_free_port(
-            what=f"database {self.db.logical_id}",
-            host=self.host,
-            preferred=preferred,
-            exclude=self.exclude_ports,
-            status=self.status,
-            note=self.note,
-            run=lambda port: self._run_server(binaries, prefix, sock, port),
-            failed=self._failed,
-        )
-        self.status.port = port
-        self.status.pid = self.proc.pid if self.proc else None
-        meta["port"] = port
-        self._save_meta(meta)
+        await self._listen(meta, 3306, lambda port: self._run_server(binaries, prefix, sock, port))
         with timed(self.status, "setup"):
             await self._admin(binaries, sock)
         self.status.state = "running"
@@ -402,9 +340,6 @@ class MysqlRunner:
             )
 
     # ---- running ---------------------------------------------------------------------------------
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     async def stop(self) -> None:
         await stop_server(self.proc, self.pid_path, first=signal.SIGTERM, grace=15.0)
         if self.status.state == "running":

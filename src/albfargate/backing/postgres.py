@@ -24,31 +24,22 @@ import re
 import secrets
 import signal
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from albfargate.model.backing import Database
-
 from .dbversions import postgres_major, postgres_version_note
+from .runner import DatabaseRunner
 from .server import (
     ServerStartError,
-    ServerStatus,
     clear_previous,
-    data_dir,
-    log_path,
     log_tail,
-    pid_file,
-    read_meta,
     run_with_input,
     socket_dir,
     spawn_server,
-    start_on_free_port,
     stop_server,
     timed,
     unprivileged_prefix,
     wait_listening,
-    write_meta,
 )
 from .templates import materialise, template_key
 
@@ -166,45 +157,14 @@ def _socket_dir(data: Path) -> Path:
     return socket_dir(data, "albfargate-pg", len("/.s.PGSQL.65535"))
 
 
-class PostgresRunner:
+class PostgresRunner(DatabaseRunner):
     kind = "postgres"
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        state_dir: Path,
-        host: str,
-        username: str,
-        password: str,
-        note: Callable[[str], None],
-        exclude_ports: frozenset[int] = frozenset(),
-    ) -> None:
-        self.db = db
-        self.state_dir = state_dir
-        self.host = host
-        self.username = username
-        self.password = password
-        self.note = note
-        self.exclude_ports = exclude_ports
-        self.data = data_dir(state_dir, "postgres", db.local_name)
-        self.pgdata = self.data / "pgdata"
-        self.meta_path = self.data / "albfargate.json"
-        self.log = log_path(state_dir, db)
-        self.pid_path = pid_file(state_dir, db)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.status = ServerStatus(
-            key=db.key,
-            logical_id=db.logical_id,
-            identifier=db.identifier,
-            engine=db.engine,
-            engine_version=db.engine_version,
-            username=username,
-            db_name=db.db_name or "postgres",
-            data_dir=str(self.data),
-            log_path=str(self.log),
-            host=host,
-        )
+    default_db_name = "postgres"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data / "pgdata"
 
     # ---- checks ----------------------------------------------------------------------------------
     def _data_major(self) -> int | None:
@@ -235,12 +195,6 @@ class PostgresRunner:
                     f"the directory with `albfargate down --volumes`"
                 )
         return None
-
-    def _meta(self) -> dict[str, object]:
-        return read_meta(self.meta_path)
-
-    def _save_meta(self, doc: dict[str, object]) -> None:
-        write_meta(self.meta_path, doc)
 
     # ---- start -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -283,22 +237,7 @@ class PostgresRunner:
         # what a crashed server left: its data directory lock and its socket locks
         for lock in [self.pgdata / "postmaster.pid", *sock.glob(".s.PGSQL.*.lock")]:
             await clear_previous(lock, self.state_dir, f"database {self.db.logical_id}")
-        last = meta.get("port")
-        preferred = int(last) if isinstance(last, int) else (self.db.port or 5432)
-        port = await start_on_free_port(
-            what=f"database {self.db.logical_id}",
-            host=self.host,
-            preferred=preferred,
-            exclude=self.exclude_ports,
-            status=self.status,
-            note=self.note,
-            run=lambda port: self._run_server(binaries, prefix, sock, port),
-            failed=self._failed,
-        )
-        self.status.port = port
-        self.status.pid = self.proc.pid if self.proc else None
-        meta["port"] = port
-        self._save_meta(meta)
+        port = await self._listen(meta, 5432, lambda port: self._run_server(binaries, prefix, sock, port))
         with timed(self.status, "setup"):
             await self._admin(binaries, sock, port, bootstrap)
         self.status.state = "running"
@@ -311,8 +250,6 @@ class PostgresRunner:
         )
         reason = re.sub(r"^\S+ \S+ \S+ \[\d+\] ", "", reason.strip())
         return ServerStartError(f"database {self.db.logical_id}: {what}: {reason} (log: {self.log})")
-
-    _log_start = 0
 
     async def _initdb(self, binaries: Binaries, prefix: tuple[str, ...]) -> str:
         """A new data directory at ``pgdata``: a copy of this build's template (``backing/templates.py``),
@@ -444,9 +381,6 @@ class PostgresRunner:
             )
 
     # ---- running ---------------------------------------------------------------------------------
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     async def stop(self) -> None:
         # SIGINT is PostgreSQL's fast shutdown: open sessions are closed, then a clean checkpoint
         await stop_server(self.proc, self.pid_path, first=signal.SIGINT, grace=15.0)
