@@ -128,3 +128,14 @@ def test_the_first_reading_is_a_baseline_not_a_spike() -> None:
     h = MetricsHistory()
     out = h.step(0.0, reading(5000, 5000, 5000), [], sampling=False)
     assert points(out, "load_balancer")[0]["rps"] == 0.0
+
+
+def test_a_baseline_counts_what_was_served_before_the_first_step() -> None:
+    # the sampler takes the baseline when the load balancers' runtime appears; requests served before the
+    # first tick (a fast `up`, then a quick burst) land in the first interval instead of vanishing
+    h = MetricsHistory(interval=1.0)
+    h.baseline(reading(0, 0, 0))
+    out = h.step(1.0, reading(7, 7, 7, t2xx=7), [], sampling=False)
+    assert points(out, "load_balancer")[0]["target_2xx"] == 7
+    assert points(out, "target_group")[0]["target_2xx"] == 7 and points(out, "target")[0]["rps"] == 7.0
+    assert h.labels[TG] == "my-tg"

@@ -135,12 +135,19 @@ class MetricsHistory:
             self.scopes[sid] = scope
         s.append(point)
 
+    def baseline(self, reading: Reading) -> None:
+        """The counters when the load balancers' runtime appeared (``Sampler.runtime_started``): the first
+        interval's deltas count from here, so requests made before the first :meth:`step` are counted in
+        it. Without a baseline the first reading is one (the counters' past is not a spike)."""
+        self._last = reading
+        self.labels.update(reading.labels)
+
     def step(
         self, now: float, reading: Reading, observed: Iterable[Observed], *, sampling: bool
     ) -> list[dict[str, Any]]:
         """One interval ends at ``now``: a point for every series (the ones the reading names, and any
         already known), returned as ``{"scope", "id", **point}`` for the event stream."""
-        last = self._last if self._last is not None else reading  # the first reading is the baseline
+        last = self._last if self._last is not None else reading  # no baseline: the first reading is one
         self._last = reading
         self.labels.update(reading.labels)
         accs: dict[str, _Acc] = {}

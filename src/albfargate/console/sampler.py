@@ -115,6 +115,9 @@ class Sampler:
             remote.append((exchange_of(values), head_in, head_out, body))
 
     def runtime_started(self, rt: Any) -> None:
+        """The load balancers' runtime appeared (or was there when the console started): its counters now
+        are the series' baseline, so the first interval counts what was served before its first tick."""
+        self.history.baseline(self.reading(rt, self._listener_keys(rt)))
         if self.watching:
             self._install()
 
