@@ -112,6 +112,42 @@ def test_access_log_flush_writes_a_piece_per_loop_iteration_and_keeps_the_order(
     asyncio.run(scenario())
 
 
+def test_access_log_pieces_end_at_line_ends_and_a_failed_piece_counts_its_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from albfargate.alb import accesslog_writer
+
+    monkeypatch.setattr(accesslog_writer, "WRITE_PIECE", 20)
+    lines = [b"a" * 7, b"b" * 30, b"c" * 3, b"d" * 12, b"e" * 5]  # one line longer than a piece
+    data = b"".join(x + b"\n" for x in lines)
+    w = AccessLogWriter(tmp_path, str)
+    w._out["app/lb/1"] = bytearray(data)
+    pieces = []
+    while w._out:
+        pieces.append(bytes(w._piece("app/lb/1")))
+    assert b"".join(pieces) == data
+    assert all(p.endswith(b"\n") for p in pieces)
+    assert all(len(p) <= 20 or p.count(b"\n") == 1 for p in pieces)  # only a lone long line is longer
+    assert len(pieces) == 4  # 7+1 | 30+1 | 3+1+12+1 | 5+1
+
+    writes = []
+
+    def append_to(path: Path, piece: bytearray) -> None:
+        writes.append(bytes(piece))
+        if len(writes) == 2:
+            raise OSError(28, "No space left on device")
+        with path.open("ab") as f:
+            f.write(piece)
+
+    w.dir.mkdir(parents=True)
+    monkeypatch.setattr(w, "_append_to", append_to)
+    w._out["app/lb/1"] = bytearray(data)
+    while w._out:
+        w._append({"app/lb/1": w._piece("app/lb/1")})
+    assert w.failed == 1  # the long line's piece: exactly its one line
+    assert w.path_for("app/lb/1").read_bytes().splitlines() == [lines[0], *lines[2:]]  # whole lines only
+
+
 def test_access_log_queue_holds_encoded_newline_terminated_lines_per_load_balancer() -> None:
     q = LineQueue(lambda r: f"line {r}", 10)
     q.add("app/a/1", 1)

@@ -92,12 +92,18 @@ class AccessLogWriter:
                 held += data
 
     def _piece(self, lb: str) -> bytearray:
+        """Up to :data:`WRITE_PIECE` bytes of whole lines (one longer line whole): a failed write drops
+        whole lines, counted exactly, and a write never leaves half a line in the file."""
         data = self._out[lb]
         if len(data) <= WRITE_PIECE:
             del self._out[lb]
             return data
-        piece = data[:WRITE_PIECE]
-        del data[:WRITE_PIECE]
+        cut = data.rfind(b"\n", 0, WRITE_PIECE) + 1 or data.find(b"\n", WRITE_PIECE) + 1 or len(data)
+        if cut == len(data):
+            del self._out[lb]
+            return data
+        piece = data[:cut]
+        del data[:cut]  # from the front: bytearray moves its start, no copy of the rest
         return piece
 
     def _take(self) -> dict[str, bytearray]:

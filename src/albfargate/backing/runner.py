@@ -6,6 +6,7 @@ rest: the binaries, the data directory's init and checks, the server's arguments
 
 from __future__ import annotations
 
+import abc
 import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from .server import (
 )
 
 
-class DatabaseRunner:
+class DatabaseRunner(abc.ABC):
     """One database's server process (the subclasses say how to start and set it up)."""
 
     kind = ""
@@ -73,8 +74,9 @@ class DatabaseRunner:
     def _save_meta(self, doc: dict[str, object]) -> None:
         write_meta(self.meta_path, doc)
 
+    @abc.abstractmethod
     def _failed(self, what: str) -> ServerStartError:
-        raise NotImplementedError
+        """The error for a start that failed (``what`` happened), with the reason from the server's log."""
 
     async def _listen(
         self, meta: dict[str, object], default_port: int, run: Callable[[int], Awaitable[tuple[bool, bool]]]
