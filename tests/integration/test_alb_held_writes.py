@@ -20,21 +20,12 @@ from albfargate.alb import stream
 from albfargate.model import FixedResponseAction
 
 from .alb_support import model, port_of, running, target_group
+from .loop_support import event_loops
 
 pytestmark = pytest.mark.integration
 
 
-def _loop_factories() -> list[Any]:
-    out: list[Any] = [pytest.param(asyncio.new_event_loop, id="asyncio")]
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is in the dev extras
-        return out
-    out.append(pytest.param(uvloop.new_event_loop, id="uvloop"))
-    return out
-
-
-LOOPS = pytest.mark.parametrize("loop_factory", _loop_factories())
+LOOPS = pytest.mark.parametrize("loop_factory", event_loops())
 
 
 def run(loop_factory: Callable[[], asyncio.AbstractEventLoop], main: Coroutine[Any, Any, None]) -> None:

@@ -21,20 +21,12 @@ import pytest
 from albfargate.ecs.runtime.base import ContainerSpec
 from albfargate.ecs.runtime.process import ProcessDriver
 
+from .loop_support import event_loops
+
 pytestmark = pytest.mark.integration
 
 
-def _loops() -> list[object]:
-    out: list[object] = [pytest.param(asyncio.new_event_loop, id="asyncio")]
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is in the dev extras
-        return out
-    out.append(pytest.param(uvloop.new_event_loop, id="uvloop"))
-    return out
-
-
-@pytest.mark.parametrize("new_loop", _loops())
+@pytest.mark.parametrize("new_loop", event_loops())
 def test_a_reap_pass_while_a_check_starts_does_not_take_its_exit_status(
     tmp_path: Path, new_loop: Callable[[], asyncio.AbstractEventLoop]
 ) -> None:
