@@ -158,7 +158,7 @@ class App:
         )
 
     def send(
-        self, method: str, path: str, host: str | None, headers: list, query: str
+        self, method: str, path: str, host: str | None, headers: list, query: str, body: bytes | None = None
     ) -> tuple[int, str, str]:
         """(status, body, Location) of the request sent to the real listener."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -166,7 +166,7 @@ class App:
             h = dict(headers)
             if host is not None:
                 h["Host"] = host
-            conn.request(method, path + (f"?{query}" if query else ""), headers=h)
+            conn.request(method, path + (f"?{query}" if query else ""), body=body, headers=h)
             r = conn.getresponse()
             return r.status, r.read().decode(), r.getheader("Location") or ""
         finally:
@@ -388,6 +388,70 @@ def test_the_requests_timeline_filters_shows_headers_and_replays(tab: Page, app:
     p.wait_for_selector("#request-detail h3:has-text('Request')")
     assert "made by the ALB" in p.inner_text("#request-detail")
     assert "none (the ALB answered itself)" in p.inner_text("#request-detail")
+
+
+def row_count(p: Any, path: str) -> int:
+    return row_paths(p).count(path)
+
+
+def test_replay_sends_a_kept_body_once_confirmed_and_is_off_for_a_body_not_kept(tab: Page, app: App) -> None:
+    p = open_console(tab, app, "requests")
+    p.wait_for_selector("#requests")
+    secret_body = b'{"card": "4111-body-secret-0815"}'
+    status, answer, _ = app.send(
+        "PUT", "/api/body", None, [["Content-Type", "application/json"]], "", secret_body
+    )
+    assert status == 200 and json.loads(answer)["body_length"] == len(secret_body)
+    app.send("PUT", "/api/big", None, [], "", b"z" * (100 * 1024))  # over the 64 KiB a sample keeps
+    p.wait_for_function(
+        """() => { const ps = [...document.querySelectorAll("#requests tbody tr")]
+                       .map(e => e.children[2].textContent);
+                   return ps.includes("/api/body") && ps.includes("/api/big"); }""",
+        timeout=15_000,
+    )
+    # the body kept whole: its size is shown, never its bytes
+    p.click("#requests tbody tr:has(td:text-is('/api/body'))")
+    p.wait_for_selector("#request-detail h3:has-text('Request')")
+    detail = p.inner_text("#request-detail")
+    assert f"{len(secret_body)} bytes, kept whole" in detail, detail
+    original = p.get_attribute("#request-detail [data-id]", "data-id")
+    assert "body-secret" not in p.content()
+    # a PUT is not sent again unconfirmed: Cancel sends nothing
+    p.click("#act-replay")
+    p.wait_for_selector("#confirm[open]")
+    assert f"with its body ({len(secret_body)} bytes" in p.inner_text("#confirm-body")
+    p.click("#confirm-cancel")
+    p.wait_for_selector("#confirm", state="hidden")
+    assert p.inner_text("#replay-result") == ""
+    # confirmed: the target gets the same PUT with the same body (the timeline's new row says its size)
+    p.click("#act-replay")
+    p.wait_for_selector("#confirm[open]")
+    p.click("#confirm-ok")
+    p.wait_for_selector(
+        f"#replay-result:has-text('Replayed: 200 (sent again with its body ({len(secret_body)} bytes))')"
+    )
+    p.wait_for_function(
+        """() => [...document.querySelectorAll("#requests tbody tr")]
+                    .filter(e => e.children[2].textContent === "/api/body").length === 2""",
+        timeout=15_000,
+    )
+    p.wait_for_timeout(500)  # the cancelled one would have arrived by now
+    assert row_count(p, "/api/body") == 2
+    p.click("#requests tbody tr:has(td:text-is('/api/body'))")  # the newest first: the replay
+    p.wait_for_function(
+        f"""() => {{ const d = document.querySelector("#request-detail [data-id]");
+                    return d !== null && d.dataset.id !== "{original}"; }}"""
+    )
+    assert "PUT /api/body" in p.inner_text("#request-detail")
+    assert f"{len(secret_body)} bytes, kept whole" in p.inner_text("#request-detail")
+    assert "body-secret" not in p.content()
+    # a body over what the sample keeps: Replay is off, and the page says why
+    p.click("#requests tbody tr:has(td:text-is('/api/big'))")
+    p.wait_for_selector("#replay-blocked")
+    assert p.is_disabled("#act-replay")
+    assert "not kept whole" in p.inner_text("#request-detail")
+    assert p.inner_text("#replay-blocked").startswith("Replay is off: ")
+    tab.shot("requests-replay-off")
 
 
 def test_traffic_charts_grow_live(tab: Page, app: App) -> None:
